@@ -1,0 +1,3 @@
+from vam_gui.cli import main
+
+raise SystemExit(main())

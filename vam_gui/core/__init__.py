@@ -1,0 +1,1 @@
+"""Data types and geometry: dataclasses and numpy only (no Qt, no torch)."""

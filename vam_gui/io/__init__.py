@@ -1,0 +1,1 @@
+"""Readers and writers: radiographs, the study store, importers and exporters (no Qt)."""

@@ -1,0 +1,125 @@
+"""ModelConfig: everything needed to rebuild a network and feed it, stored in checkpoints."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from vam_gui.core.schema import DEFAULT_SCHEMA, Schema, SchemaError, load_schema
+
+BACKBONES = ("efficientnet_v2_s", "mobilenet_v3_large")
+DECODERS = ("multiscale", "simple")
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def default_preprocessing() -> dict[str, Any]:
+    """The input recipe of design.md §3; recorded in every checkpoint so that training,
+    export and inference see the same pixels."""
+    return {
+        "letterbox": "centred, uniform scale S/max(H,W), zero padding, pixel centres at integers",
+        "antialias": "pyramid",
+        "intensity": "percentile",
+        "low_pct": 0.5,
+        "high_pct": 99.5,
+        "channels": 3,
+        "mean": list(IMAGENET_MEAN),
+        "std": list(IMAGENET_STD),
+    }
+
+
+class ConfigError(ValueError):
+    """A model configuration that cannot describe a network."""
+
+
+@dataclass
+class ModelConfig:
+    schema: str = DEFAULT_SCHEMA
+    backbone: str = "efficientnet_v2_s"
+    input_size: int = 512
+    d_model: int = 256
+    bridge_layers: int = 4
+    bridge_heads: int = 8
+    ffn_mult: int = 4
+    vam_layers: int = 3
+    vam_heads: int = 8
+    decoder: str = "multiscale"
+    decoder_channels: list[int] = field(default_factory=lambda: [256, 128, 64, 32])
+    dropout: float = 0.1
+    sigma: float = 2.0
+    pretrained: str | None = None  # None, "imagenet" (torchvision download) or a local weights file
+    preprocessing: dict[str, Any] = field(default_factory=default_preprocessing)
+    training: dict[str, Any] = field(default_factory=dict)  # provenance: data, epochs, metrics
+    schema_def: dict[str, Any] | None = None  # the full schema, embedded so a checkpoint travels alone
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        if self.backbone not in BACKBONES:
+            raise ConfigError(f"unknown backbone {self.backbone!r}; choose one of {', '.join(BACKBONES)}")
+        if self.decoder not in DECODERS:
+            raise ConfigError(f"unknown decoder {self.decoder!r}; choose one of {', '.join(DECODERS)}")
+        if not isinstance(self.input_size, int) or self.input_size < 64 or self.input_size % 32:
+            raise ConfigError(f"input_size must be a multiple of 32 and at least 64, got {self.input_size!r}")
+        if self.d_model % 4 or self.d_model % self.bridge_heads or self.d_model % self.vam_heads:
+            raise ConfigError(
+                f"d_model={self.d_model} must be divisible by 4 and by the head counts "
+                f"({self.bridge_heads}, {self.vam_heads})"
+            )
+        if len(self.decoder_channels) != 4 or min(self.decoder_channels) < 1:
+            raise ConfigError(f"decoder_channels needs four positive widths, got {self.decoder_channels!r}")
+        if not self.sigma > 0:
+            raise ConfigError(f"sigma must be positive, got {self.sigma!r}")
+        if min(self.bridge_layers, self.vam_layers) < 0 or not 0 <= self.dropout < 1:
+            raise ConfigError("layer counts must be >= 0 and dropout in [0, 1)")
+
+    def get_schema(self) -> Schema:
+        """The schema this network predicts: the embedded definition when present (a
+        checkpoint keeps the one it was trained with), else the shipped one by name."""
+        if self.schema_def is not None:
+            schema = Schema.from_dict(self.schema_def, source=f"schema {self.schema!r} in the model config")
+            if schema.name != self.schema:
+                raise ConfigError(f"config names schema {self.schema!r} but embeds {schema.name!r}")
+            return schema
+        try:
+            return load_schema(self.schema)
+        except SchemaError as exc:
+            raise ConfigError(f"unknown schema in model config: {exc}") from exc
+
+    @property
+    def num_keypoints(self) -> int:
+        return self.get_schema().k
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["schema_def"] = self.get_schema().to_dict()
+        return data
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
+        if not isinstance(data, dict):
+            raise ConfigError("model config must be a JSON object")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"unknown model config field(s): {', '.join(unknown)}")
+        try:
+            config = cls(**data)
+        except TypeError as exc:
+            raise ConfigError(f"bad model config: {exc}") from exc
+        config.get_schema()  # an unknown or broken schema fails here, not at first use
+        return config
+
+    @classmethod
+    def from_json(cls, text: str) -> ModelConfig:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"model config is not valid JSON: {exc}") from exc
+        return cls.from_dict(data)

@@ -1,0 +1,41 @@
+"""From a radiograph's pixels to the network's input tensor, by the recipe in the config."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from vam_gui.core.letterbox import Letterbox, letterbox_image
+from vam_gui.model.config import ModelConfig
+
+
+def grayscale(pixels: np.ndarray) -> np.ndarray:
+    """A radiograph-like array as [H, W]: colour (H, W, 3|4, BGR order) becomes luminance."""
+    arr = np.asarray(pixels)
+    if arr.ndim == 3 and arr.shape[2] in (3, 4):
+        import cv2
+
+        code = cv2.COLOR_BGR2GRAY if arr.shape[2] == 3 else cv2.COLOR_BGRA2GRAY
+        if arr.dtype not in (np.uint8, np.uint16, np.float32):
+            arr = arr.astype(np.float32)
+        arr = cv2.cvtColor(arr, code)
+    if arr.ndim != 2:
+        raise ValueError(f"expected a grayscale [H, W] image, got shape {arr.shape}")
+    return arr
+
+
+def normalise(img01: np.ndarray | torch.Tensor, config: ModelConfig) -> torch.Tensor:
+    """[S, S] image in [0, 1] (or [B, S, S]) -> ImageNet-normalised [3, S, S] (or [B, 3, S, S])."""
+    t = torch.as_tensor(img01, dtype=torch.float32)
+    pre = config.preprocessing
+    mean = torch.tensor(pre["mean"], dtype=torch.float32).view(3, 1, 1)
+    std = torch.tensor(pre["std"], dtype=torch.float32).view(3, 1, 1)
+    return (t.unsqueeze(-3) - mean) / std
+
+
+def prepare(pixels: np.ndarray, config: ModelConfig) -> tuple[torch.Tensor, Letterbox]:
+    """Grayscale pixels -> ([3, S, S] input tensor, letterbox)."""
+    pre = config.preprocessing
+    img01, box = letterbox_image(grayscale(pixels), config.input_size,
+                                 low_pct=float(pre["low_pct"]), high_pct=float(pre["high_pct"]))
+    return normalise(img01, config), box

@@ -37,6 +37,14 @@ def _centre_blur_matrix(taps: torch.Tensor, patch: int) -> torch.Tensor:
     return m
 
 
+def _reflect(index: torch.Tensor, n: int) -> torch.Tensor:
+    if n == 1:
+        return torch.zeros_like(index)
+    index = index.abs()
+    index = torch.where(index > n - 1, 2 * (n - 1) - index, index)
+    return index.clamp(0, n - 1)  # patches wider than the map: fall back to the edge
+
+
 @torch.no_grad()
 def dark_decode(
     heatmaps: torch.Tensor | np.ndarray,
@@ -67,13 +75,14 @@ def dark_decode(
     conf, idx = flat.max(dim=1)
     py, px = idx // w, idx % w
 
-    # Gather a (2r+1)^2 patch around every peak; indices are clamped at the border, which
-    # replicates edge pixels for the blur (those are masked out for the spread).
+    # Gather a (2r+1)^2 patch around every peak. Beyond the border the map is mirrored
+    # (OpenCV's default BORDER_REFLECT_101), so a peak on the edge is not pushed off it;
+    # mirrored pixels are masked out for the spread.
     offs = torch.arange(-radius, radius + 1, device=device)
     rows_raw = py[:, None] + offs
     cols_raw = px[:, None] + offs
-    rows = rows_raw.clamp(0, h - 1)
-    cols = cols_raw.clamp(0, w - 1)
+    rows = _reflect(rows_raw, h)
+    cols = _reflect(cols_raw, w)
     gather = (rows[:, :, None] * w + cols[:, None, :]).reshape(b * k, p * p)
     patch = torch.gather(flat, 1, gather).reshape(b * k, p, p).float()
 

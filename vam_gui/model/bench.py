@@ -1,0 +1,96 @@
+"""Benchmarks of the model layer, reported by ``vam-gui bench``.
+
+Every figure is a median over repeats, measured in this one run, so ratios (vectorised
+targets vs the seed's loop vs the memory-write floor) compare like with like.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+
+
+def _median_s(fn: Callable[[], object], repeats: int, *, warmup: int = 1, sync: bool = False) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        if sync:
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        fn()
+        if sync:
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def bench_targets(device: torch.device, *, batch: int = 8, k: int = 20, size: int = 512,
+                  repeats: int = 7) -> dict[str, float]:
+    """Target generation: ours, the seed's loop, and filling a same-shaped tensor."""
+    from vam_gui.model.targets import gaussian_heatmaps, reference_heatmaps_loop
+
+    gen = torch.Generator().manual_seed(0)
+    xy = (torch.rand(batch, k, 2, generator=gen) * (size - 1)).to(device)
+    sync = device.type == "cuda"
+    ours = _median_s(lambda: gaussian_heatmaps(xy, size), repeats, sync=sync)
+    floor = _median_s(lambda: torch.full((batch, k, size, size), 0.5, device=device), repeats, sync=sync)
+    loop = _median_s(lambda: reference_heatmaps_loop(xy, size, size), max(3, repeats // 2), sync=sync)
+    return {
+        "targets_ms": ours * 1e3,
+        "targets_seed_loop_ms": loop * 1e3,
+        "targets_fill_floor_ms": floor * 1e3,
+        "targets_speedup_vs_seed_loop": loop / ours,
+        "targets_ratio_to_fill_floor": ours / floor,
+    }
+
+
+def bench_dark(device: torch.device, *, k: int = 20, size: int = 512, repeats: int = 20) -> dict[str, float]:
+    """DARK decoding of one image's K heatmaps (noisy Gaussians, like a network's output)."""
+    from vam_gui.model.dark import dark_decode
+    from vam_gui.model.targets import gaussian_heatmaps
+
+    gen = torch.Generator().manual_seed(1)
+    xy = torch.rand(1, k, 2, generator=gen) * (size - 1)
+    maps = gaussian_heatmaps(xy, size) + 0.02 * torch.randn(1, k, size, size, generator=gen)
+    maps = maps.to(device)
+    t = _median_s(lambda: dark_decode(maps), repeats, warmup=2, sync=device.type == "cuda")
+    return {"dark_ms_per_image": t * 1e3}
+
+
+def bench_forward(device: torch.device, *, size: int = 512, repeats: int = 3) -> dict[str, float]:
+    """Model forward time per image (batch 1, no grad) for both backbones."""
+    from vam_gui.model.config import ModelConfig
+    from vam_gui.model.network import build_model
+
+    out: dict[str, float] = {}
+    x = torch.randn(1, 3, size, size, device=device)
+    for backbone in ("efficientnet_v2_s", "mobilenet_v3_large"):
+        model = build_model(ModelConfig(backbone=backbone, input_size=size)).to(device).eval()
+
+        def run() -> None:
+            with torch.inference_mode():
+                if device.type == "cuda":
+                    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+                    with torch.autocast("cuda", dtype=dtype):
+                        model(x)
+                else:
+                    model(x)
+
+        out[f"forward_ms_{backbone}_{size}"] = _median_s(run, repeats, sync=device.type == "cuda") * 1e3
+        del model
+    return out
+
+
+def run_model_benchmarks(device: torch.device, *, quick: bool = False) -> dict[str, float | str]:
+    results: dict[str, float | str] = {
+        "device": str(device),
+        "torch_threads": torch.get_num_threads(),
+    }
+    results.update(bench_targets(device, repeats=3 if quick else 7))
+    results.update(bench_dark(device, repeats=5 if quick else 20))
+    results.update(bench_forward(device, size=256 if quick else 512, repeats=1 if quick else 3))
+    return results

@@ -1,1 +1,6 @@
 """Readers and writers: radiographs, the study store, importers and exporters (no Qt)."""
+
+from vam_gui.core.radiograph import Radiograph
+from vam_gui.io.radiograph import RadiographError, load_radiograph
+
+__all__ = ["Radiograph", "RadiographError", "load_radiograph"]

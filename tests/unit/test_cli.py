@@ -1,0 +1,35 @@
+"""The command line: help for every command, bench output."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from vam_gui.cli import build_parser, main
+
+
+def test_every_command_has_help(capsys):
+    parser = build_parser()
+    commands = parser._subparsers._group_actions[0].choices  # noqa: SLF001 - argparse has no public API
+    assert {"open", "predict", "bench"} <= set(commands)
+    for name in commands:
+        with pytest.raises(SystemExit) as exc:
+            main([name, "--help"])
+        assert exc.value.code == 0
+        assert "usage: vam-gui" in capsys.readouterr().out
+
+
+def test_python_dash_m_entry_point():
+    out = subprocess.run([sys.executable, "-m", "vam_gui", "--version"], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.startswith("vam-gui ")
+
+
+def test_bench_json_quick(capsys):
+    assert main(["bench", "--json", "--quick", "--device", "cpu"]) == 0
+    figures = json.loads(capsys.readouterr().out)
+    for key in ("targets_ms", "targets_seed_loop_ms", "targets_fill_floor_ms",
+                "targets_speedup_vs_seed_loop", "targets_ratio_to_fill_floor", "dark_ms_per_image",
+                "forward_ms_efficientnet_v2_s_256", "forward_ms_mobilenet_v3_large_256"):
+        assert figures[key] > 0, key
+    assert figures["device"] == "cpu"

@@ -1,0 +1,199 @@
+"""The SQLite study store."""
+
+import sqlite3
+
+import cv2
+import numpy as np
+import pytest
+
+from vam_gui.core.annotation import PointState, ReviewState
+from vam_gui.core.letterbox import Letterbox
+from vam_gui.core.prediction import Prediction
+from vam_gui.io import Study, StudyError
+
+
+def write_images(folder, n=3, size=(120, 90)):
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(n):
+        img = np.random.default_rng(i).integers(0, 65535, size=size, dtype=np.uint16)
+        p = folder / f"img{i}.png"
+        cv2.imwrite(str(p), img)
+        paths.append(p)
+    return paths
+
+
+@pytest.fixture
+def study(tmp_path):
+    write_images(tmp_path / "images")
+    s = Study.create(tmp_path / "s.vamstudy")
+    s.add_images([tmp_path / "images"])
+    yield s
+    s.close()
+
+
+def fake_prediction(k=20, shift=0.0):
+    xy = np.stack([np.linspace(10, 80, k), np.linspace(5, 110, k)], axis=1) + shift
+    return Prediction(xy=xy, confidence=np.linspace(0.2, 0.9, k).astype(np.float32),
+                      spread=np.full(k, 3.0, np.float32), letterbox=Letterbox.fit(120, 90, 64),
+                      model_id="m:abc")
+
+
+def test_create_add_list(tmp_path, study):
+    assert len(study.image_ids()) == 3
+    info = study.list_images()[0]
+    assert info.rel_path == "images/img0.png" and (info.width, info.height) == (90, 120)
+    assert info.status == "unreviewed" and info.spacing is None and info.worst_confidence is None
+    assert study.counts_by_status()["unreviewed"] == 3
+    ann = study.annotation(info.image_id)
+    assert ann.k == 20 and ann.is_empty() and not ann.visible.any()
+    conn = sqlite3.connect(study.path)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+
+
+def test_add_skips_non_images_and_duplicates(tmp_path, study):
+    extra = tmp_path / "more"
+    extra.mkdir()
+    (extra / "notes.txt").write_text("hello")
+    (extra / "deep").mkdir()
+    write_images(extra / "deep", n=1)  # same pixels as img0: a duplicate by content
+    report = study.add_images([extra])
+    assert report.added == []
+    assert [p for p, _ in report.skipped] == [str(extra / "notes.txt")]
+    assert "not a readable image" in report.skipped[0][1]
+    assert report.duplicates == [str(extra / "deep" / "img0.png")]
+
+
+def test_prediction_seeds_untouched_annotations(study):
+    image = study.image_ids()[0]
+    study.save_prediction(image, fake_prediction())
+    stored = study.prediction(image)
+    assert np.allclose(stored.xy, fake_prediction().xy) and stored.model_id == "m:abc"
+    assert study.list_images()[0].worst_confidence == pytest.approx(0.2)
+    ann = study.annotation(image)
+    assert np.allclose(ann.xy, fake_prediction().xy) and set(ann.source) == {"predicted"}
+    # once a human has edited, a new prediction no longer overwrites the annotation
+    study.apply_edit(image, user="r", kind="move", points={0: PointState(1.0, 2.0, True, "moved")})
+    study.save_prediction(image, fake_prediction(shift=5))
+    ann = study.annotation(image)
+    assert tuple(ann.xy[0]) == (1.0, 2.0) and np.allclose(ann.xy[1], fake_prediction().xy[1])
+    assert np.allclose(study.prediction(image).xy, fake_prediction(shift=5).xy)
+
+
+def test_apply_edit_is_logged(study):
+    image = study.image_ids()[1]
+    grp = study.apply_edit(image, user="alice", kind="move", label="move point 4",
+                           points={4: PointState(3.5, 4.5, True, "placed")},
+                           review=ReviewState("in_progress", None, "alice"))
+    log = study.edit_log(image)
+    assert [e.group for e in log] == [grp, grp]
+    point_entry, status_entry = log
+    assert point_entry.user == "alice" and point_entry.point == 4
+    assert point_entry.before == {"x": None, "y": None, "visible": False, "source": ""}
+    assert point_entry.after == {"x": 3.5, "y": 4.5, "visible": True, "source": "placed"}
+    assert status_entry.point is None and status_entry.after["status"] == "in_progress"
+    assert study.status(image) == ReviewState("in_progress", None, "alice")
+
+
+def test_failed_edit_changes_nothing(study):
+    image = study.image_ids()[0]
+    with pytest.raises(IndexError):
+        study.apply_edit(image, user="u", kind="move", points={0: PointState(1, 1, True, "moved"),
+                                                                99: PointState(1, 1, True, "moved")})
+    assert study.annotation(image).is_empty() and study.edit_log() == []
+
+
+def test_missing_and_relocated_images(tmp_path, study):
+    image = study.image_ids()[2]
+    moved = tmp_path / "elsewhere" / "renamed.png"
+    moved.parent.mkdir()
+    (tmp_path / "images" / "img2.png").rename(moved)
+    assert study.missing_images() == [image]
+    # a different file is refused, the right one accepted
+    with pytest.raises(StudyError, match="not the same image"):
+        study.relocate(image, tmp_path / "images" / "img0.png")
+    assert study.relocate_folder(tmp_path / "elsewhere") == [image]
+    assert study.missing_images() == []
+    assert study.image_path(image) == moved.resolve()
+
+
+def test_reopen_keeps_everything(tmp_path, study):
+    image = study.image_ids()[0]
+    study.apply_edit(image, user="u", kind="move", points={7: PointState(9.0, 8.0, True, "moved")})
+    path = study.path
+    study.close()
+    with Study.open(path) as again:
+        assert again.schema.name == "lumbar-ap-20"
+        assert again.annotation(image).point(7) == PointState(9.0, 8.0, True, "moved")
+
+
+def test_create_refuses_existing_file(tmp_path):
+    (tmp_path / "x.vamstudy").write_text("")
+    with pytest.raises(StudyError, match="already exists"):
+        Study.create(tmp_path / "x.vamstudy")
+
+
+@pytest.mark.parametrize("content", [b"", b"hello world, not a database at all",
+                                     b"SQLite format 3\x00" + b"\x00" * 200])
+def test_not_a_study_is_a_clear_error_and_untouched(tmp_path, content):
+    path = tmp_path / "bad.vamstudy"
+    path.write_bytes(content)
+    with pytest.raises(StudyError) as err:
+        Study.open(path)
+    assert "bad.vamstudy" in str(err.value)
+    assert path.read_bytes() == content
+
+
+def test_foreign_sqlite_database_is_refused_untouched(tmp_path):
+    path = tmp_path / "other.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE t(x)")
+    conn.commit()
+    conn.close()
+    before = path.read_bytes()
+    with pytest.raises(StudyError, match="another application"):
+        Study.open(path)
+    assert path.read_bytes() == before
+
+
+def test_damaged_study_is_refused_untouched(tmp_path, study):
+    path = study.path
+    study.close()
+    data = bytearray(path.read_bytes())
+    # wipe the middle of the file: page contents, not the header
+    for i in range(len(data) // 3, 2 * len(data) // 3):
+        data[i] = 0xA5
+    path.write_bytes(bytes(data))
+    for suffix in ("-wal", "-shm"):
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
+    with pytest.raises(StudyError, match="damaged|cannot open"):
+        Study.open(path)
+    assert path.read_bytes() == bytes(data)
+
+
+def test_newer_format_is_refused(tmp_path, study):
+    path = study.path
+    study.close()
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA user_version = 99")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StudyError, match="newer vam-gui"):
+        Study.open(path)
+
+
+def test_review_time_is_logged(study):
+    image = study.image_ids()[0]
+    view = study.begin_view(image, "alice")
+    study.end_view(view)
+    assert 0 <= study.review_seconds(image) < 5
+    study.end_view(view)  # a second end does not move the first
+
+
+def test_other_schema(tmp_path):
+    s = Study.create(tmp_path / "lat.vamstudy", schema="lumbar-lat-22")
+    write_images(tmp_path / "i", n=1)
+    s.add_images([tmp_path / "i"])
+    assert s.annotation(s.image_ids()[0]).k == 22
+    s.close()

@@ -1,0 +1,246 @@
+"""Edits as commands, with one undo/redo stack (no Qt).
+
+A command holds values (image id, keypoint index, coordinates), never widgets. The first
+``do`` reads the state it is about to change from the study and remembers it; ``undo``
+writes that state back and ``redo`` writes the new state again, so both restore exactly.
+Every do, undo and redo goes through ``study.apply_edit``: one committed, logged
+transaction each. The study is anything with the store's interface (``vam_gui.io.Study``).
+"""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Callable
+
+import numpy as np
+
+from vam_gui.core.annotation import Annotation, PointState, ReviewState
+
+# Editing an image that nobody has looked at yet marks it as being reviewed.
+_STARTED = {"unreviewed": "in_progress"}
+
+
+def default_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name (some containers)
+        return "unknown"
+
+
+class Command:
+    """Base class: subclasses compute ``_before``/``_after`` in ``_prepare``."""
+
+    kind = "edit"
+
+    def __init__(self, image_id: str) -> None:
+        self.image_id = image_id
+        self._before: tuple[dict[int, PointState], ReviewState | None] | None = None
+        self._after: tuple[dict[int, PointState], ReviewState | None] | None = None
+
+    @property
+    def label(self) -> str:
+        return self.kind
+
+    def _prepare(self, study, user: str) -> tuple[dict[int, PointState], ReviewState | None]:
+        raise NotImplementedError
+
+    def _started(self, study, user: str) -> ReviewState | None:
+        review = study.status(self.image_id)
+        if review.status in _STARTED:
+            return ReviewState(_STARTED[review.status], review.comment, user)
+        return None
+
+    def do(self, study, user: str) -> None:
+        if self._after is None:
+            ann = study.annotation(self.image_id)
+            points, review = self._prepare(study, user)
+            old_review = study.status(self.image_id) if review is not None else None
+            self._before = ({i: ann.point(i) for i in points}, old_review)
+            self._after = (points, review)
+        self._write(study, user, self._after, self.kind)
+
+    def undo(self, study, user: str) -> None:
+        assert self._before is not None, "undo before do"
+        self._write(study, user, self._before, f"undo {self.kind}")
+
+    def redo(self, study, user: str) -> None:
+        self._write(study, user, self._after, f"redo {self.kind}")
+
+    def _write(self, study, user: str, state, kind: str) -> None:
+        points, review = state
+        study.apply_edit(self.image_id, user=user, kind=kind, label=self.label, points=points, review=review)
+
+
+class MovePoint(Command):
+    """Put keypoint ``index`` at ``xy`` (original pixels); it becomes visible, and its source
+    becomes "moved" (it had a position) or "placed" (it had none)."""
+
+    kind = "move"
+
+    def __init__(self, image_id: str, index: int, xy) -> None:
+        super().__init__(image_id)
+        self.index = int(index)
+        x, y = (float(v) for v in xy)
+        if not (np.isfinite(x) and np.isfinite(y)):
+            raise ValueError(f"cannot move a point to a non-finite position ({x}, {y})")
+        self.xy = (x, y)
+
+    @property
+    def label(self) -> str:
+        return f"move point {self.index}"
+
+    def _prepare(self, study, user):
+        old = study.annotation(self.image_id).point(self.index)
+        source = "moved" if np.isfinite(old.x) else "placed"
+        return {self.index: PointState(self.xy[0], self.xy[1], True, source)}, self._started(study, user)
+
+
+class SetVisible(Command):
+    """Mark a keypoint missing (not visible) or visible again; the position is kept."""
+
+    kind = "visibility"
+
+    def __init__(self, image_id: str, index: int, visible: bool) -> None:
+        super().__init__(image_id)
+        self.index = int(index)
+        self.visible = bool(visible)
+
+    @property
+    def label(self) -> str:
+        return f"{'show' if self.visible else 'mark missing'} point {self.index}"
+
+    def _prepare(self, study, user):
+        old = study.annotation(self.image_id).point(self.index)
+        if self.visible and not np.isfinite(old.x):
+            raise ValueError(f"point {self.index} has no position yet: place it instead")
+        return {self.index: PointState(old.x, old.y, self.visible, old.source)}, self._started(study, user)
+
+
+class AcceptPrediction(Command):
+    """Annotation := the image's latest prediction (every point visible, source "predicted")."""
+
+    kind = "accept prediction"
+
+    def _prepare(self, study, user):
+        pred = study.prediction(self.image_id)
+        if pred is None:
+            raise ValueError(f"image {self.image_id} has no prediction to accept")
+        points = {i: PointState(float(x), float(y), True, "predicted") for i, (x, y) in enumerate(pred.xy)}
+        return points, self._started(study, user)
+
+
+class SetStatus(Command):
+    """Review status (unreviewed, in_progress, accepted, flagged) with an optional comment."""
+
+    kind = "status"
+
+    def __init__(self, image_id: str, status: str, comment: str | None = None) -> None:
+        super().__init__(image_id)
+        ReviewState(status)  # validates the name now, not at do()
+        self.status = status
+        self.comment = comment
+
+    @property
+    def label(self) -> str:
+        return f"mark {self.status.replace('_', ' ')}"
+
+    def _prepare(self, study, user):
+        return {}, ReviewState(self.status, self.comment, user)
+
+
+class ShiftLevels(Command):
+    """Move every label ``delta`` vertebrae down (+) or up (-): the corners labelled L2 become
+    L3 for delta = +1. Labels shifted off the schema are dropped; vacated ones are unset."""
+
+    kind = "shift levels"
+
+    def __init__(self, image_id: str, delta: int) -> None:
+        super().__init__(image_id)
+        if int(delta) == 0:
+            raise ValueError("shift by at least one level")
+        self.delta = int(delta)
+
+    @property
+    def label(self) -> str:
+        return f"shift labels {'down' if self.delta > 0 else 'up'} {abs(self.delta)} level(s)"
+
+    def _prepare(self, study, user):
+        schema = study.schema
+        ann: Annotation = study.annotation(self.image_id)
+        where = {(v, c): i for i, (v, c) in enumerate(zip(schema.vertebra, schema.corner))}
+        unset = PointState(float("nan"), float("nan"), False, "")
+        points = {i: unset for i in range(schema.k)}
+        for i, (v, c) in enumerate(zip(schema.vertebra, schema.corner)):
+            target = where.get((v + self.delta, c))
+            if target is not None:
+                points[target] = ann.point(i)
+        return points, self._started(study, user)
+
+
+class CommandStack:
+    """Undo/redo over one study. ``user`` (default: the login name) signs every edit."""
+
+    def __init__(self, study, *, user: str | None = None) -> None:
+        self.study = study
+        self.user = user or default_user()
+        self._done: list[Command] = []
+        self._undone: list[Command] = []
+        self._clean_index = 0
+        self.listeners: list[Callable[[Command, str], None]] = []  # (command, "do"|"undo"|"redo")
+
+    def push(self, command: Command) -> None:
+        command.do(self.study, self.user)
+        self._done.append(command)
+        self._undone.clear()
+        if self._clean_index > len(self._done) - 1:
+            self._clean_index = -1  # the clean state was in the discarded redo branch
+        self._notify(command, "do")
+
+    def undo(self) -> Command | None:
+        if not self._done:
+            return None
+        command = self._done.pop()
+        command.undo(self.study, self.user)
+        self._undone.append(command)
+        self._notify(command, "undo")
+        return command
+
+    def redo(self) -> Command | None:
+        if not self._undone:
+            return None
+        command = self._undone.pop()
+        command.redo(self.study, self.user)
+        self._done.append(command)
+        self._notify(command, "redo")
+        return command
+
+    @property
+    def can_undo(self) -> bool:
+        return bool(self._done)
+
+    @property
+    def can_redo(self) -> bool:
+        return bool(self._undone)
+
+    @property
+    def undo_label(self) -> str:
+        return self._done[-1].label if self._done else ""
+
+    @property
+    def redo_label(self) -> str:
+        return self._undone[-1].label if self._undone else ""
+
+    def is_clean(self) -> bool:
+        return self._clean_index == len(self._done)
+
+    def set_clean(self) -> None:
+        self._clean_index = len(self._done)
+
+    def clear(self) -> None:
+        self._done.clear()
+        self._undone.clear()
+        self._clean_index = 0
+
+    def _notify(self, command: Command, what: str) -> None:
+        for listener in list(self.listeners):
+            listener(command, what)

@@ -1,0 +1,99 @@
+"""The SQLite layout of a ``.vamstudy`` file and its migrations.
+
+The file is identified by ``PRAGMA application_id`` and versioned by ``PRAGMA user_version``;
+each migration moves a file one version up inside one transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+APPLICATION_ID = 0x56414D31  # "VAM1"
+SCHEMA_VERSION = 1
+
+_V1 = """
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE images (
+    id            INTEGER PRIMARY KEY,
+    image_id      TEXT NOT NULL UNIQUE,
+    rel_path      TEXT NOT NULL,
+    content_hash  TEXT NOT NULL,
+    width         INTEGER NOT NULL,
+    height        INTEGER NOT NULL,
+    spacing_y     REAL,
+    spacing_x     REAL,
+    spacing_is_detector INTEGER NOT NULL DEFAULT 0,
+    facing        TEXT,
+    added_at      TEXT NOT NULL,
+    status        TEXT NOT NULL DEFAULT 'unreviewed'
+                  CHECK (status IN ('unreviewed', 'in_progress', 'accepted', 'flagged')),
+    comment       TEXT,
+    reviewer      TEXT,
+    status_at     TEXT
+);
+CREATE TABLE points (
+    image    INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    idx      INTEGER NOT NULL,
+    x        REAL,
+    y        REAL,
+    visible  INTEGER NOT NULL DEFAULT 0,
+    source   TEXT NOT NULL DEFAULT ''
+             CHECK (source IN ('', 'predicted', 'moved', 'placed', 'imported')),
+    PRIMARY KEY (image, idx)
+) WITHOUT ROWID;
+CREATE TABLE predictions (
+    image       INTEGER PRIMARY KEY REFERENCES images(id) ON DELETE CASCADE,
+    model_id    TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    xy          BLOB NOT NULL,
+    confidence  BLOB NOT NULL,
+    spread      BLOB NOT NULL,
+    letterbox   TEXT NOT NULL,
+    worst_confidence REAL
+);
+CREATE TABLE edits (
+    id      INTEGER PRIMARY KEY,
+    grp     INTEGER NOT NULL,
+    at      TEXT NOT NULL,
+    user    TEXT NOT NULL,
+    image   INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    kind    TEXT NOT NULL,
+    label   TEXT NOT NULL DEFAULT '',
+    point   INTEGER,
+    before  TEXT,
+    after   TEXT
+);
+CREATE INDEX edits_by_image ON edits(image, id);
+CREATE TABLE views (
+    id        INTEGER PRIMARY KEY,
+    image     INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    user      TEXT NOT NULL,
+    shown_at  TEXT NOT NULL,
+    left_at   TEXT
+);
+CREATE INDEX views_by_image ON views(image);
+"""
+
+# MIGRATIONS[v] upgrades a file at version v to v + 1.
+MIGRATIONS: dict[int, str] = {0: _V1}
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the database up to SCHEMA_VERSION; returns the version it started at."""
+    start = conn.execute("PRAGMA user_version").fetchone()[0]
+    version = start
+    while version < SCHEMA_VERSION:
+        # One transaction per step: a failed step leaves the file at the previous version.
+        try:
+            conn.executescript(
+                "BEGIN IMMEDIATE;" + MIGRATIONS[version] + f"; PRAGMA user_version = {version + 1}; COMMIT;"
+            )
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        version += 1
+    return start

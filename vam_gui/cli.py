@@ -57,7 +57,13 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         device = resolve_device(args.device)
     except ValueError as exc:
         raise CliError(str(exc)) from None
+    import tempfile
+
+    from vam_gui.io.study import bench_edit_latency
+
     results = run_model_benchmarks(device, quick=args.quick)
+    with tempfile.TemporaryDirectory(prefix="vam-gui-bench-") as tmp:
+        results.update(bench_edit_latency(tmp, repeats=50 if args.quick else 200))
     if args.json:
         print(json.dumps(results))
     else:
@@ -65,6 +71,68 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         for key, value in results.items():
             shown = f"{value:.3f}" if isinstance(value, float) else str(value)
             print(f"{key:<{width}}  {shown}")
+    return 0
+
+
+def _open_study(path: str, *, create_schema: str | None = None):
+    from vam_gui.core.schema import SchemaError
+    from vam_gui.io import Study, StudyError
+
+    try:
+        if create_schema is not None:
+            return Study.create(path, schema=create_schema)
+        return Study.open(path)
+    except (StudyError, SchemaError) as exc:
+        raise CliError(str(exc)) from None
+
+
+def _add_with_progress(study, paths: list[str], quiet: bool) -> int:
+    from tqdm import tqdm
+
+    with tqdm(unit="img", desc="add", disable=quiet) as bar:
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        report = study.add_images(paths, progress=progress)
+    for path, reason in report.skipped:
+        print(f"skipped {path}: {reason}", file=sys.stderr)
+    for path in report.duplicates:
+        print(f"already in the study: {path}", file=sys.stderr)
+    print(f"{len(report.added)} image(s) added to {study.path.name}", file=sys.stderr)
+    return 0
+
+
+def _cmd_study(args: argparse.Namespace) -> int:
+    if args.study_command == "create":
+        with _open_study(args.file, create_schema=args.schema) as study:
+            return _add_with_progress(study, args.paths, args.quiet) if args.paths else 0
+    if args.study_command == "add":
+        with _open_study(args.file) as study:
+            return _add_with_progress(study, args.paths, args.quiet)
+    with _open_study(args.file) as study:
+        images = study.list_images()
+        missing = study.missing_images()
+        info = {
+            "study": str(study.path),
+            "schema": study.schema.name,
+            "keypoints": study.schema.k,
+            "images": len(images),
+            "status": study.counts_by_status(),
+            "predicted": sum(1 for i in images if i.worst_confidence is not None),
+            "missing": [study.image_info(i).rel_path for i in missing],
+        }
+    if args.json:
+        print(json.dumps(info))
+        return 0
+    print(f"{info['study']}\n  schema      {info['schema']} (K = {info['keypoints']})\n"
+          f"  images      {info['images']} ({info['predicted']} predicted)")
+    for status, n in info["status"].items():
+        print(f"  {status:<11} {n}")
+    if missing:
+        print(f"  missing     {len(missing)} image file(s):")
+        for rel in info["missing"]:
+            print(f"    {rel}")
     return 0
 
 
@@ -88,6 +156,26 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("open", help="open the window on images", description="Open the window on images.")
     p.add_argument("paths", nargs="*", help="radiographs to show")
     p.set_defaults(func=_cmd_open)
+
+    p = sub.add_parser("study", help="create, extend or inspect a study file (headless)",
+                       description="Create, extend or inspect a study file (*.vamstudy).")
+    study_sub = p.add_subparsers(dest="study_command", metavar="ACTION", required=True)
+    q = study_sub.add_parser("create", help="create a study, optionally adding images",
+                             description="Create a study file and add images (files or folders, recursive).")
+    q.add_argument("file", help="the new study file (*.vamstudy)")
+    q.add_argument("paths", nargs="*", help="images or folders to add")
+    q.add_argument("--schema", default="lumbar-ap-20", help="keypoint schema (default lumbar-ap-20)")
+    q.add_argument("--quiet", "-q", action="store_true")
+    q = study_sub.add_parser("add", help="add images to a study",
+                             description="Add images (files or folders, recursive) to a study.")
+    q.add_argument("file")
+    q.add_argument("paths", nargs="+")
+    q.add_argument("--quiet", "-q", action="store_true")
+    q = study_sub.add_parser("info", help="counts by status and missing images",
+                             description="Show a study's images by review status and any missing image files.")
+    q.add_argument("file")
+    q.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=_cmd_study)
 
     p = sub.add_parser("predict", help="predict keypoints for images (headless)",
                        description="Predict the schema's keypoints for every image; write one JSON file "

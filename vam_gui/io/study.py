@@ -274,20 +274,23 @@ class Study:
         for n, file in enumerate(files, 1):
             if cancel is not None and cancel():
                 break
-            try:
-                rad = load_radiograph(file)
-            except RadiographError as exc:
-                report.skipped.append((str(file), exc.reason))
-                continue
-            if rad.image_id in known:
-                report.duplicates.append(str(file))
-                continue
-            self._insert_image(file, rad)
-            known.add(rad.image_id)
-            report.added.append(rad.image_id)
+            self._add_one(file, known, report, load_radiograph, RadiographError)
             if progress is not None:
                 progress(n, len(files))
         return report
+
+    def _add_one(self, file: Path, known: set[str], report: AddReport, load, error_type) -> None:
+        try:
+            rad = load(file)
+        except error_type as exc:
+            report.skipped.append((str(file), exc.reason))
+            return
+        if rad.image_id in known:
+            report.duplicates.append(str(file))
+            return
+        self._insert_image(file, rad)
+        known.add(rad.image_id)
+        report.added.append(rad.image_id)
 
     def _relative(self, file: Path) -> str:
         try:
@@ -502,12 +505,21 @@ class Study:
         return total
 
 
-def edit_latency_ms(study: Study, image_id: str, repeats: int = 200) -> float:
-    """Median wall time of one committed single-point edit (for ``vam-gui bench``)."""
-    times = []
-    for i in range(repeats):
-        state = PointState(float(i % 50), float(i % 70), True, "moved")
-        t0 = time.perf_counter()
-        study.apply_edit(image_id, user="bench", kind="move", points={0: state})
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times) * 1e3)
+def bench_edit_latency(folder: str | os.PathLike, repeats: int = 200) -> dict[str, float]:
+    """Median wall time of one committed single-point edit, in a fresh study in ``folder``
+    (for ``vam-gui bench``)."""
+    import cv2
+
+    folder = Path(folder)
+    image = folder / "bench-edit.png"
+    cv2.imwrite(str(image), np.zeros((64, 48), np.uint8))
+    with Study.create(folder / "bench-edit.vamstudy") as study:
+        study.add_images([image])
+        image_id = study.image_ids()[0]
+        times = []
+        for i in range(repeats):
+            state = PointState(float(i % 50), float(i % 70), True, "moved")
+            t0 = time.perf_counter()
+            study.apply_edit(image_id, user="bench", kind="move", points={0: state})
+            times.append(time.perf_counter() - t0)
+    return {"edit_commit_ms_median": float(np.median(times) * 1e3)}

@@ -1,0 +1,41 @@
+"""`vam-gui study create|add|info`."""
+
+import json
+
+from test_study import write_images
+
+from vam_gui.cli import main
+from vam_gui.io import Study
+
+
+def test_study_create_add_info(tmp_path, capsys):
+    write_images(tmp_path / "a", n=2)
+    write_images(tmp_path / "b", n=1, size=(50, 70))
+    (tmp_path / "a" / "readme.txt").write_text("not an image")
+    study = tmp_path / "s.vamstudy"
+    assert main(["study", "create", str(study), str(tmp_path / "a"), "--schema", "lumbar-lat-22", "-q"]) == 0
+    err = capsys.readouterr().err
+    assert "readme.txt" in err and "2 image(s) added" in err
+    assert main(["study", "add", str(study), str(tmp_path / "b"), "-q"]) == 0
+    (tmp_path / "a" / "img1.png").unlink()
+    capsys.readouterr()
+    assert main(["study", "info", str(study), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["schema"] == "lumbar-lat-22" and info["keypoints"] == 22 and info["images"] == 3
+    assert info["status"]["unreviewed"] == 3
+    assert info["missing"] == ["a/img1.png"]
+    assert main(["study", "info", str(study)]) == 0
+    text = capsys.readouterr().out
+    assert "unreviewed  3" in text and "a/img1.png" in text
+    with Study.open(study) as s:
+        assert len(s.image_ids()) == 3
+
+
+def test_study_errors_are_one_line(tmp_path, capsys):
+    assert main(["study", "info", str(tmp_path / "none.vamstudy")]) == 2
+    assert capsys.readouterr().err.strip() == "vam-gui: error: none.vamstudy: no such study file"
+    (tmp_path / "x.vamstudy").write_text("junk")
+    assert main(["study", "create", str(tmp_path / "x.vamstudy")]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert main(["study", "create", str(tmp_path / "y.vamstudy"), "--schema", "nope"]) == 2
+    assert "unknown schema" in capsys.readouterr().err

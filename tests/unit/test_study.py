@@ -197,3 +197,20 @@ def test_other_schema(tmp_path):
     s.add_images([tmp_path / "i"])
     assert s.annotation(s.image_ids()[0]).k == 22
     s.close()
+
+
+def test_heatmaps_are_kept_for_display(study):
+    image = study.image_ids()[0]
+    pred = fake_prediction()
+    maps = np.zeros((20, 64, 64), np.float16)
+    maps[3, 10, 20] = 1.0
+    maps[4, 5, 5] = 0.5
+    maps[5, 0, 0] = -0.2  # network output can dip below zero
+    pred.heatmaps = maps
+    study.save_prediction(image, pred)
+    got = study.heatmaps(image)
+    assert got.shape == (20, 64, 64) and got.dtype == np.uint8
+    assert got[3, 10, 20] == 255 and got[4, 5, 5] == 128 and got[5, 0, 0] == 0
+    pred.heatmaps = None
+    study.save_prediction(image, pred)
+    assert study.heatmaps(image) is None  # never a stale map beside a new prediction

@@ -14,6 +14,7 @@ import sqlite3
 import threading
 import time
 import uuid
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -403,6 +404,13 @@ class Study:
                 (rid, prediction.model_id, now_iso(), xy.tobytes(), conf.tobytes(), spread.tobytes(),
                  json.dumps(prediction.letterbox.to_dict()), float(np.nanmin(conf)) if k else None),
             )
+            if prediction.heatmaps is not None:
+                maps = np.asarray(prediction.heatmaps)
+                quantised = np.rint(np.clip(maps, 0, 1) * 255).astype(np.uint8)
+                conn.execute("INSERT OR REPLACE INTO heatmaps(image, k, size, data) VALUES (?, ?, ?, ?)",
+                             (rid, maps.shape[0], maps.shape[-1], zlib.compress(quantised.tobytes(), 1)))
+            else:
+                conn.execute("DELETE FROM heatmaps WHERE image = ?", (rid,))
             if not seed_annotation:
                 return
             status = conn.execute("SELECT status FROM images WHERE id = ?", (rid,)).fetchone()[0]
@@ -412,6 +420,14 @@ class Study:
                     "UPDATE points SET x = ?, y = ?, visible = 1, source = 'predicted' WHERE image = ? AND idx = ?",
                     [(float(x), float(y), rid, i) for i, (x, y) in enumerate(xy)],
                 )
+
+    def heatmaps(self, image_id: str) -> np.ndarray | None:
+        """The latest prediction's heatmaps as uint8 [K, S, S] (255 = 1.0), for display."""
+        rows = self._query("SELECT k, size, data FROM heatmaps WHERE image = ?", (self._row(image_id),))
+        if not rows:
+            return None
+        k, size, data = rows[0]
+        return np.frombuffer(zlib.decompress(data), dtype=np.uint8).reshape(k, size, size)
 
     def prediction(self, image_id: str) -> StoredPrediction | None:
         rows = self._query("SELECT xy, confidence, spread, model_id, created_at, letterbox FROM predictions"

@@ -54,6 +54,12 @@ CREATE TABLE predictions (
     letterbox   TEXT NOT NULL,
     worst_confidence REAL
 );
+CREATE TABLE heatmaps (
+    image   INTEGER PRIMARY KEY REFERENCES images(id) ON DELETE CASCADE,
+    k       INTEGER NOT NULL,
+    size    INTEGER NOT NULL,
+    data    BLOB NOT NULL          -- zlib of uint8 [K, S, S] = round(255 * clip(h, 0, 1))
+);
 CREATE TABLE edits (
     id      INTEGER PRIMARY KEY,
     grp     INTEGER NOT NULL,

@@ -370,23 +370,39 @@ def test_nan_in_float_tiff(tmp_path):
         load_radiograph(_write(tmp_path / "inf.tif", img))
 
 
-def test_dicom_is_dispatched_to_the_placeholder(tmp_path):
-    by_magic = tmp_path / "scan.bin"
-    by_magic.write_bytes(b"\x00" * 128 + b"DICM" + b"\x00" * 64)
-    by_suffix = tmp_path / "scan.DCM"
-    by_suffix.write_bytes(cv2.imencode(".png", _ramp16(4, 4))[1].tobytes())
-    for path in (by_magic, by_suffix):
-        with pytest.raises(RadiographError) as info:
-            load_radiograph(path)
-        assert info.value.reason == "DICOM support is not implemented yet"
-        assert path.name in str(info.value)
+def test_dicom_now_loads(tmp_path):
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian
+
+    img = _ramp16(6, 5)
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.1.1"
+    ds.file_meta.MediaStorageSOPInstanceUID = "1.2.3.4"
+    ds.Rows, ds.Columns = img.shape
+    ds.BitsAllocated = ds.BitsStored = 16
+    ds.HighBit, ds.PixelRepresentation, ds.SamplesPerPixel = 15, 0, 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.PixelData = img.tobytes()
+    by_magic = tmp_path / "scan.bin"  # found by the DICM magic, whatever the suffix
+    ds.save_as(by_magic, enforce_file_format=True)
+    rg = load_radiograph(by_magic)
+    np.testing.assert_array_equal(rg.pixels, img)
+    assert rg.metadata["format"] == "DICOM"
+    # A bare DICM marker without a data set is a DICOM error naming the file.
+    broken = tmp_path / "broken.DCM"
+    broken.write_bytes(b"\x00" * 128 + b"DICM" + b"\x00" * 64)
+    with pytest.raises(RadiographError) as info:
+        load_radiograph(broken)
+    assert str(info.value).startswith("broken.DCM: ")
 
 
 def test_dicom_result_is_checked_against_max_side(tmp_path, monkeypatch):
     path = tmp_path / "scan.dcm"
     path.write_bytes(b"\x00" * 200)
     big = Radiograph.from_array(np.zeros((30, 10), np.uint16))
-    monkeypatch.setattr(rio, "_load_dicom", lambda p: big)
+    monkeypatch.setattr(rio, "_load_dicom", lambda p, max_side: big)
     assert load_radiograph(path) is big
     with pytest.raises(RadiographError, match="above the limit of 20"):
         load_radiograph(path, max_side=20)

@@ -1,13 +1,15 @@
-"""Read a radiograph from disk: raster images (PNG, JPEG, TIFF, BMP) now, DICOM later.
+"""Read a radiograph from disk: raster images (PNG, JPEG, TIFF, BMP) and DICOM.
 
 ``load_radiograph(path)`` is the single entry point. It sniffs the file: DICOM (the
-``DICM`` magic at byte 128, or a ``.dcm`` / ``.dicom`` suffix) goes to
-:func:`_load_dicom`, everything else to the raster reader, which decodes with OpenCV.
+``DICM`` magic at byte 128, a bare data set without preamble, or a ``.dcm`` / ``.dicom``
+suffix on a file that is not a raster image) goes to :func:`_load_dicom` and
+:mod:`vam_gui.io.dicom` (pydicom), everything else to the raster reader, which decodes
+with OpenCV.
 Every failure is reported as :class:`RadiographError` (``str(err)`` is
 ``"<file name>: <reason>"``, ready for the GUI); no decoder exception escapes.
 
-cv2 is imported lazily, inside the functions that decode, so importing ``vam_gui.io``
-stays fast.
+cv2 and pydicom are imported lazily, inside the functions that decode, so importing
+``vam_gui.io`` stays fast.
 """
 
 from __future__ import annotations
@@ -33,7 +35,6 @@ DICOM_SUFFIXES = frozenset({".dcm", ".dicom"})
 
 NOT_AN_IMAGE = "not a readable image (PNG, JPEG, TIFF or DICOM expected)"
 TRUNCATED = "truncated file"
-DICOM_NOT_IMPLEMENTED = "DICOM support is not implemented yet"
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_IEND_CHUNK = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # length 0, type, CRC
@@ -68,6 +69,7 @@ def load_radiograph(
     converted to BT.601 luminance with a warning, ``spacing`` is ``None``, ``photometric``
     is ``"MONOCHROME2"`` and ``image_id`` is ``"sha256:"`` + the first 32 hex digits of the
     SHA-256 of the file bytes. Images with a side above ``max_side`` are refused.
+    DICOM files are described in :func:`vam_gui.io.dicom.read_dicom`.
     """
     path = Path(os.fspath(path))
     if isinstance(max_side, bool) or not isinstance(max_side, (int, np.integer)) or max_side < 1:
@@ -76,7 +78,7 @@ def load_radiograph(
     try:
         head = _read_head(path, 132)
         if _is_dicom(path, head):
-            rg = _load_dicom(path)
+            rg = _load_dicom(path, max_side)
         else:
             rg = _load_raster(path, max_side)
         _check_side(path, rg.height, rg.width, max_side)
@@ -89,20 +91,53 @@ def load_radiograph(
         raise RadiographError(path, f"could not read the image ({_describe(exc)})") from exc
 
 
-def _load_dicom(path: Path) -> Radiograph:
-    """Placeholder for the DICOM reader (to be replaced by the DICOM work).
+def _load_dicom(path: Path, max_side: int = DEFAULT_MAX_SIDE) -> Radiograph:
+    """Read a DICOM file with :func:`vam_gui.io.dicom.read_dicom`.
 
-    Contract for the replacement: return a :class:`Radiograph` with pixels after the
-    modality LUT and MONOCHROME1 inversion (bone bright, ``uint16`` or ``float32``),
-    spacing from PixelSpacing (or ImagerPixelSpacing with ``spacing_is_detector=True``),
-    the window from the file's VOI when present, and raise :class:`RadiographError` for
-    anything unreadable. ``load_radiograph`` re-checks ``max_side`` on the result.
+    Pixels come after the modality LUT and MONOCHROME1 inversion (bone bright,
+    ``uint16`` or ``float32``), spacing from PixelSpacing (or ImagerPixelSpacing with
+    ``spacing_is_detector=True``), the window from the file's VOI when present; anything
+    unreadable raises :class:`RadiographError`. ``max_side`` is checked from the header,
+    before decoding; ``load_radiograph`` re-checks it on the result.
     """
-    raise RadiographError(path, DICOM_NOT_IMPLEMENTED)
+    from vam_gui.io.dicom import read_dicom  # lazy: dicom.py imports this module
+
+    return read_dicom(path, max_side=max_side)
 
 
 def _is_dicom(path: Path, head: bytes) -> bool:
-    return path.suffix.lower() in DICOM_SUFFIXES or head[128:132] == b"DICM"
+    """DICOM by content; the suffix counts only when the content is no raster image."""
+    if head[128:132] == b"DICM" or head[:4] == b"DICM" or _looks_like_raw_dicom(head):
+        return True
+    return path.suffix.lower() in DICOM_SUFFIXES and _sniff_format(head) is None
+
+
+# Value representations that may follow the first tag of an explicit-VR data set.
+_DICOM_VRS = frozenset(
+    b"AE AS AT CS DA DS DT FD FL IS LO LT OB OD OF OL OV OW PN SH SL SQ SS ST SV TM UC "
+    b"UI UL UN UR US UT UV".split()
+)
+
+
+def _looks_like_raw_dicom(head: bytes) -> bool:
+    """A data set written without preamble and ``DICM`` (e.g. old implicit VR files).
+
+    Conservative, so no raster file is taken for one: the first tag must be in group
+    0x0002 (file meta) or 0x0008 (identifying information, the first group of a bare
+    data set), followed by a known VR (explicit) or a short even length (implicit
+    little endian; big endian data sets are always explicit).
+    """
+    if len(head) < 8:
+        return False
+    explicit = head[4:6] in _DICOM_VRS
+    if struct.unpack(">H", head[:2])[0] in (0x0002, 0x0008) and explicit:
+        return True
+    if struct.unpack("<H", head[:2])[0] not in (0x0002, 0x0008):
+        return False
+    if explicit:
+        return True
+    length = struct.unpack("<I", head[4:8])[0]
+    return length <= 1024 and length % 2 == 0
 
 
 # --------------------------------------------------------------------------- file access

@@ -59,11 +59,13 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
     import tempfile
 
+    from vam_gui.io.bench import bench_dicom_load
     from vam_gui.io.study import bench_edit_latency
 
     results = run_model_benchmarks(device, quick=args.quick)
     with tempfile.TemporaryDirectory(prefix="vam-gui-bench-") as tmp:
         results.update(bench_edit_latency(tmp, repeats=50 if args.quick else 200))
+        results.update(bench_dicom_load(tmp, side=512 if args.quick else 2000, repeats=3 if args.quick else 7))
     if args.json:
         print(json.dumps(results))
     else:

@@ -5,7 +5,7 @@ import pickle
 
 import pytest
 import torch
-from conftest import tiny_config
+from vam_testing import tiny_config
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 

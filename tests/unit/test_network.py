@@ -51,7 +51,7 @@ def test_anatomical_embedding_follows_schema():
 
 @pytest.mark.parametrize("decoder", ["multiscale", "simple"])
 def test_tiny_model_trains_one_step(decoder):
-    from conftest import tiny_config
+    from vam_testing import tiny_config
     from vam_gui.model import gaussian_heatmaps, heatmap_loss
 
     torch.manual_seed(0)
@@ -67,7 +67,7 @@ def test_tiny_model_trains_one_step(decoder):
 
 
 def test_wrong_input_size_is_a_clear_error():
-    from conftest import tiny_config
+    from vam_testing import tiny_config
 
     model = build_model(tiny_config())
     with pytest.raises(ValueError, match=r"expected input \[B, 3, 64, 64\]"):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn as nn
-from conftest import tiny_config
+from vam_testing import tiny_config
 
 from vam_gui.cli import main
 from vam_gui.core.letterbox import Letterbox

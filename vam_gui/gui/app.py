@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import sys
+from datetime import datetime
 from pathlib import Path
+
+from vam_gui.core.settings import data_dir, load_settings
 
 
 def configure_pyqtgraph() -> None:
@@ -14,31 +17,94 @@ def configure_pyqtgraph() -> None:
     pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
 
 
-def _display_available() -> bool:
+def display_available() -> bool:
     if sys.platform != "linux" or os.environ.get("QT_QPA_PLATFORM"):
         return True
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
+def application():
+    """The QApplication (created once, with pyqtgraph configured)."""
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(sys.argv[:1])
+        app.setApplicationName("vam-gui")
+        app.setOrganizationName("vam-gui")
+    configure_pyqtgraph()
+    return app
+
+
+def bundled_sample() -> tuple[Path | None, Path | None]:
+    """(sample study folder, demo checkpoint) shipped in resources, where present."""
+    from vam_gui.core.resources import resources_dir
+
+    root = resources_dir()
+    study = root / "sample" / "sample.vamstudy"
+    model = root / "models" / "demo.safetensors"
+    return (study.parent if study.is_file() else None), (model if model.is_file() else None)
+
+
+def first_start_study() -> Path | None:
+    """The user's copy of the bundled sample study (copied on first start, so nothing is
+    ever written inside the installed package)."""
+    import shutil
+
+    sample, _ = bundled_sample()
+    if sample is None:
+        return None
+    target = data_dir() / "sample"
+    study = target / "sample.vamstudy"
+    if not study.is_file():
+        if target.exists():
+            shutil.rmtree(target)
+        shutil.copytree(sample, target)
+    return study
+
+
+def scratch_study(images: list[Path]) -> Path:
+    """A new study in the user data folder holding loose image files given on the command line."""
+    from vam_gui.io import Study
+
+    folder = data_dir() / "studies"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"opened-{datetime.now():%Y%m%d-%H%M%S-%f}.vamstudy"
+    with Study.create(path) as study:
+        report = study.add_images(images)
+    for file, reason in report.skipped:
+        print(f"vam-gui: skipped {file}: {reason}", file=sys.stderr)
+    return path
+
+
+def build_window(paths: list[Path]):
+    """The main window, opened on ``paths`` (studies or images), or on the sample study."""
+    from vam_gui.gui.main_window import MainWindow
+
+    settings = load_settings()
+    window = MainWindow(settings)
+    studies = [p for p in paths if p.suffix == ".vamstudy"]
+    images = [p for p in paths if p.suffix != ".vamstudy"]
+    target = studies[0] if studies else (scratch_study(images) if images else first_start_study())
+    if target is not None:
+        window.open_study(target)
+    _, demo = bundled_sample()
+    checkpoint = settings.checkpoint if settings.checkpoint and Path(settings.checkpoint).is_file() else demo
+    if checkpoint is not None:
+        window.load_model(str(checkpoint))
+    return window
+
+
 def run_app(paths: list[Path]) -> int:
-    """Open the window on ``paths`` and run the event loop until it closes."""
-    if not _display_available():
+    """Open the window and run the event loop until it closes."""
+    if not display_available():
         print("vam-gui: error: no display found (DISPLAY/WAYLAND_DISPLAY unset); run on a desktop, "
               "or set QT_QPA_PLATFORM=offscreen for a headless check", file=sys.stderr)
         return 2
-    from PySide6.QtWidgets import QApplication
-
-    configure_pyqtgraph()
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    app.setApplicationName("vam-gui")
-    app.setOrganizationName("vam-gui")
-
-    from vam_gui.gui.viewer import ViewerWindow
-
-    window = ViewerWindow()
-    for path in paths:
-        window.open_image(path)
+    app = application()
+    window = build_window(paths)
     window.show()
     if os.environ.get("QT_QPA_PLATFORM") == "offscreen" and os.environ.get("VAM_GUI_EXIT_AFTER_SHOW"):
+        window.close()
         return 0  # a smoke check of start-up: nothing to interact with offscreen
     return app.exec()

@@ -1,0 +1,62 @@
+"""GUI fixtures: a study of small synthetic radiographs, a tiny checkpoint, the real window."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+
+def synthetic_radiograph(seed: int, h: int = 160, w: int = 120) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    img = rng.normal(8000, 500, size=(h, w))
+    for v in range(5):  # five bright "vertebrae"
+        y0 = 12 + v * 28
+        img[y0:y0 + 20, 35:85] += 20000
+    return np.clip(img, 0, 65535).astype(np.uint16)
+
+
+@pytest.fixture
+def study_path(tmp_path):
+    from vam_gui.io import Study
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(folder / f"spine{i}.png"), synthetic_radiograph(i))
+    path = tmp_path / "review.vamstudy"
+    with Study.create(path) as study:
+        study.add_images([folder])
+    return path
+
+
+@pytest.fixture
+def checkpoint(tmp_path):
+    import torch
+    from vam_testing import tiny_config
+
+    from vam_gui.model import build_model, save_checkpoint
+
+    torch.manual_seed(0)
+    config = tiny_config()
+    return save_checkpoint(tmp_path / "tiny.safetensors", build_model(config), config)
+
+
+@pytest.fixture
+def window(qtbot, study_path):
+    from vam_gui.core.settings import Settings
+    from vam_gui.gui.app import configure_pyqtgraph
+    from vam_gui.gui.main_window import MainWindow
+
+    configure_pyqtgraph()
+    win = MainWindow(Settings(reviewer="tester"))
+    qtbot.addWidget(win)
+    win.resize(1200, 800)
+    win.show()
+    assert win.open_study(study_path)
+    yield win
+    # No worker may outlive its test.
+    win.workers.cancel_all()
+    assert win.workers.wait(30000)
+    assert not win.workers.busy()
+    win.close()

@@ -1,0 +1,172 @@
+"""The review window, driven as a reviewer would: offscreen, with real mouse events."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QEvent, QPointF, Qt
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import QApplication
+
+
+def wait_for_model(qtbot, win, checkpoint):
+    win.load_model(str(checkpoint), "cpu")
+    qtbot.waitUntil(lambda: win.predictor is not None, timeout=60000)
+
+
+def predict_and_wait(qtbot, win, image_ids):
+    win.predict(image_ids)
+    qtbot.waitUntil(lambda: win._predict_job is None, timeout=60000)  # noqa: SLF001
+
+
+def send_mouse(widget, kind, pos: QPointF, buttons):
+    button = Qt.MouseButton.LeftButton
+    event = QMouseEvent(kind, pos, widget.mapToGlobal(pos), button if kind != QEvent.Type.MouseMove
+                        else Qt.MouseButton.NoButton, buttons, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(widget, event)
+
+
+def drag(win, index, dx_px, dy_px, steps=6):
+    """Press on keypoint ``index``, move by (dx, dy) screen pixels, release."""
+    canvas = win.canvas
+    item = canvas.layer.items[index]
+    start = canvas.mapFromScene(item.mapToScene(QPointF(0, 0)))
+    start = QPointF(start)
+    viewport = canvas.viewport()
+    left = Qt.MouseButton.LeftButton
+    send_mouse(viewport, QEvent.Type.MouseButtonPress, start, left)
+    for s in range(1, steps + 1):
+        send_mouse(viewport, QEvent.Type.MouseMove, start + QPointF(dx_px * s / steps, dy_px * s / steps), left)
+    end = start + QPointF(dx_px, dy_px)
+    send_mouse(viewport, QEvent.Type.MouseButtonRelease, end, Qt.MouseButton.NoButton)
+
+
+def test_predict_drag_undo_redo_nudge_status_switch(qtbot, window, checkpoint):
+    win = window
+    study = win.study
+    first = win.current_id
+    assert first == study.image_ids()[0]
+    assert win.canvas.radiograph is not None and win.canvas.radiograph.pixels.shape == (160, 120)
+
+    # inference in the worker
+    wait_for_model(qtbot, win, checkpoint)
+    assert "tiny" in win.model_label.text()
+    predict_and_wait(qtbot, win, [first])
+    pred = study.prediction(first)
+    assert pred is not None and study.heatmaps(first) is not None
+    assert win.canvas.heat_item.image is not None  # overlay painted for the shown image
+    assert all(item.isVisible() for item in win.canvas.layer.items)
+    assert win.worklist.model.rows[0].worst_confidence is not None
+
+    # drag point 5: one command, one committed change, the point follows the mouse
+    before = study.annotation(first).point(5)
+    groups_before = {e.group for e in study.edit_log()}
+    drag(win, 5, 40, 25)
+    after = study.annotation(first).point(5)
+    new_groups = {e.group for e in study.edit_log()} - groups_before
+    assert len(new_groups) == 1, "a drag must be exactly one committed edit"
+    assert after.source == "moved" and after.visible
+    scale = win.canvas.view.viewPixelSize()  # image px per screen px
+    assert after.x - before.x == pytest.approx(40 * scale[0], abs=2 * scale[0] + 0.05)
+    assert after.y - before.y == pytest.approx(25 * scale[1], abs=2 * scale[1] + 0.05)
+    assert study.status(first).status == "in_progress" and study.status(first).reviewer == "tester"
+    assert win.undo_action.text() == "Undo move point 5"
+
+    # undo / redo through the actions
+    win.undo_action.trigger()
+    assert study.annotation(first).point(5) == before
+    assert win.canvas.layer.position(5) == pytest.approx((before.x, before.y))
+    win.redo_action.trigger()
+    assert study.annotation(first).point(5) == after
+
+    # nudge the selected point with the arrow keys (Shift: 10 px)
+    win.canvas.layer.select(5)
+    win.canvas.setFocus()
+    qtbot.keyClick(win.canvas, Qt.Key.Key_Right)
+    qtbot.keyClick(win.canvas, Qt.Key.Key_Down, Qt.KeyboardModifier.ShiftModifier)
+    nudged = study.annotation(first).point(5)
+    assert (nudged.x, nudged.y) == pytest.approx((after.x + 1, after.y + 10))
+
+    # toggle the overlay with H
+    assert win.canvas.heatmap_visible()
+    qtbot.keyClick(win, Qt.Key.Key_H)
+    assert not win.canvas.heatmap_visible()
+    qtbot.keyClick(win, Qt.Key.Key_H)
+    assert win.canvas.heatmap_visible()
+
+    # mark accepted with A: the window moves on to the next unreviewed image
+    qtbot.keyClick(win, Qt.Key.Key_A)
+    assert study.status(first).status == "accepted"
+    assert win.current_id == study.image_ids()[1]
+    # a result for an image no longer shown is stored but does not repaint
+    second = win.current_id
+    shown_points = [win.canvas.layer.position(i) for i in range(20)]
+    predict_and_wait(qtbot, win, [first])
+    assert win.current_id == second
+    assert [win.canvas.layer.position(i) for i in range(20)] == shown_points
+
+    # switching images and coming back shows the stored state
+    win.step_image(-1)
+    assert win.current_id == first
+    assert win.canvas.layer.position(5) == pytest.approx((nudged.x, nudged.y))
+    assert study.review_seconds(first) >= 0
+    assert len(study._query("SELECT id FROM views WHERE left_at IS NOT NULL")) >= 1  # noqa: SLF001
+
+
+def test_flag_missing_shift_and_accept_prediction(qtbot, window, checkpoint, monkeypatch):
+    from PySide6.QtWidgets import QInputDialog
+
+    win = window
+    study = win.study
+    image = win.current_id
+    wait_for_model(qtbot, win, checkpoint)
+    predict_and_wait(qtbot, win, [image])
+    win.canvas.layer.select(2)
+    win.toggle_missing()
+    assert not study.annotation(image).visible[2]
+    assert win.canvas.layer.items[2].isVisible()  # drawn as a grey cross, not hidden
+    win.shift_levels(+1)
+    assert not np.isfinite(study.annotation(image).xy[0]).any()
+    win.accept_prediction()
+    ann = study.annotation(image)
+    assert np.allclose(ann.xy, study.prediction(image).xy) and ann.visible.all()
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("motion blur", True))
+    win.flag_image()
+    assert study.status(image).status == "flagged" and study.status(image).comment == "motion blur"
+    assert win.worklist.model.rows[0].status == "flagged"
+
+
+def test_worklist_filter_and_sort(qtbot, window, checkpoint):
+    win = window
+    wait_for_model(qtbot, win, checkpoint)
+    predict_and_wait(qtbot, win, win.study.image_ids())
+    panel = win.worklist
+    assert len(panel.visible_ids()) == 3
+    win.accept_and_next()
+    panel.filter_box.setCurrentIndex(panel.filter_box.findData("accepted"))
+    assert panel.visible_ids() == [win.study.image_ids()[0]]
+    panel.filter_box.setCurrentIndex(0)
+    panel.sort_box.setCurrentIndex(2)  # most uncertain first
+    worst = [win.study.image_info(i).worst_confidence for i in panel.visible_ids()]
+    assert worst == sorted(worst)
+
+
+def test_cancel_prediction_leaves_no_worker(qtbot, window, checkpoint):
+    win = window
+    wait_for_model(qtbot, win, checkpoint)
+    win.predict(win.study.image_ids())
+    win.cancel_prediction()
+    qtbot.waitUntil(lambda: win._predict_job is None, timeout=60000)  # noqa: SLF001
+    assert not win.workers.busy()
+
+
+def test_unreadable_study_is_a_message_not_a_crash(qtbot, window, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    shown = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a: shown.append(a[2]))
+    bad = tmp_path / "bad.vamstudy"
+    bad.write_text("not a study")
+    assert not window.open_study(bad)
+    assert shown and "bad.vamstudy" in shown[0]
+    assert window.study is not None  # the open study stays open

@@ -1,0 +1,210 @@
+"""Keypoints on the canvas: one draggable marker per keypoint, vertebra outlines, labels.
+
+The items live in image-item coordinates, where pixel (i, j) covers [j, j+1) x [i, i+1), so a
+point at original (x, y) is drawn at (x + 0.5, y + 0.5) (design.md §2). A drag moves only
+the marker (and its vertebra's outline); one ``point_moved`` signal is emitted on release.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QObject, QPointF, Qt, Signal
+from PySide6.QtGui import QColor
+
+from vam_gui.core.annotation import Annotation
+from vam_gui.core.schema import Schema
+
+# One colour per vertebra (repeats after ten levels); chosen to read on a grey radiograph.
+PALETTE = ["#4cc9f0", "#f72585", "#b5e48c", "#ffb703", "#c77dff",
+           "#06d6a0", "#fb8500", "#8ecae6", "#ff006e", "#e9ff70"]
+LOW_CONFIDENCE = QColor("#ff3b30")
+MISSING = QColor(150, 150, 150)
+
+
+def vertebra_colour(index: int) -> QColor:
+    return QColor(PALETTE[index % len(PALETTE)])
+
+
+class KeypointItem(pg.TargetItem):
+    """A marker that reports press, drag and release to its layer; right button or Escape
+    during a drag puts it back."""
+
+    def __init__(self, layer: KeypointLayer, index: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.layer = layer
+        self.index = index
+        self._origin: QPointF | None = None
+
+    def mouseDragEvent(self, ev) -> None:  # noqa: N802 - Qt naming
+        if not self.movable or ev.button() != Qt.MouseButton.LeftButton:
+            return
+        ev.accept()
+        if ev.isStart():
+            self._origin = QPointF(self.pos())
+            self.symbolOffset = self.pos() - self.mapToView(ev.buttonDownPos())
+            self.moving = True
+            self.layer.select(self.index)
+        if not self.moving:
+            return
+        self.setPos(self.symbolOffset + self.mapToView(ev.pos()))
+        self.layer._dragging(self)
+        if ev.isFinish():
+            self.moving = False
+            self.layer._released(self)
+
+    def mouseClickEvent(self, ev) -> None:  # noqa: N802
+        if self.moving and ev.button() == Qt.MouseButton.RightButton:
+            ev.accept()
+            self.cancel_drag()
+        elif ev.button() == Qt.MouseButton.LeftButton:
+            ev.accept()
+            self.layer.select(self.index)
+
+    def cancel_drag(self) -> None:
+        if self.moving and self._origin is not None:
+            self.moving = False
+            self.setPos(self._origin)
+            self.layer._dragging(self)
+
+
+class KeypointLayer(QObject):
+    """The schema's K markers plus outlines on one view box."""
+
+    point_moved = Signal(int, float, float)  # index, x, y in original pixels (on release)
+    point_selected = Signal(int)
+
+    def __init__(self, view: pg.ViewBox, schema: Schema) -> None:
+        super().__init__()
+        self.view = view
+        self.schema = schema
+        self.selected: int | None = None
+        self.labels_visible = True
+        self.threshold = 0.3
+        self._annotation: Annotation | None = None
+        self._confidence: np.ndarray | None = None
+        self._outlines: list[pg.PlotDataItem] = []
+        self._edges_by_vertebra: list[list[tuple[int, int]]] = [[] for _ in schema.vertebrae]
+        for a, b in schema.edges:
+            self._edges_by_vertebra[schema.vertebra[a]].append((a, b))
+        for v in range(len(schema.vertebrae)):
+            item = pg.PlotDataItem(pen=pg.mkPen(vertebra_colour(v), width=1.5), connect="pairs")
+            item.setZValue(15)
+            view.addItem(item)
+            self._outlines.append(item)
+        self.items: list[KeypointItem] = []
+        for i, name in enumerate(schema.keypoints):
+            item = KeypointItem(self, i, pos=(0, 0), size=11, symbol="o", label=name,
+                                labelOpts={"offset": (7, -7), "anchor": (0, 1)})
+            item.setZValue(20)
+            item.setVisible(False)
+            view.addItem(item)
+            self.items.append(item)
+
+    # ------------------------------------------------------------------ state
+    def set_data(self, annotation: Annotation | None, confidence: np.ndarray | None = None) -> None:
+        """Show an annotation (original pixels); ``confidence`` flags predicted points that
+        fall below ``threshold``."""
+        self._annotation = annotation.copy() if annotation is not None else None
+        self._confidence = None if confidence is None else np.asarray(confidence, dtype=float)
+        for i, item in enumerate(self.items):
+            self._style(i)
+            if annotation is None or not np.isfinite(annotation.xy[i]).all():
+                item.setVisible(False)
+                continue
+            x, y = annotation.xy[i]
+            item.setPos(x + 0.5, y + 0.5)
+            item.setVisible(True)
+        self._redraw_outlines()
+
+    def position(self, index: int) -> tuple[float, float] | None:
+        item = self.items[index]
+        if not item.isVisible():
+            return None
+        p = item.pos()
+        return p.x() - 0.5, p.y() - 0.5
+
+    def is_low_confidence(self, index: int) -> bool:
+        ann, conf = self._annotation, self._confidence
+        return (ann is not None and conf is not None and ann.source[index] == "predicted"
+                and bool(conf[index] < self.threshold))
+
+    def set_threshold(self, threshold: float) -> None:
+        self.threshold = float(threshold)
+        for i in range(len(self.items)):
+            self._style(i)
+
+    def set_labels_visible(self, visible: bool) -> None:
+        self.labels_visible = visible
+        for i in range(len(self.items)):
+            self._style(i)
+
+    def select(self, index: int | None) -> None:
+        if index == self.selected:
+            return
+        previous, self.selected = self.selected, index
+        for i in (previous, index):
+            if i is not None:
+                self._style(i)
+        if index is not None:
+            self.point_selected.emit(index)
+
+    # ------------------------------------------------------------------ drawing
+    def _style(self, i: int) -> None:
+        item = self.items[i]
+        v = self.schema.vertebra[i]
+        colour = vertebra_colour(v)
+        ann = self._annotation
+        source = ann.source[i] if ann is not None else ""
+        visible = bool(ann.visible[i]) if ann is not None else True
+        low = self.is_low_confidence(i)
+        selected = i == self.selected
+        width = 3 if selected else 1.5
+        if not visible:
+            # A point marked missing keeps its last position, drawn as a grey cross.
+            pen, brush, symbol = pg.mkPen(MISSING, width=width), None, "x"
+        elif source == "predicted":
+            # Predictions: hollow rings (red when unsure); corrected points: filled squares.
+            pen = pg.mkPen(LOW_CONFIDENCE if low else colour, width=width + (1 if low else 0))
+            brush, symbol = None, "o"
+        else:
+            pen, brush, symbol = pg.mkPen("w", width=width), pg.mkBrush(colour), "s"
+        item.pen = item.currentPen = pen
+        item.hoverPen = pg.mkPen("w", width=width + 1)
+        item.brush = item.currentBrush = brush if brush is not None else pg.mkBrush(None)
+        item.hoverBrush = pg.mkBrush(colour)
+        item.setSymbol(symbol)
+        label = item.label()
+        if label is not None:
+            name = self.schema.keypoints[i] + (" ?" if low else "")
+            label.setFormat(name)
+            label.setColor(LOW_CONFIDENCE if low else (MISSING if not visible else colour))
+            label.setVisible(self.labels_visible)
+        item.update()
+
+    def _redraw_outlines(self, only_vertebra: int | None = None) -> None:
+        vertebrae = range(len(self._outlines)) if only_vertebra is None else [only_vertebra]
+        for v in vertebrae:
+            xs, ys = [], []
+            for a, b in self._edges_by_vertebra[v]:
+                pa, pb = self.position(a), self.position(b)
+                if pa is None or pb is None:
+                    continue
+                xs += [pa[0] + 0.5, pb[0] + 0.5]
+                ys += [pa[1] + 0.5, pb[1] + 0.5]
+            self._outlines[v].setData(xs, ys)
+
+    def _dragging(self, item: KeypointItem) -> None:
+        # Per mouse move: redraw one vertebra's outline (a few segments), nothing else.
+        self._redraw_outlines(self.schema.vertebra[item.index])
+
+    def _released(self, item: KeypointItem) -> None:
+        x, y = self.position(item.index)
+        self.point_moved.emit(item.index, x, y)
+
+    def cancel_drags(self) -> None:
+        for item in self.items:
+            item.cancel_drag()
+
+    def clear(self) -> None:
+        self.set_data(None)

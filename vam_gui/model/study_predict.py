@@ -1,0 +1,49 @@
+"""Predict images of a study and store the results (run by the window's worker)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+
+def load_predictor(checkpoint, device: str = "auto"):
+    """A Predictor for ``checkpoint`` (imports torch: call it off the UI thread)."""
+    from vam_gui.model.predictor import Predictor
+
+    return Predictor(checkpoint, device=device)
+
+
+def predict_study_images(
+    study,
+    predictor,
+    image_ids: Sequence[str],
+    *,
+    progress: Callable[[int, int], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+    emit: Callable[[object], None] | None = None,
+) -> dict:
+    """Predict each image, save the prediction (and heatmaps) in the study, and ``emit``
+    ``(image_id, prediction)`` as each one finishes. Unreadable images are listed, not fatal."""
+    from vam_gui.io.radiograph import RadiographError
+
+    schema = study.schema
+    if predictor.schema.keypoints != schema.keypoints:
+        raise ValueError(f"the model predicts schema {predictor.schema.name!r} (K = {predictor.schema.k}) "
+                         f"but the study uses {schema.name!r} (K = {schema.k})")
+    done, errors = [], []
+    total = len(image_ids)
+    for n, image_id in enumerate(image_ids, 1):
+        if cancel is not None and cancel():
+            break
+        try:
+            rad = study.load_radiograph(image_id)
+        except RadiographError as exc:
+            errors.append((image_id, str(exc)))
+        else:
+            pred = predictor.predict(rad)
+            study.save_prediction(image_id, pred)
+            done.append(image_id)
+            if emit is not None:
+                emit((image_id, pred))
+        if progress is not None:
+            progress(n, total)
+    return {"done": done, "errors": errors, "cancelled": len(done) + len(errors) < total}

@@ -66,6 +66,10 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="vam-gui-bench-") as tmp:
         results.update(bench_edit_latency(tmp, repeats=50 if args.quick else 200))
         results.update(bench_dicom_load(tmp, side=512 if args.quick else 2000, repeats=3 if args.quick else 7))
+    if not args.no_gui:
+        from vam_gui.gui.bench import run_gui_benchmarks
+
+        results.update(run_gui_benchmarks(quick=args.quick))
     if args.json:
         print(json.dumps(results))
     else:
@@ -196,6 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--device", default="auto")
     p.add_argument("--quick", action="store_true", help="fewer repeats and S=256 forward (for smoke tests)")
+    p.add_argument("--no-gui", action="store_true", help="skip the window benchmarks")
     p.set_defaults(func=_cmd_bench)
     return parser
 

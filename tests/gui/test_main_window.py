@@ -16,7 +16,7 @@ def wait_for_model(qtbot, win, checkpoint):
 
 def predict_and_wait(qtbot, win, image_ids):
     win.predict(image_ids)
-    qtbot.waitUntil(lambda: win._predict_job is None, timeout=60000)  # noqa: SLF001
+    qtbot.waitUntil(lambda: not win.inference.busy, timeout=60000)
 
 
 def send_mouse(widget, kind, pos: QPointF, buttons):
@@ -50,7 +50,7 @@ def test_predict_drag_undo_redo_nudge_status_switch(qtbot, window, checkpoint):
 
     # inference in the worker
     wait_for_model(qtbot, win, checkpoint)
-    assert "tiny" in win.model_label.text()
+    assert "tiny" in win.inference.model_label.text()
     predict_and_wait(qtbot, win, [first])
     pred = study.prediction(first)
     assert pred is not None and study.heatmaps(first) is not None
@@ -156,7 +156,7 @@ def test_cancel_prediction_leaves_no_worker(qtbot, window, checkpoint):
     wait_for_model(qtbot, win, checkpoint)
     win.predict(win.study.image_ids())
     win.cancel_prediction()
-    qtbot.waitUntil(lambda: win._predict_job is None, timeout=60000)  # noqa: SLF001
+    qtbot.waitUntil(lambda: not win.inference.busy, timeout=60000)
     assert not win.workers.busy()
 
 

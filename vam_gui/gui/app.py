@@ -10,11 +10,19 @@ from pathlib import Path
 from vam_gui.core.settings import data_dir, load_settings
 
 
+_configured = False
+
+
 def configure_pyqtgraph() -> None:
+    """Radiograph arrays are [row, column]: say so once, before the first ImageItem.
+    Called when the canvas is first built (pyqtgraph is not imported before)."""
+    global _configured
+    if _configured:
+        return
     import pyqtgraph as pg
 
-    # Radiograph arrays are [row, column]; say so once for every ImageItem.
     pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
+    _configured = True
 
 
 def display_available() -> bool:
@@ -24,7 +32,7 @@ def display_available() -> bool:
 
 
 def application():
-    """The QApplication (created once, with pyqtgraph configured)."""
+    """The QApplication (created once)."""
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance()
@@ -32,7 +40,6 @@ def application():
         app = QApplication(sys.argv[:1])
         app.setApplicationName("vam-gui")
         app.setOrganizationName("vam-gui")
-    configure_pyqtgraph()
     return app
 
 
@@ -78,20 +85,26 @@ def scratch_study(images: list[Path]) -> Path:
 
 
 def build_window(paths: list[Path]):
-    """The main window, opened on ``paths`` (studies or images), or on the sample study."""
+    """The main window; once its body is built (right after the first paint) it opens
+    ``paths`` (studies or images), or the sample study, and loads the model."""
     from vam_gui.gui.main_window import MainWindow
 
     settings = load_settings()
     window = MainWindow(settings)
-    studies = [p for p in paths if p.suffix == ".vamstudy"]
-    images = [p for p in paths if p.suffix != ".vamstudy"]
-    target = studies[0] if studies else (scratch_study(images) if images else first_start_study())
-    if target is not None:
-        window.open_study(target)
-    _, demo = bundled_sample()
-    checkpoint = settings.checkpoint if settings.checkpoint and Path(settings.checkpoint).is_file() else demo
-    if checkpoint is not None:
-        window.load_model(str(checkpoint))
+
+    def start() -> None:
+        window.body_ready.disconnect(start)
+        studies = [p for p in paths if p.suffix == ".vamstudy"]
+        images = [p for p in paths if p.suffix != ".vamstudy"]
+        target = studies[0] if studies else (scratch_study(images) if images else first_start_study())
+        if target is not None:
+            window.open_study(target)
+        _, demo = bundled_sample()
+        checkpoint = Path(settings.checkpoint) if settings.checkpoint else demo
+        if checkpoint is not None and checkpoint.is_file():
+            window.load_model(str(checkpoint))
+
+    window.body_ready.connect(start)
     return window
 
 
@@ -105,6 +118,8 @@ def run_app(paths: list[Path]) -> int:
     window = build_window(paths)
     window.show()
     if os.environ.get("QT_QPA_PLATFORM") == "offscreen" and os.environ.get("VAM_GUI_EXIT_AFTER_SHOW"):
+        window.ensure_body()  # a smoke check of start-up: build everything, then leave
+        app.processEvents()
         window.close()
-        return 0  # a smoke check of start-up: nothing to interact with offscreen
+        return 0
     return app.exec()

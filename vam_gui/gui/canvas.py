@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtGui import QTransform
 
 from vam_gui.core.letterbox import Letterbox
 from vam_gui.core.radiograph import Radiograph, Window
@@ -142,9 +143,13 @@ class Canvas(pg.GraphicsLayoutWidget):
         if maps is None or letterbox is None:
             self.heat_item.clear()
             return
+        # Model pixel j spans canvas [(j - pad) / s, (j + 1 - pad) / s): set the transform
+        # directly (ImageItem.setRect depends on the size of the image shown before).
         s = letterbox.scale
-        self.heat_item.setRect(QRectF(-letterbox.pad_x / s, -letterbox.pad_y / s,
-                                      letterbox.size / s, letterbox.size / s))
+        tr = QTransform()
+        tr.translate(-letterbox.pad_x / s, -letterbox.pad_y / s)
+        tr.scale(1 / s, 1 / s)
+        self.heat_item.setTransform(tr)
         self._show_heat()
 
     def set_heatmap_channel(self, channel: int | None) -> None:

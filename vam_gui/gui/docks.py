@@ -116,7 +116,10 @@ class WorklistPanel(QWidget):
         self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)  # order added
         self.proxy.sort(-1)
         self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setMinimumSectionSize(40)
         self.filter_box = QComboBox()
         self.filter_box.addItem("All images", None)
         for status in STATUSES:
@@ -130,6 +133,7 @@ class WorklistPanel(QWidget):
         top.addWidget(QLabel("Show"))
         top.addWidget(self.filter_box, 1)
         top.addWidget(self.sort_box, 1)
+        self.setMinimumWidth(240)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(top)
@@ -179,7 +183,12 @@ class KeypointTable(QTableWidget):
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.verticalHeader().hide()
-        self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.verticalHeader().setDefaultSectionSize(22)
+        header = self.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        for col, width in enumerate((64, 52, 52, 48, 48, 42, 70)):
+            self.setColumnWidth(col, width)
+        header.setStretchLastSection(True)
         self.currentCellChanged.connect(self._cell_changed)
         self._quiet = False
         self.set_schema(schema)

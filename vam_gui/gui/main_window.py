@@ -1,92 +1,131 @@
-"""The review window: wires the canvas, docks, actions, the command stack and the workers."""
+"""The review window: wires the canvas, docks, actions, the command stack and the workers.
+
+The window appears in two steps: the shell (menus, toolbar, status bar, empty docks) needs
+only Qt and shows at once; the body (canvas, tables, view controls: pyqtgraph, numpy,
+superqt) is built right after the first paint, or earlier when something needs it.
+"""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
-import numpy as np
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import (QDockWidget, QFileDialog, QInputDialog, QLabel, QMainWindow, QMessageBox,
-                               QProgressBar, QPushButton)
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QInputDialog, QLabel, QMainWindow, QMessageBox
 
 from vam_gui import __version__
-from vam_gui.core.commands import (AcceptPrediction, CommandStack, MovePoint, SetStatus, SetVisible,
-                                   ShiftLevels, default_user)
-from vam_gui.core.schema import load_schema
 from vam_gui.core.settings import Settings, save_settings
-from vam_gui.gui.canvas import Canvas
-from vam_gui.gui.docks import KeypointTable, WorklistPanel
-from vam_gui.gui.icons import icon
-from vam_gui.gui.panels import ViewPanel
+from vam_gui.gui.inference import Inference
 from vam_gui.gui.workers import Workers
 
 
-def infer_facing(schema, xy: np.ndarray) -> str | None:
+def infer_facing(schema, xy) -> str | None:
     """Lateral views: which side the anterior corners are on, from the points themselves."""
+    import numpy as np
+
     if schema.view != "LAT":
         return None
     corner = np.asarray(schema.corner)
     anterior = xy[(corner == 0) | (corner == 2), 0]
     posterior = xy[(corner == 1) | (corner == 3), 0]
-    a, p = np.nanmean(anterior) if np.isfinite(anterior).any() else np.nan, \
-        np.nanmean(posterior) if np.isfinite(posterior).any() else np.nan
-    if not (np.isfinite(a) and np.isfinite(p)):
+    if not (np.isfinite(anterior).any() and np.isfinite(posterior).any()):
         return None
-    return "left" if a < p else "right"
+    return "left" if np.nanmean(anterior) < np.nanmean(posterior) else "right"
 
 
 class MainWindow(QMainWindow):
     image_shown = Signal(str)  # image id, after the canvas shows it
+    body_ready = Signal()
 
     def __init__(self, settings: Settings | None = None) -> None:
         super().__init__()
         self.settings = settings or Settings()
         self.study = None
-        self.stack: CommandStack | None = None
+        self.stack = None
         self.current_id: str | None = None
         self._view_id: int | None = None
-        self.predictor = None
-        self.checkpoint: str | None = None
-        self.cuda_available: bool | None = None
-        self._predict_job: int | None = None
-        self._model_job: int | None = None
+        self.canvas = None
+        self.first_paint_at: float | None = None
         self.workers = Workers(parent=self)
         self.setWindowTitle(f"vam-gui {__version__}")
         self.resize(1400, 900)
-
-        self.canvas = Canvas(load_schema())
-        self.setCentralWidget(self.canvas)
-        self.worklist = WorklistPanel()
-        self.keypoints = KeypointTable(load_schema())
-        self.view_panel = ViewPanel(self.canvas)
-        for title, widget, area in (("Worklist", self.worklist, Qt.DockWidgetArea.LeftDockWidgetArea),
-                                    ("Keypoints", self.keypoints, Qt.DockWidgetArea.RightDockWidgetArea),
-                                    ("View", self.view_panel, Qt.DockWidgetArea.RightDockWidgetArea)):
+        placeholder = QLabel("Loading…")
+        placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setCentralWidget(placeholder)
+        self.docks: dict[str, QDockWidget] = {}
+        for title, area in (("Worklist", Qt.DockWidgetArea.LeftDockWidgetArea),
+                            ("Keypoints", Qt.DockWidgetArea.RightDockWidgetArea),
+                            ("View", Qt.DockWidgetArea.RightDockWidgetArea)):
             dock = QDockWidget(title, self)
             dock.setObjectName(f"dock-{title.lower()}")
-            dock.setWidget(widget)
             self.addDockWidget(area, dock)
-        self._build_status_bar()
+            self.docks[title] = dock
+        self.cursor_label = QLabel("")
+        self.statusBar().addPermanentWidget(self.cursor_label)
+        self.inference = Inference(self.workers, self.statusBar())
+        self.inference.model_ready.connect(self._model_ready)
+        self.inference.model_failed.connect(lambda msg: QMessageBox.warning(self, "Cannot load the model", msg))
+        self.inference.image_predicted.connect(self._image_predicted)
+        self.inference.finished.connect(self._prediction_finished)
+        self.inference.failed.connect(lambda msg: QMessageBox.warning(self, "Prediction failed", msg))
+        self._icons: list[tuple[QAction, str]] = []
         self._build_actions()
-        self._connect()
-        self._apply_settings()
-        self._restore_layout()
+        self._layout_restored = self._restore_layout()
 
     # ------------------------------------------------------------------ construction
-    def _build_status_bar(self) -> None:
-        bar = self.statusBar()
-        self.cursor_label = QLabel("")
-        self.device_label = QLabel("device: –")
-        self.model_label = QLabel("model: none")
-        self.progress = QProgressBar()
-        self.progress.setMaximumWidth(180)
-        self.progress.setVisible(False)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setVisible(False)
-        self.cancel_button.clicked.connect(self.cancel_prediction)
-        for w in (self.cursor_label, self.progress, self.cancel_button, self.device_label, self.model_label):
-            bar.addPermanentWidget(w)
+    def paintEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        super().paintEvent(event)
+        if self.first_paint_at is None:
+            self.first_paint_at = time.perf_counter()
+            QTimer.singleShot(0, self.ensure_body)
+
+    def ensure_body(self) -> None:
+        """Build the canvas and docks if they are not there yet."""
+        if self.canvas is not None:
+            return
+        from vam_gui.core.schema import load_schema
+        from vam_gui.gui.app import configure_pyqtgraph
+
+        configure_pyqtgraph()
+        from vam_gui.gui.canvas import Canvas
+        from vam_gui.gui.docks import KeypointTable, WorklistPanel
+        from vam_gui.gui.icons import icon
+        from vam_gui.gui.panels import ViewPanel
+
+        schema = load_schema()
+        self.canvas = Canvas(schema)
+        self.setCentralWidget(self.canvas)
+        self.worklist = WorklistPanel()
+        self.keypoints = KeypointTable(schema)
+        self.view_panel = ViewPanel(self.canvas)
+        self.docks["Worklist"].setWidget(self.worklist)
+        self.docks["Keypoints"].setWidget(self.keypoints)
+        self.docks["View"].setWidget(self.view_panel)
+        for act, name in self._icons:
+            act.setIcon(icon(name))
+        self.worklist.image_chosen.connect(self.show_image)
+        self.keypoints.keypoint_chosen.connect(self._keypoint_chosen)
+        self.canvas.cursor_moved.connect(self._cursor_moved)
+        self.canvas.nudge_requested.connect(self.nudge)
+        self._connect_layer()
+        self.view_panel.labels_toggled.connect(lambda on: self.canvas.layer.set_labels_visible(on))
+        self.view_panel.overlay.toggled.connect(self.heat_action.setChecked)
+        self.view_panel.labels.toggled.connect(self.labels_action.setChecked)
+        self.heat_action.toggled.connect(self.view_panel.overlay.setChecked)
+        self.labels_action.toggled.connect(self.view_panel.labels.setChecked)
+        self.canvas.setMinimumSize(400, 400)
+        if not self._layout_restored:
+            self.resizeDocks([self.docks["Worklist"], self.docks["Keypoints"]], [300, 380],
+                             Qt.Orientation.Horizontal)
+        self._apply_settings()
+        self.body_ready.emit()
+
+    def _connect_layer(self) -> None:
+        layer = self.canvas.layer
+        layer.point_moved.connect(self._point_moved)
+        layer.point_selected.connect(self._point_selected)
+        layer.set_threshold(self.settings.confidence_threshold)
 
     def _action(self, menu, text: str, slot, shortcut=None, icon_name: str | None = None,
                 checkable: bool = False, tip: str | None = None) -> QAction:
@@ -94,12 +133,13 @@ class MainWindow(QMainWindow):
         if shortcut is not None:
             act.setShortcut(QKeySequence(shortcut))
         if icon_name:
-            act.setIcon(icon(icon_name))
+            self._icons.append((act, icon_name))  # icons load with the body
         if tip:
             act.setStatusTip(tip)
             act.setToolTip(tip)
         act.setCheckable(checkable)
-        (act.toggled if checkable else act.triggered).connect(slot)
+        if slot is not None:
+            act.triggered.connect(slot)
         menu.addAction(act)
         self.addAction(act)  # shortcuts work whichever widget has the focus
         return act
@@ -135,33 +175,28 @@ class MainWindow(QMainWindow):
         self._action(r, "Next &low-confidence point", self.next_low_confidence, "L")
 
         v = m.addMenu("&View")
-        self.heat_action = self._action(v, "&Heatmap overlay", self.view_panel.overlay.setChecked, "H",
-                                        "heatmap", checkable=True)
-        self.heat_action.setChecked(True)
-        self.view_panel.overlay.toggled.connect(self.heat_action.setChecked)
-        self.labels_action = self._action(v, "Point &labels", self.view_panel.labels.setChecked, "T",
-                                          checkable=True)
-        self.labels_action.setChecked(True)
-        self.view_panel.labels.toggled.connect(self.labels_action.setChecked)
-        self._action(v, "&Fit to window", self.canvas.fit, "0", "fit")
-        self._action(v, "&Reset window/level", lambda: self.canvas.apply_preset("File window"), "R")
+        self.heat_action = self._action(v, "&Heatmap overlay", None, "H", "heatmap", checkable=True)
+        self.labels_action = self._action(v, "Point &labels", None, "T", checkable=True)
+        self.heat_action.setChecked(self.settings.show_heatmap)
+        self.labels_action.setChecked(self.settings.show_labels)
+        self._action(v, "&Fit to window", lambda: self.canvas and self.canvas.fit(), "0", "fit")
+        self._action(v, "&Reset window/level", lambda: self.canvas and self.canvas.apply_preset("File window"), "R")
 
         mm = m.addMenu("&Model")
         self._action(mm, "&Load checkpoint…", self.ask_checkpoint, "Ctrl+L", "model")
-        self.predict_action = self._action(mm, "&Predict this image", self.predict_current, "Ctrl+R",
-                                           "predict")
-        self.predict_all_action = self._action(mm, "Predict all &unreviewed", self.predict_unreviewed,
-                                               "Ctrl+Shift+R")
+        self.predict_action = self._action(mm, "&Predict this image", self.predict_current, "Ctrl+R", "predict")
+        self._action(mm, "Predict all &unreviewed", self.predict_unreviewed, "Ctrl+Shift+R")
         device_menu = mm.addMenu("&Device")
         group = QActionGroup(self)
-        self.device_actions = {}
-        for name in ("auto", "cuda", "cpu"):
-            act = QAction({"auto": "Auto", "cuda": "CUDA", "cpu": "CPU"}[name], self, checkable=True)
+        self.device_actions: dict[str, QAction] = {}
+        for name, text in (("auto", "Auto"), ("cuda", "CUDA"), ("cpu", "CPU")):
+            act = QAction(text, self, checkable=True)
             act.triggered.connect(lambda _=False, n=name: self.set_device(n))
             group.addAction(act)
             device_menu.addAction(act)
             self.device_actions[name] = act
         self.device_actions["cuda"].setEnabled(False)  # until torch has said CUDA is there
+        self.device_actions.get(self.settings.device, self.device_actions["auto"]).setChecked(True)
 
         tb = self.addToolBar("Main")
         tb.setObjectName("toolbar-main")
@@ -169,37 +204,27 @@ class MainWindow(QMainWindow):
             tb.addAction(act)
         self._update_undo_actions()
 
-    def _connect(self) -> None:
-        self.worklist.image_chosen.connect(self.show_image)
-        self.keypoints.keypoint_chosen.connect(self._keypoint_chosen)
-        self.canvas.cursor_moved.connect(self._cursor_moved)
-        self.canvas.nudge_requested.connect(self.nudge)
-        self.canvas.layer.point_moved.connect(self._point_moved)
-        self.canvas.layer.point_selected.connect(self._point_selected)
-        self.view_panel.labels_toggled.connect(lambda on: self.canvas.layer.set_labels_visible(on))
-
     def _apply_settings(self) -> None:
         s = self.settings
-        self.canvas.layer.set_threshold(s.confidence_threshold)
         self.view_panel.opacity.setValue(int(round(s.heatmap_opacity * 100)))
         self.view_panel.overlay.setChecked(s.show_heatmap)
         self.view_panel.labels.setChecked(s.show_labels)
-        if s.heatmap_colormap in [self.view_panel.colormap.itemText(i)
-                                  for i in range(self.view_panel.colormap.count())]:
+        if self.view_panel.colormap.findText(s.heatmap_colormap) >= 0:
             self.view_panel.colormap.setCurrentText(s.heatmap_colormap)
-        self.device_actions.get(s.device, self.device_actions["auto"]).setChecked(True)
 
-    def _restore_layout(self) -> None:
+    def _restore_layout(self) -> bool:
         qs = QSettings("vam-gui", "vam-gui")
-        if qs.value("geometry") is not None:
-            self.restoreGeometry(qs.value("geometry"))
-        if qs.value("state") is not None:
-            self.restoreState(qs.value("state"))
+        geometry, state = qs.value("geometry"), qs.value("state")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        return state is not None and self.restoreState(state)
 
     # ------------------------------------------------------------------ studies
     def open_study(self, path: str | Path) -> bool:
+        from vam_gui.core.commands import CommandStack, default_user
         from vam_gui.io import Study, StudyError
 
+        self.ensure_body()
         try:
             study = Study.open(path)
         except StudyError as exc:
@@ -211,9 +236,7 @@ class MainWindow(QMainWindow):
         self.stack.listeners.append(self._on_command)
         if study.schema.keypoints != self.canvas.layer.schema.keypoints:
             self.canvas.set_schema(study.schema)
-            self.canvas.layer.point_moved.connect(self._point_moved)
-            self.canvas.layer.point_selected.connect(self._point_selected)
-            self.canvas.layer.set_threshold(self.settings.confidence_threshold)
+            self._connect_layer()
             self.canvas.layer.set_labels_visible(self.view_panel.labels.isChecked())
             self.keypoints.set_schema(study.schema)
         self.worklist.model.set_images(study.list_images())
@@ -253,8 +276,9 @@ class MainWindow(QMainWindow):
             return
         if not target.endswith(".vamstudy"):
             target += ".vamstudy"
+        schema = self.canvas.layer.schema.name if self.canvas is not None else "lumbar-ap-20"
         try:
-            with Study.create(target, schema=self.canvas.layer.schema.name) as study:
+            with Study.create(target, schema=schema) as study:
                 report = study.add_images(sources)
         except StudyError as exc:
             QMessageBox.warning(self, "Cannot create study", str(exc))
@@ -329,16 +353,16 @@ class MainWindow(QMainWindow):
         self._view_id = None
 
     def step_image(self, step: int) -> None:
-        ids = self.worklist.visible_ids()
+        ids = self.worklist.visible_ids() if self.study is not None else []
         if not ids:
             return
         i = ids.index(self.current_id) if self.current_id in ids else -1
         self.show_image(ids[(i + step) % len(ids)])
 
     def next_unreviewed(self) -> bool:
-        ids = self.worklist.visible_ids() or (self.study.image_ids() if self.study else [])
-        if not ids:
+        if self.study is None:
             return False
+        ids = self.worklist.visible_ids() or self.study.image_ids()
         start = ids.index(self.current_id) + 1 if self.current_id in ids else 0
         for image_id in ids[start:] + ids[:start]:
             if image_id != self.current_id and self.study.image_info(image_id).status == "unreviewed":
@@ -360,11 +384,15 @@ class MainWindow(QMainWindow):
         return True
 
     def _point_moved(self, index: int, x: float, y: float) -> None:
+        from vam_gui.core.commands import MovePoint
+
         if self.current_id is not None:
             self._push(MovePoint(self.current_id, index, (x, y)))
 
     def nudge(self, dx: float, dy: float) -> None:
-        i = self.canvas.layer.selected
+        from vam_gui.core.commands import MovePoint
+
+        i = self.canvas.layer.selected if self.canvas is not None else None
         if i is None or self.current_id is None:
             return
         pos = self.canvas.layer.position(i)
@@ -372,7 +400,9 @@ class MainWindow(QMainWindow):
             self._push(MovePoint(self.current_id, i, (pos[0] + dx, pos[1] + dy)))
 
     def toggle_missing(self) -> None:
-        i = self.canvas.layer.selected
+        from vam_gui.core.commands import SetVisible
+
+        i = self.canvas.layer.selected if self.canvas is not None else None
         if i is None or self.current_id is None:
             self.statusBar().showMessage("Select a point first", 4000)
             return
@@ -380,18 +410,26 @@ class MainWindow(QMainWindow):
         self._push(SetVisible(self.current_id, i, not visible))
 
     def accept_prediction(self) -> None:
+        from vam_gui.core.commands import AcceptPrediction
+
         if self.current_id is not None:
             self._push(AcceptPrediction(self.current_id))
 
     def shift_levels(self, delta: int) -> None:
+        from vam_gui.core.commands import ShiftLevels
+
         if self.current_id is not None:
             self._push(ShiftLevels(self.current_id, delta))
 
     def accept_and_next(self) -> None:
+        from vam_gui.core.commands import SetStatus
+
         if self.current_id is not None and self._push(SetStatus(self.current_id, "accepted")):
             self.next_unreviewed()
 
     def flag_image(self) -> None:
+        from vam_gui.core.commands import SetStatus
+
         if self.current_id is None:
             return
         comment, ok = QInputDialog.getText(self, "Flag image", "Why is this image flagged?")
@@ -425,6 +463,8 @@ class MainWindow(QMainWindow):
         self.redo_action.setText(f"Redo {stack.redo_label}" if stack and stack.can_redo else "Redo")
 
     def next_low_confidence(self) -> None:
+        if self.canvas is None:
+            return
         layer = self.canvas.layer
         k = layer.schema.k
         start = (layer.selected + 1) if layer.selected is not None else 0
@@ -457,29 +497,15 @@ class MainWindow(QMainWindow):
         self.cursor_label.setText(f"{text}   value {value:g}")
 
     # ------------------------------------------------------------------ inference
+    @property
+    def predictor(self):
+        return self.inference.predictor
+
     def load_model(self, checkpoint: str, device: str | None = None) -> None:
-        from vam_gui.model.study_predict import load_predictor
+        self.inference.load(str(checkpoint), device or self.settings.device)
 
-        device = device or self.settings.device
-        self.model_label.setText(f"model: loading {Path(checkpoint).name}…")
-        job = self.workers.submit(_load_model_job, checkpoint, device, loader=load_predictor)
-        self._model_job = job.id
-        job.signals.finished.connect(self._model_loaded)
-        job.signals.failed.connect(self._model_failed)
-
-    def _model_loaded(self, job_id: int, result) -> None:
-        if job_id != self._model_job:
-            return  # a newer load superseded this one
-        self.predictor, self.cuda_available, self.checkpoint = result
-        self.device_actions["cuda"].setEnabled(bool(self.cuda_available))
-        self.device_label.setText(f"device: {self.predictor.device}")
-        self.model_label.setText(f"model: {self.predictor.model_id}")
-        self.model_label.setToolTip(self.checkpoint)
-
-    def _model_failed(self, job_id: int, message: str) -> None:
-        if job_id == self._model_job:
-            self.model_label.setText("model: none")
-            QMessageBox.warning(self, "Cannot load the model", message)
+    def _model_ready(self, _model_id: str, _device: str, cuda: bool) -> None:
+        self.device_actions["cuda"].setEnabled(cuda)
 
     def ask_checkpoint(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Load model checkpoint", "",
@@ -490,8 +516,8 @@ class MainWindow(QMainWindow):
 
     def set_device(self, device: str) -> None:
         self.settings.device = device
-        if self.checkpoint:
-            self.load_model(self.checkpoint, device)
+        if self.inference.checkpoint:
+            self.load_model(self.inference.checkpoint, device)
 
     def predict_current(self) -> None:
         if self.current_id is not None:
@@ -502,27 +528,16 @@ class MainWindow(QMainWindow):
             self.predict([i.image_id for i in self.study.list_images() if i.status == "unreviewed"])
 
     def predict(self, image_ids: list[str]) -> None:
-        from vam_gui.model.study_predict import predict_study_images
-
-        if self.predictor is None:
+        if self.inference.predictor is None:
             QMessageBox.information(self, "No model", "Load a model checkpoint first (Model > Load checkpoint).")
             return
-        if self._predict_job is not None or not image_ids or self.study is None:
-            return
-        job = self.workers.submit(predict_study_images, self.study, self.predictor, image_ids)
-        self._predict_job = job.id
-        self.progress.setRange(0, len(image_ids))
-        self.progress.setValue(0)
-        self.progress.setVisible(True)
-        self.cancel_button.setVisible(True)
-        job.signals.progress.connect(lambda _id, done, total: self.progress.setValue(done))
-        job.signals.item.connect(self._prediction_arrived)
-        job.signals.failed.connect(lambda _id, msg: QMessageBox.warning(self, "Prediction failed", msg))
-        job.signals.finished.connect(self._prediction_finished)
-        job.signals.done.connect(self._prediction_done)
+        if self.study is not None:
+            self.inference.predict(self.study, image_ids)
 
-    def _prediction_arrived(self, _job_id: int, item) -> None:
-        image_id, _prediction = item
+    def cancel_prediction(self) -> None:
+        self.inference.cancel()
+
+    def _image_predicted(self, image_id: str) -> None:
         if self.study is None:
             return
         self.worklist.model.update_image(self.study.image_info(image_id))
@@ -530,47 +545,28 @@ class MainWindow(QMainWindow):
         if image_id == self.current_id:
             self.refresh_points(heatmaps=True)
 
-    def _prediction_finished(self, _job_id: int, result: dict) -> None:
+    def _prediction_finished(self, result: dict) -> None:
         if result["errors"]:
             QMessageBox.warning(self, "Some images could not be predicted",
                                 "\n".join(msg for _, msg in result["errors"][:20]))
         self.statusBar().showMessage(f"{len(result['done'])} image(s) predicted", 5000)
 
-    def _prediction_done(self, _job_id: int) -> None:
-        self._predict_job = None
-        self.progress.setVisible(False)
-        self.cancel_button.setVisible(False)
-
-    def cancel_prediction(self) -> None:
-        job = self.workers.jobs.get(self._predict_job) if self._predict_job else None
-        if job is not None:
-            job.cancel()
-
     # ------------------------------------------------------------------ closing
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt naming
         self.workers.cancel_all()
         self.workers.wait()
-        self.close_study()
-        s = self.settings
-        s.heatmap_opacity = self.view_panel.opacity.value() / 100
-        s.show_heatmap = self.view_panel.overlay.isChecked()
-        s.show_labels = self.view_panel.labels.isChecked()
-        s.heatmap_colormap = self.view_panel.colormap.currentText()
-        try:
-            save_settings(s)
-        except OSError as exc:
-            print(f"vam-gui: could not save settings: {exc}")
+        if self.canvas is not None:
+            self.close_study()
+            s = self.settings
+            s.heatmap_opacity = self.view_panel.opacity.value() / 100
+            s.show_heatmap = self.view_panel.overlay.isChecked()
+            s.show_labels = self.view_panel.labels.isChecked()
+            s.heatmap_colormap = self.view_panel.colormap.currentText()
+            try:
+                save_settings(s)
+            except OSError as exc:
+                self.statusBar().showMessage(f"could not save settings: {exc}")
         qs = QSettings("vam-gui", "vam-gui")
         qs.setValue("geometry", self.saveGeometry())
         qs.setValue("state", self.saveState())
         super().closeEvent(event)
-
-
-def _load_model_job(checkpoint, device, *, loader, progress, cancel, emit):
-    import torch
-
-    predictor = loader(checkpoint, device)
-    return predictor, torch.cuda.is_available(), str(checkpoint)
-
-
-__all__ = ["MainWindow", "QTimer"]

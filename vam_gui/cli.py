@@ -142,6 +142,18 @@ def _cmd_study(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_screenshot(args: argparse.Namespace) -> int:
+    from vam_gui.gui.screenshot import render_screenshot
+
+    try:
+        width, height = (int(v) for v in args.size.lower().split("x"))
+    except ValueError:
+        raise CliError(f"--size must look like 1400x900, got {args.size!r}") from None
+    path = render_screenshot(args.out, args.study, width=width, height=height, checkpoint=args.checkpoint)
+    print(f"window rendered -> {path}", file=sys.stderr)
+    return 0
+
+
 def _cmd_open(args: argparse.Namespace) -> int:
     from vam_gui.gui.app import run_app
 
@@ -162,6 +174,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("open", help="open the window on images", description="Open the window on images.")
     p.add_argument("paths", nargs="*", help="radiographs to show")
     p.set_defaults(func=_cmd_open)
+
+    p = sub.add_parser("screenshot", help="render the window offscreen to a PNG",
+                       description="Render the review window offscreen with the first image of a study, "
+                                   "its heatmap overlay and labelled points. Without --study: the bundled "
+                                   "sample study, or a generated phantom whose true corners stand in for "
+                                   "the prediction.")
+    p.add_argument("out", help="the PNG to write")
+    p.add_argument("--study", help="a study file (*.vamstudy)")
+    p.add_argument("--checkpoint", help="predict images that have no prediction yet with this model")
+    p.add_argument("--size", default="1400x900", help="window size WxH (default 1400x900)")
+    p.set_defaults(func=_cmd_screenshot)
 
     p = sub.add_parser("study", help="create, extend or inspect a study file (headless)",
                        description="Create, extend or inspect a study file (*.vamstudy).")

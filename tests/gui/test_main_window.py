@@ -170,3 +170,32 @@ def test_unreadable_study_is_a_message_not_a_crash(qtbot, window, tmp_path, monk
     assert not window.open_study(bad)
     assert shown and "bad.vamstudy" in shown[0]
     assert window.study is not None  # the open study stays open
+
+
+def test_heatmap_overlay_lands_on_original_pixels(qtbot, window, checkpoint):
+    """Model pixel (i, j) of the heatmap is drawn over the original pixels it came from."""
+    win = window
+    wait_for_model(qtbot, win, checkpoint)
+    predict_and_wait(qtbot, win, [win.current_id])
+    box = win.study.prediction(win.current_id).letterbox
+    for mx, my in [(0.0, 0.0), (10.0, 20.0), (40.0, 33.0), (63.0, 63.0)]:
+        # centre of model pixel (my, mx) in the overlay item -> canvas coordinates
+        p = win.canvas.heat_item.mapToParent(QPointF(mx + 0.5, my + 0.5))
+        ox, oy = box.to_original([mx, my])
+        assert p.x() == pytest.approx(ox + 0.5, abs=1e-6)  # canvas draws (x, y) at (x + .5, y + .5)
+        assert p.y() == pytest.approx(oy + 0.5, abs=1e-6)
+    # points too: keypoint k sits at its stored position + 0.5
+    ann = win.study.annotation(win.current_id)
+    pos = win.canvas.layer.items[7].pos()
+    assert (pos.x(), pos.y()) == pytest.approx((ann.xy[7, 0] + 0.5, ann.xy[7, 1] + 0.5))
+
+
+def test_screenshot_command_renders_a_phantom(tmp_path):
+    from vam_gui.cli import main
+
+    out = tmp_path / "shot.png"
+    assert main(["screenshot", str(out), "--size", "1200x800"]) == 0
+    from PySide6.QtGui import QImage
+
+    image = QImage(str(out))
+    assert (image.width(), image.height()) == (1200, 800)

@@ -571,7 +571,6 @@ def _generate(
     post_val = float(rng.uniform(0.7, 1.0))  # posterior elements, relative
     rim_px = float(rng.uniform(2.0, 3.5))
     P.update(body=body_val, rim=rim_val, texture=tex_amp, posterior=post_val, rim_px=rim_px)
-    h_ref = levels[schema_pos[len(schema_pos) // 2]].h * scale
 
     # --- background (smooth fields on a coarse grid, in the canonical frame) ----------------
     step = 8

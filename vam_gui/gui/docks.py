@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSize, QSortFilterProxyModel, Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel,
                                QTableView, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
@@ -20,7 +20,7 @@ SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
 class WorklistModel(QAbstractTableModel):
-    HEADERS = ("Image", "Status", "Worst conf.", "Reviewer")
+    HEADERS = ("Image", "Status", "Conf.", "Reviewer")
 
     def __init__(self) -> None:
         super().__init__()
@@ -141,6 +141,9 @@ class WorklistPanel(QWidget):
         self.table.selectionModel().currentRowChanged.connect(self._row_changed)
         self._quiet = False
 
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt naming
+        return QSize(300, 600)
+
     def _sort(self, which: int) -> None:
         column = {0: -1, 1: 1, 2: 2}[which]
         self.table.horizontalHeader().setSortIndicator(column, Qt.SortOrder.AscendingOrder)
@@ -192,6 +195,9 @@ class KeypointTable(QTableWidget):
         self.currentCellChanged.connect(self._cell_changed)
         self._quiet = False
         self.set_schema(schema)
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt naming
+        return QSize(390, 420)
 
     def set_schema(self, schema: Schema) -> None:
         self.schema = schema

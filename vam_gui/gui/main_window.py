@@ -38,7 +38,7 @@ class MainWindow(QMainWindow):
     image_shown = Signal(str)  # image id, after the canvas shows it
     body_ready = Signal()
 
-    def __init__(self, settings: Settings | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, *, restore_layout: bool = True) -> None:
         super().__init__()
         self.settings = settings or Settings()
         self.study = None
@@ -71,7 +71,7 @@ class MainWindow(QMainWindow):
         self.inference.failed.connect(lambda msg: QMessageBox.warning(self, "Prediction failed", msg))
         self._icons: list[tuple[QAction, str]] = []
         self._build_actions()
-        self._layout_restored = self._restore_layout()
+        self._layout_restored = self._restore_layout() if restore_layout else False
 
     # ------------------------------------------------------------------ construction
     def paintEvent(self, event) -> None:  # noqa: N802 - Qt naming
@@ -116,8 +116,9 @@ class MainWindow(QMainWindow):
         self.labels_action.toggled.connect(self.view_panel.labels.setChecked)
         self.canvas.setMinimumSize(400, 400)
         if not self._layout_restored:
-            self.resizeDocks([self.docks["Worklist"], self.docks["Keypoints"]], [300, 380],
-                             Qt.Orientation.Horizontal)
+            # After the layout has settled: sizes given earlier are overridden by it.
+            QTimer.singleShot(0, lambda: self.resizeDocks(
+                [self.docks["Worklist"], self.docks["Keypoints"]], [280, 390], Qt.Orientation.Horizontal))
         self._apply_settings()
         self.body_ready.emit()
 

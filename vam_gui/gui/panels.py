@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QPushButton, QSlider,
                                QWidget)
 from superqt import QLabeledDoubleRangeSlider
@@ -60,6 +60,9 @@ class ViewPanel(QWidget):
         form.addRow("Preset", row)
         canvas.window_changed.connect(self._window_changed)
         self.selected_keypoint: int | None = None
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt naming
+        return QSize(390, 260)
 
     def image_changed(self) -> None:
         rad = self.canvas.radiograph

@@ -154,6 +154,20 @@ def _cmd_screenshot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_model_command(name: str):
+    """A subcommand implemented in vam_gui.model.cli_commands (imported when it runs)."""
+    def run(args: argparse.Namespace) -> int:
+        from vam_gui.io.dataset import DatasetError
+        from vam_gui.model import cli_commands
+        from vam_gui.model.checkpoint import CheckpointError
+
+        try:
+            return getattr(cli_commands, name)(args)
+        except (DatasetError, CheckpointError, ValueError, FileNotFoundError) as exc:
+            raise CliError(str(exc)) from None
+    return run
+
+
 def _cmd_open(args: argparse.Namespace) -> int:
     from vam_gui.gui.app import run_app
 
@@ -217,6 +231,61 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shard", help="i/n: take every n-th file of the sorted list starting at i (0-based)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_predict)
+
+    p = sub.add_parser("synth", help="write synthetic spine phantoms with exact labels",
+                       description="Procedural spine radiograph phantoms with exact corner labels: images "
+                                   "(PNG, or DICOM with pixel spacing, some MONOCHROME1) plus labels.json, "
+                                   "optionally a study and a training dataset. Deterministic by seed.")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--n", type=int, required=True, help="number of phantoms")
+    p.add_argument("--schema", default="lumbar-ap-20")
+    p.add_argument("--seed", type=int, default=0, help="phantom i uses seed + i")
+    p.add_argument("--dicom", action="store_true", help="write DICOM instead of PNG")
+    p.add_argument("--difficulty", type=float, default=1.0, help="0 = clean and upright, 1 = full variation")
+    p.add_argument("--study", action="store_true", help="also write a study with the labels imported")
+    p.add_argument("--dataset-size", type=int, help="also write a training dataset at this S (multiple of 32)")
+    p.add_argument("--no-images", action="store_true", help="only the dataset (no image files, no labels.json)")
+    p.add_argument("--quiet", "-q", action="store_true")
+    p.set_defaults(func=_run_model_command("cmd_synth"))
+
+    p = sub.add_parser("train", help="train or fine-tune the network on a dataset",
+                       description="Train (or fine-tune with --init) on an exported dataset, a synth folder, "
+                                   "or a folder with labels.json. Writes last/best checkpoints, metrics.csv, "
+                                   "metrics.png. For several GPUs: torchrun --nproc-per-node N -m vam_gui train ...")
+    p.add_argument("dataset")
+    p.add_argument("--out", required=True, help="run folder (checkpoints, metrics)")
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--size", type=int, help="model input S (default: the dataset's)")
+    p.add_argument("--backbone", choices=["efficientnet_v2_s", "mobilenet_v3_large"])
+    p.add_argument("--d-model", type=int)
+    p.add_argument("--bridge-layers", type=int)
+    p.add_argument("--vam-layers", type=int)
+    p.add_argument("--decoder-channels", help="four widths, e.g. 256,128,64,32")
+    p.add_argument("--init", help="fine-tune from this checkpoint")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--workers", type=int, default=0, help="data loader processes")
+    p.add_argument("--threads", type=int, help="CPU threads for torch")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--val-fraction", type=float, default=0.1)
+    p.add_argument("--max-steps", type=int)
+    p.add_argument("--max-minutes", type=float)
+    p.add_argument("--half", action="store_true", help="store float16 weights (half the size)")
+    p.add_argument("--quiet", "-q", action="store_true")
+    p.set_defaults(func=_run_model_command("cmd_train"))
+
+    p = sub.add_parser("evaluate", help="radial errors of a checkpoint on a dataset",
+                       description="Mean and median radial error (model px, original px, mm), SDR at 2, 2.5, "
+                                   "3 and 4 mm (px without spacing) and a per-keypoint table.")
+    p.add_argument("dataset")
+    p.add_argument("--checkpoint", "-c", required=True)
+    p.add_argument("--split", choices=["train", "val"], help="default: every item")
+    p.add_argument("--val-fraction", type=float, default=0.1)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=_run_model_command("cmd_evaluate"))
 
     p = sub.add_parser("bench", help="measure speed on this machine",
                        description="Measure target generation, DARK decoding and model forward speed.")

@@ -59,6 +59,10 @@ class Letterbox:
         return (self.pad_x, self.pad_y, self.pad_x + self.width * self.scale,
                 self.pad_y + self.height * self.scale)
 
+    def rescaled(self, size: int) -> Letterbox:
+        """The same image in a square of another size (what resampling the square gives)."""
+        return Letterbox.fit(self.height, self.width, size)
+
     def to_dict(self) -> dict:
         return asdict(self)
 

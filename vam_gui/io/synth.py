@@ -1,0 +1,156 @@
+"""`vam-gui synth`: write procedural spine phantoms with exact labels.
+
+Outputs (any combination): image files (PNG, or DICOM with pixel spacing, some of them
+MONOCHROME1) with our JSON labels; a study with the labels imported; a training dataset.
+Deterministic: phantom i uses seed ``seed + i``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from vam_gui import __version__
+from vam_gui.core.atomic import write_bytes_atomic, write_json_atomic
+from vam_gui.core.phantom import Phantom, make_phantom
+from vam_gui.core.schema import Schema, load_schema
+
+
+def phantom_dicom_bytes(ph: Phantom, *, monochrome1: bool, uid_root_seed: int) -> bytes:
+    """A DX DICOM of a phantom with PixelSpacing (MONOCHROME1 stores the inverted values)."""
+    import io
+
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    pixels = ph.pixels.astype(np.uint16)
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.1.1"  # DX for presentation
+    uid = generate_uid(entropy_srcs=[f"vam-gui-synth-{uid_root_seed}"])
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID = uid
+    ds.Modality = "DX"
+    ds.BodyPartExamined = "LSPINE"
+    ds.ViewPosition = "AP" if ph.facing is None else "LL"
+    ds.PatientName = "PHANTOM^SYNTHETIC"
+    ds.PatientID = f"SYNTH{uid_root_seed:06d}"
+    ds.Rows, ds.Columns = pixels.shape
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, 16, 15
+    ds.PixelRepresentation, ds.SamplesPerPixel = 0, 1
+    ds.PixelSpacing = [f"{ph.spacing[0]:.6f}", f"{ph.spacing[1]:.6f}"]
+    lo, hi = np.percentile(pixels[::4, ::4], [0.5, 99.5])
+    if monochrome1:
+        ds.PhotometricInterpretation = "MONOCHROME1"
+        pixels = (65535 - pixels).astype(np.uint16)
+        lo, hi = 65535 - hi, 65535 - lo
+    else:
+        ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.WindowCenter, ds.WindowWidth = f"{(lo + hi) / 2:.1f}", f"{max(hi - lo, 1):.1f}"
+    ds.PixelData = pixels.tobytes()
+    buf = io.BytesIO()
+    ds.save_as(buf, enforce_file_format=True)
+    return buf.getvalue()
+
+
+def labels_document(schema: Schema, images: list[dict]) -> dict:
+    """Our JSON labels (format "vam-gui-labels")."""
+    return {
+        "format": "vam-gui-labels",
+        "version": 1,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "app_version": __version__,
+        "schema": schema.to_dict(),
+        "images": images,
+    }
+
+
+def synthesize(
+    out: str | os.PathLike,
+    n: int,
+    *,
+    schema: str = "lumbar-ap-20",
+    seed: int = 0,
+    dicom: bool = False,
+    difficulty: float = 1.0,
+    images: bool = True,
+    study: bool = False,
+    dataset_size: int | None = None,
+    sigma: float = 2.0,
+    val_fraction: float = 0.1,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict:
+    """Write ``n`` phantoms into ``out``. Returns the paths written."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    sch = load_schema(schema)
+    entries, sources = [], []
+    written: dict = {}
+    for i in range(n):
+        ph = make_phantom(sch, seed=seed + i, difficulty=difficulty)
+        name = f"phantom-{seed + i:06d}"
+        if images:
+            if dicom:
+                file = f"images/{name}.dcm"
+                write_bytes_atomic(out / file, phantom_dicom_bytes(ph, monochrome1=(seed + i) % 3 == 0,
+                                                                   uid_root_seed=seed + i))
+            else:
+                import cv2
+
+                file = f"images/{name}.png"
+                ok, png = cv2.imencode(".png", ph.pixels)
+                write_bytes_atomic(out / file, png.tobytes())
+            entries.append({
+                "id": name, "file": file, "width": int(ph.pixels.shape[1]), "height": int(ph.pixels.shape[0]),
+                "spacing": list(ph.spacing), "status": "accepted", "facing": ph.facing,
+                "keypoints": [{"name": kp, "x": float(x), "y": float(y), "visible": bool(v), "source": "placed",
+                               "confidence": None}
+                              for kp, (x, y), v in zip(sch.keypoints, ph.xy, ph.visible)],
+            })
+        if dataset_size is not None:
+            from vam_gui.io.dataset import DatasetSource
+
+            # Splits by seed, so a held-out range of seeds is never trained on.
+            split = "val" if (seed + i) % max(1, round(1 / val_fraction)) == 0 else "train"
+            sources.append(DatasetSource(name, ph.pixels, ph.xy, ph.visible, ph.spacing, ["placed"] * sch.k,
+                                         split=split, extra={"facing": ph.facing}))
+        if progress is not None:
+            progress(i + 1, n)
+    if images:
+        written["labels"] = str(write_json_atomic(out / "labels.json", labels_document(sch, entries)))
+    if study:
+        written["study"] = str(_write_study(out, sch, entries))
+    if dataset_size is not None:
+        from vam_gui.io.dataset import write_dataset
+
+        written["dataset"] = str(write_dataset(
+            sources, out / "dataset", sch, size=dataset_size, sigma=sigma, total=n,
+            info={"source": f"vam-gui synth (seeds {seed}..{seed + n - 1}, difficulty {difficulty})"},
+            workers=2).parent)
+    return written
+
+
+def _write_study(out: Path, schema: Schema, entries: list[dict]) -> Path:
+    from vam_gui.core.annotation import PointState, ReviewState
+    from vam_gui.io.study import Study
+
+    path = out / "phantoms.vamstudy"
+    if path.exists():
+        path.unlink()
+    with Study.create(path, schema) as st:
+        st.add_images([out / e["file"] for e in entries])
+        by_file = {Path(st.image_info(i).rel_path).name: i for i in st.image_ids()}
+        for e in entries:
+            image_id = by_file.get(Path(e["file"]).name)
+            if image_id is None:
+                continue
+            points = {k: PointState(p["x"], p["y"], p["visible"], "imported") for k, p in enumerate(e["keypoints"])}
+            st.apply_edit(image_id, user="vam-gui synth", kind="import", label="synthetic ground truth",
+                          points=points, review=ReviewState("accepted", None, "vam-gui synth"))
+            if e.get("facing"):
+                st.set_facing(image_id, e["facing"])
+    return path

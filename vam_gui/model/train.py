@@ -1,0 +1,273 @@
+"""Training and fine-tuning from a dataset folder (``vam-gui train``).
+
+Recipe (what helps heatmap regression from scratch): AdamW with a linear warm-up then cosine
+decay, foreground-weighted MSE, a wider target sigma early that narrows to the model's
+sigma, gradient clipping, AMP on CUDA, DARK decoding for validation with mean and median
+radial error. Several GPUs or machines: launch the same command with ``torchrun``; the
+process group, DistributedSampler and DDP are set up from torchrun's environment.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.utils.data import DataLoader
+
+from vam_gui.model.augment import Augment
+from vam_gui.model.checkpoint import load_checkpoint, read_config, save_checkpoint
+from vam_gui.model.config import ModelConfig
+from vam_gui.model.dark import dark_decode
+from vam_gui.model.dataset import VamDataset, collate
+from vam_gui.model.loss import heatmap_loss
+from vam_gui.model.network import build_model
+from vam_gui.model.predictor import resolve_device
+from vam_gui.model.targets import gaussian_heatmaps
+
+
+@dataclass
+class TrainOptions:
+    dataset: str
+    out: str
+    epochs: int = 30
+    batch_size: int = 8
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    warmup_steps: int = 100
+    sigma_start: float = 4.0  # target sigma at the first step, narrowing to the model's sigma
+    sigma_epochs: float = 0.5  # fraction of the epochs over which sigma narrows
+    foreground_weight: float = 10.0
+    grad_clip: float = 1.0
+    val_fraction: float = 0.1
+    device: str = "auto"
+    amp: bool = True  # on CUDA only
+    workers: int = 0
+    seed: int = 0
+    init: str | None = None  # fine-tune from this checkpoint
+    resume: bool = False
+    max_steps: int | None = None  # stop early (smoke runs, time-boxed runs)
+    max_minutes: float | None = None
+    half_checkpoints: bool = False
+    model: dict = field(default_factory=dict)  # ModelConfig fields (backbone, input_size, ...)
+
+
+def _dist_info() -> tuple[int, int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    return int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0")), world
+
+
+def _lr_factor(step: int, total: int, warmup: int) -> float:
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def _sigma_at(step: int, total: int, opts: TrainOptions, final: float) -> float:
+    span = max(1, int(total * opts.sigma_epochs))
+    if step >= span or opts.sigma_start <= final:
+        return final
+    return opts.sigma_start + (final - opts.sigma_start) * step / span
+
+
+def _manifest_digest(folder: Path) -> str:
+    return hashlib.sha256((folder / "manifest.json").read_bytes()).hexdigest()[:16]
+
+
+@torch.no_grad()
+def radial_errors(model: torch.nn.Module, loader: DataLoader, device: torch.device, sigma: float,
+                  autocast=None) -> tuple[np.ndarray, np.ndarray, float]:
+    """(errors [N, K] in model px with NaN for missing points, mm per px [N], mean val loss)."""
+    model.eval()
+    errors, mm, losses = [], [], []
+    for batch in loader:
+        images = batch["image"].to(device)
+        with autocast() if autocast else torch.autocast("cpu", enabled=False):
+            heat = model(images).float()
+        xy = batch["xy"].to(device)
+        visible = batch["visible"].to(device)
+        targets = gaussian_heatmaps(xy, heat.shape[-1], sigma=sigma, visible=visible)
+        losses.append(float(heatmap_loss(heat, targets, visible)))
+        pred, _, _ = dark_decode(heat, sigma=sigma)
+        err = (pred - xy).norm(dim=-1)
+        errors.append(torch.where(visible, err, torch.full_like(err, float("nan"))).cpu().numpy())
+        mm.append(batch["mm_per_px"].numpy())
+    model.train()
+    return np.concatenate(errors), np.concatenate(mm), float(np.mean(losses)) if losses else float("nan")
+
+
+def _plot(metrics_csv: Path, out_png: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = list(csv.DictReader(metrics_csv.open()))
+    if not rows:
+        return
+    ep = [int(r["epoch"]) for r in rows]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.6))
+    a.plot(ep, [float(r["train_loss"]) for r in rows], label="train")
+    a.plot(ep, [float(r["val_loss"]) for r in rows], label="validation")
+    a.set_xlabel("epoch")
+    a.set_ylabel("heatmap loss")
+    a.set_yscale("log")
+    a.legend()
+    b.plot(ep, [float(r["val_mre_model_px"]) for r in rows], label="mean")
+    b.plot(ep, [float(r["val_median_model_px"]) for r in rows], label="median")
+    b.set_xlabel("epoch")
+    b.set_ylabel("radial error (model px)")
+    b.legend()
+    fig.tight_layout()
+    tmp = out_png.with_name(f".{out_png.name}.tmp.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    os.replace(tmp, out_png)
+
+
+def train(opts: TrainOptions, *, progress: Callable[[dict], None] | None = None) -> dict:
+    """Train; returns a summary. ``progress(info)`` is called after every step (rank 0)."""
+    rank, local_rank, world = _dist_info()
+    distributed = world > 1
+    if distributed and not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() and opts.device != "cpu" else "gloo")
+    device = resolve_device(opts.device)
+    if distributed and device.type == "cuda":
+        device = torch.device("cuda", local_rank)
+        torch.cuda.set_device(device)
+    torch.manual_seed(opts.seed + rank)
+    out = Path(opts.out)
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+
+    dataset_dir = Path(opts.dataset)
+    state_path, last_path, best_path = out / "train_state.pt", out / "last.safetensors", out / "best.safetensors"
+    start_epoch, best_mre, step = 0, math.inf, 0
+    if opts.resume and last_path.is_file():
+        model, config = load_checkpoint(last_path)
+        state = torch.load(state_path, map_location="cpu", weights_only=True) if state_path.is_file() else {}
+    elif opts.init:
+        model, config = load_checkpoint(opts.init)
+        state = {}
+    else:
+        probe = VamDataset(dataset_dir, with_targets=False)
+        fields = {"schema": probe.schema.name, "schema_def": probe.schema.to_dict(),
+                  "backbone": "mobilenet_v3_large", "input_size": probe.size, **opts.model}
+        config = ModelConfig(**fields)
+        model = build_model(config)
+        state = {}
+    size = config.input_size
+    model.to(device).train()
+
+    augment = Augment(config.get_schema(), size)
+    train_ds = VamDataset(dataset_dir, split="train", val_fraction=opts.val_fraction, with_targets=False,
+                          augment=augment, seed=opts.seed, size=size)
+    val_ds = VamDataset(dataset_dir, split="val", val_fraction=opts.val_fraction, with_targets=False, size=size)
+    if train_ds.schema.keypoints != config.get_schema().keypoints:
+        raise ValueError(f"dataset schema {train_ds.schema.name!r} differs from the model's {config.schema!r}")
+    if len(train_ds) == 0:
+        raise ValueError(f"{dataset_dir}: no training items")
+    sampler = torch.utils.data.DistributedSampler(train_ds, shuffle=True, seed=opts.seed) if distributed else None
+    loader = DataLoader(train_ds, batch_size=opts.batch_size, shuffle=sampler is None, sampler=sampler,
+                        num_workers=opts.workers, collate_fn=collate, drop_last=len(train_ds) > opts.batch_size,
+                        persistent_workers=opts.workers > 0)
+    val_loader = DataLoader(val_ds, batch_size=opts.batch_size, collate_fn=collate, num_workers=0)
+
+    net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda"
+                                                    else None) if distributed else model
+    optim = torch.optim.AdamW(net.parameters(), lr=opts.lr, weight_decay=opts.weight_decay)
+    steps_per_epoch = max(1, len(loader))
+    total_steps = opts.epochs * steps_per_epoch
+    if opts.max_steps:
+        total_steps = min(total_steps, opts.max_steps)
+    sched = torch.optim.lr_scheduler.LambdaLR(optim, lambda s: _lr_factor(s, total_steps, opts.warmup_steps))
+    if state:
+        optim.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        start_epoch, best_mre, step = int(state["epoch"]) + 1, float(state["best_mre"]), int(state["step"])
+    use_amp = opts.amp and device.type == "cuda"
+    amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
+    autocast = (lambda: torch.autocast("cuda", dtype=amp_dtype)) if use_amp else None
+    metrics_csv = out / "metrics.csv"
+    if rank == 0 and not (opts.resume and metrics_csv.is_file()):
+        metrics_csv.write_text("epoch,step,train_loss,val_loss,val_mre_model_px,val_median_model_px,lr,seconds\n")
+    config.training = {**config.training, "dataset": str(dataset_dir), "dataset_manifest": _manifest_digest(dataset_dir),
+                       "options": {k: v for k, v in asdict(opts).items() if k not in ("dataset", "out")}}
+    t_start = time.time()
+    stopped = False
+    epoch = start_epoch - 1
+    for epoch in range(start_epoch, opts.epochs):
+        train_ds.epoch = epoch
+        if sampler is not None:
+            sampler.set_epoch(epoch)
+        losses = []
+        for batch in loader:
+            sigma = _sigma_at(step, total_steps, opts, config.sigma)
+            images = batch["image"].to(device, non_blocking=True)
+            xy, visible = batch["xy"].to(device), batch["visible"].to(device)
+            targets = gaussian_heatmaps(xy, size, sigma=sigma, visible=visible)
+            with autocast() if autocast else torch.autocast("cpu", enabled=False):
+                heat = net(images)
+            loss = heatmap_loss(heat.float(), targets, visible, foreground_weight=opts.foreground_weight)
+            optim.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.unscale_(optim)
+            torch.nn.utils.clip_grad_norm_(net.parameters(), opts.grad_clip)
+            scaler.step(optim)
+            scaler.update()
+            sched.step()
+            step += 1
+            losses.append(loss.item())
+            if progress is not None and rank == 0:
+                progress({"epoch": epoch, "step": step, "total_steps": total_steps, "loss": losses[-1],
+                          "sigma": sigma, "lr": sched.get_last_lr()[0]})
+            out_of_time = opts.max_minutes is not None and (time.time() - t_start) / 60 > opts.max_minutes
+            if (opts.max_steps and step >= opts.max_steps) or out_of_time:
+                stopped = True
+                break
+        if rank == 0:
+            errors, _, val_loss = radial_errors(model, val_loader, device, config.sigma, autocast) \
+                if len(val_ds) else (np.full((1, 1), np.nan), None, float("nan"))
+            mre, med = float(np.nanmean(errors)), float(np.nanmedian(errors))
+            with metrics_csv.open("a") as f:
+                f.write(f"{epoch},{step},{np.mean(losses):.6g},{val_loss:.6g},{mre:.4f},{med:.4f},"
+                        f"{sched.get_last_lr()[0]:.3g},{time.time() - t_start:.1f}\n")
+            config.training.update({"epochs_done": epoch + 1, "steps": step, "val_mre_model_px": mre,
+                                    "val_median_model_px": med})
+            save_checkpoint(last_path, model, config, half=opts.half_checkpoints)
+            if math.isfinite(mre) and mre < best_mre:
+                best_mre = mre
+                config.training["best_epoch"] = epoch
+                save_checkpoint(best_path, model, config, half=opts.half_checkpoints)
+            tmp_state = state_path.with_name(".train_state.pt.tmp")
+            torch.save({"optimizer": optim.state_dict(), "scheduler": sched.state_dict(), "epoch": epoch,
+                        "best_mre": best_mre, "step": step}, tmp_state)
+            os.replace(tmp_state, state_path)
+            _plot(metrics_csv, out / "metrics.png")
+        if distributed:
+            dist.barrier()
+        if stopped:
+            break
+    summary = {"epochs_done": epoch + 1, "steps": step, "best_val_mre_model_px": best_mre,
+               "checkpoint": str(best_path if best_path.is_file() else last_path), "seconds": time.time() - t_start}
+    if rank == 0:
+        (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    if distributed:
+        dist.destroy_process_group()
+    return summary
+
+
+def options_from_checkpoint(path: str) -> dict:
+    """The training options a checkpoint records (for reproducing it)."""
+    return read_config(path).training.get("options", {})

@@ -1,0 +1,181 @@
+"""Training, resume, evaluation, distributed training, synth and augmentation."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from vam_gui.cli import main
+from vam_gui.model.train import TrainOptions, train
+
+TINY = dict(d_model=32, bridge_layers=1, vam_layers=1, bridge_heads=2, vam_heads=2, ffn_mult=2,
+            decoder_channels=[16, 16, 8, 8])
+
+
+@pytest.fixture(scope="module")
+def phantoms(tmp_path_factory):
+    from vam_gui.io.synth import synthesize
+
+    out = tmp_path_factory.mktemp("synth")
+    synthesize(out, 4, seed=10, dataset_size=128, difficulty=0.3)
+    return out
+
+
+def test_two_step_run_writes_a_checkpoint_that_predicts(phantoms, tmp_path):
+    from vam_gui.core.phantom import make_phantom
+    from vam_gui.model import Predictor
+
+    summary = train(TrainOptions(dataset=str(phantoms / "dataset"), out=str(tmp_path), epochs=5, batch_size=2,
+                                 max_steps=2, model=TINY))
+    assert summary["steps"] == 2
+    for name in ("last.safetensors", "metrics.csv", "metrics.png", "train_state.pt", "summary.json"):
+        assert (tmp_path / name).is_file(), name
+    ph = make_phantom("lumbar-ap-20", seed=3)
+    pred = Predictor(tmp_path / "last.safetensors", device="cpu").predict(ph.pixels)
+    assert pred.xy.shape == (20, 2) and np.isfinite(pred.xy).all()
+    assert pred.letterbox.size == 128
+
+
+def test_resume_continues_from_the_saved_epoch(phantoms, tmp_path):
+    opts = TrainOptions(dataset=str(phantoms / "dataset"), out=str(tmp_path), epochs=1, batch_size=2, model=TINY)
+    first = train(opts)
+    assert first["epochs_done"] == 1
+    state = torch.load(tmp_path / "train_state.pt", weights_only=True)
+    assert state["epoch"] == 0
+    opts.epochs, opts.resume = 2, True
+    second = train(opts)
+    assert second["epochs_done"] == 2 and second["steps"] == 2 * first["steps"]
+    rows = (tmp_path / "metrics.csv").read_text().strip().splitlines()
+    assert [r.split(",")[0] for r in rows[1:]] == ["0", "1"]
+
+
+def test_evaluate_prints_its_table_and_json(phantoms, tmp_path, capsys):
+    train(TrainOptions(dataset=str(phantoms / "dataset"), out=str(tmp_path), epochs=1, batch_size=2,
+                       max_steps=1, model=TINY))
+    ckpt = tmp_path / "last.safetensors"
+    assert main(["evaluate", str(phantoms), "-c", str(ckpt), "--device", "cpu"]) == 0
+    table = capsys.readouterr().out
+    assert "mean radial error" in table and "L5-LR" in table and "SDR" in table
+    assert main(["evaluate", str(phantoms / "dataset"), "-c", str(ckpt), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    for key in ("mre_model_px", "median_model_px", "mre_px", "mre_mm"):
+        assert key in result
+    assert result["mre_mm"] is not None and result["sdr_unit"] == "mm"  # phantoms carry spacing
+    assert len(result["per_keypoint"]) == 20 and result["images"] == 4
+
+
+def test_evaluate_perfect_predictions_score_zero(phantoms, tmp_path, monkeypatch):
+    """With a stand-in network that outputs the true targets, every error is ~0."""
+    from vam_gui.model import evaluate as ev
+    from vam_gui.model.dataset import VamDataset
+    from vam_gui.model.targets import gaussian_heatmaps
+    from vam_testing import tiny_config
+
+    ds = VamDataset(phantoms / "dataset", with_targets=False)
+    truth = {i: ds[i] for i in range(len(ds))}
+
+    class Oracle(torch.nn.Module):
+        calls = 0
+
+        def forward(self, x):
+            b = x.shape[0]
+            items = [truth[(Oracle.calls + j)] for j in range(b)]
+            Oracle.calls += b
+            xy = torch.stack([it["xy"] for it in items])
+            vis = torch.stack([it["visible"] for it in items])
+            return gaussian_heatmaps(xy, 128, visible=vis)
+
+    config = tiny_config(input_size=128)
+    monkeypatch.setattr(ev, "load_checkpoint", lambda path, device: (Oracle(), config))
+    result = ev.evaluate("oracle", phantoms / "dataset", device="cpu", batch_size=3)
+    assert result["mre_model_px"] < 0.02 and result["sdr"]["2"] == 1.0
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_distributed_training_with_two_cpu_processes(phantoms, tmp_path):
+    out = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port",
+           str(_free_port()), "-m", "vam_gui", "train", str(phantoms / "dataset"), "--out", str(out),
+           "--epochs", "1", "--batch-size", "1", "--device", "cpu", "--d-model", "32", "--bridge-layers", "1",
+           "--vam-layers", "1", "--decoder-channels", "16,16,8,8", "--threads", "1", "-q"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    run = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    summary = json.loads((out / "summary.json").read_text())
+    # 3 training items over 2 ranks with batch 1: each rank takes 2 steps
+    assert summary["epochs_done"] == 1 and summary["steps"] == 2
+    from vam_gui.model import load_checkpoint
+
+    load_checkpoint(out / "last.safetensors")
+
+
+def test_synth_is_deterministic_and_writes_dicom_and_study(tmp_path):
+    from vam_gui.io import Study, load_radiograph
+    from vam_gui.io.synth import synthesize
+
+    a = synthesize(tmp_path / "a", 3, seed=5, dicom=True, study=True, difficulty=0.5)
+    b = synthesize(tmp_path / "b", 3, seed=5, dicom=True, difficulty=0.5)
+    la, lb = (json.loads(open(x["labels"]).read()) for x in (a, b))
+    assert [i["keypoints"] for i in la["images"]] == [i["keypoints"] for i in lb["images"]]
+    rads = [load_radiograph(tmp_path / "a" / e["file"]) for e in la["images"]]
+    assert any(r.photometric == "MONOCHROME1" for r in rads)
+    for r, e in zip(rads, la["images"]):
+        assert r.spacing == pytest.approx(tuple(e["spacing"]), rel=1e-5)
+        # bone is bright whatever the photometric interpretation: the corner region of L3 is
+        # brighter than the image median
+        x, y = e["keypoints"][9]["x"], e["keypoints"][9]["y"]
+        assert r.pixels[int(y) + 4, int(x) - 4] > np.median(r.pixels)
+    with Study.open(a["study"]) as study:
+        assert len(study.image_ids()) == 3
+        first = study.image_ids()[0]
+        assert study.status(first).status == "accepted"
+        assert np.allclose(study.annotation(first).xy[:, 0],
+                           [k["x"] for k in la["images"][0]["keypoints"]])
+
+
+def test_augmentation_moves_points_with_the_image():
+    from vam_gui.core.schema import load_schema
+    from vam_gui.model import dark_decode, gaussian_heatmaps
+    from vam_gui.model.augment import Augment, flip_permutation
+
+    schema = load_schema("lumbar-ap-20")
+    perm = flip_permutation(schema)
+    assert schema.keypoints[perm[0]] == "L1-UR" and schema.keypoints[perm[2]] == "L1-LR"
+    assert (perm[perm] == np.arange(20)).all()
+    lat = load_schema("lumbar-lat-22")
+    assert (flip_permutation(lat) == np.arange(22)).all()  # anatomical names: no swap
+
+    xy = np.array([[40.3, 50.2], [80.7, 55.1]] + [[64.0, 64.0]] * 18)
+    img = gaussian_heatmaps(torch.tensor(xy[:1]).float(), 128, sigma=3.0)[0].numpy()
+    aug = Augment(schema, 128, noise=0.0, blur_p=0.0, gamma=(1, 1), contrast=(1, 1))
+    for seed in range(6):
+        out, moved, vis = aug(img.copy(), xy.copy(), np.ones(20, bool), np.random.default_rng(seed))
+        found = dark_decode(torch.from_numpy(out)[None, None], sigma=3.0)[0][0, 0].numpy()
+        # the blob drawn at keypoint 0 is where keypoint 0 went, or where its flip partner went
+        assert min(np.abs(found - moved[0]).max(), np.abs(found - moved[perm[0]]).max()) < 0.15
+
+
+def test_dataset_items(phantoms):
+    from vam_gui.model.dataset import VamDataset
+
+    ds = VamDataset(phantoms / "dataset")
+    item = ds[0]
+    assert item["image"].shape == (3, 128, 128) and item["targets"].shape == (20, 128, 128)
+    assert item["xy"].shape == (20, 2) and item["visible"].dtype == torch.bool
+    assert torch.isfinite(item["mm_per_px"])
+    regenerated = VamDataset(phantoms / "dataset", sigma=2.0 + 1e-9)[0]["targets"]
+    assert (regenerated - item["targets"]).abs().max() < 2e-3  # float16 storage
+    small = VamDataset(phantoms / "dataset", size=64)[0]
+    assert small["image"].shape == (3, 64, 64)
+    assert torch.allclose(small["xy"], (item["xy"] + 0.5) * 0.5 - 0.5, atol=1e-5)
+    assert {e["split"] for e in ds.entries} <= {"train", "val"}

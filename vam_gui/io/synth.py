@@ -88,50 +88,63 @@ def synthesize(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     sch = load_schema(schema)
-    entries, sources = [], []
+    entries: list[dict] = []
     written: dict = {}
-    for i in range(n):
-        ph = make_phantom(sch, seed=seed + i, difficulty=difficulty)
-        name = f"phantom-{seed + i:06d}"
-        if images:
-            if dicom:
-                file = f"images/{name}.dcm"
-                write_bytes_atomic(out / file, phantom_dicom_bytes(ph, monochrome1=(seed + i) % 3 == 0,
-                                                                   uid_root_seed=seed + i))
-            else:
-                import cv2
 
-                file = f"images/{name}.png"
-                ok, png = cv2.imencode(".png", ph.pixels)
-                write_bytes_atomic(out / file, png.tobytes())
-            entries.append({
-                "id": name, "file": file, "width": int(ph.pixels.shape[1]), "height": int(ph.pixels.shape[0]),
-                "spacing": list(ph.spacing), "status": "accepted", "facing": ph.facing,
-                "keypoints": [{"name": kp, "x": float(x), "y": float(y), "visible": bool(v), "source": "placed",
-                               "confidence": None}
-                              for kp, (x, y), v in zip(sch.keypoints, ph.xy, ph.visible)],
-            })
-        if dataset_size is not None:
-            from vam_gui.io.dataset import DatasetSource
+    def phantoms():
+        """Make, write and yield one phantom at a time (a large run never sits in memory)."""
+        for i in range(n):
+            ph = make_phantom(sch, seed=seed + i, difficulty=difficulty)
+            name = f"phantom-{seed + i:06d}"
+            if images:
+                entries.append(_write_image(out, name, ph, sch, dicom=dicom, seed=seed + i))
+            yield name, seed + i, ph
+            if progress is not None:
+                progress(i + 1, n)
 
+    if dataset_size is None:
+        for _ in phantoms():
+            pass
+    else:
+        from vam_gui.io.dataset import DatasetSource, write_dataset
+
+        every = max(1, round(1 / val_fraction)) if val_fraction > 0 else 0
+        sources = (
             # Splits by seed, so a held-out range of seeds is never trained on.
-            split = "val" if (seed + i) % max(1, round(1 / val_fraction)) == 0 else "train"
-            sources.append(DatasetSource(name, ph.pixels, ph.xy, ph.visible, ph.spacing, ["placed"] * sch.k,
-                                         split=split, extra={"facing": ph.facing}))
-        if progress is not None:
-            progress(i + 1, n)
-    if images:
-        written["labels"] = str(write_json_atomic(out / "labels.json", labels_document(sch, entries)))
-    if study:
-        written["study"] = str(_write_study(out, sch, entries))
-    if dataset_size is not None:
-        from vam_gui.io.dataset import write_dataset
-
+            DatasetSource(name, ph.pixels, ph.xy, ph.visible, ph.spacing, ["placed"] * sch.k,
+                          split="val" if every and s % every == 0 else "train", extra={"facing": ph.facing})
+            for name, s, ph in phantoms()
+        )
         written["dataset"] = str(write_dataset(
             sources, out / "dataset", sch, size=dataset_size, sigma=sigma, total=n,
             info={"source": f"vam-gui synth (seeds {seed}..{seed + n - 1}, difficulty {difficulty})"},
             workers=2).parent)
+    if images:
+        written["labels"] = str(write_json_atomic(out / "labels.json", labels_document(sch, entries)))
+    if study:
+        written["study"] = str(_write_study(out, sch, entries))
     return written
+
+
+def _write_image(out: Path, name: str, ph: Phantom, schema: Schema, *, dicom: bool, seed: int) -> dict:
+    if dicom:
+        file = f"images/{name}.dcm"
+        write_bytes_atomic(out / file, phantom_dicom_bytes(ph, monochrome1=seed % 3 == 0, uid_root_seed=seed))
+    else:
+        import cv2
+
+        file = f"images/{name}.png"
+        ok, png = cv2.imencode(".png", ph.pixels)
+        if not ok:
+            raise OSError(f"could not encode {name}")
+        write_bytes_atomic(out / file, png.tobytes())
+    return {
+        "id": name, "file": file, "width": int(ph.pixels.shape[1]), "height": int(ph.pixels.shape[0]),
+        "spacing": list(ph.spacing), "status": "accepted", "facing": ph.facing,
+        "keypoints": [{"name": kp, "x": float(x), "y": float(y), "visible": bool(v), "source": "placed",
+                       "confidence": None}
+                      for kp, (x, y), v in zip(schema.keypoints, ph.xy, ph.visible)],
+    }
 
 
 def _write_study(out: Path, schema: Schema, entries: list[dict]) -> Path:

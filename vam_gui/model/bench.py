@@ -85,6 +85,38 @@ def bench_forward(device: torch.device, *, size: int = 512, repeats: int = 3) ->
     return out
 
 
+def bench_training(device: torch.device, *, quick: bool = False) -> dict[str, float]:
+    """Training throughput (fwd + bwd + AdamW step) in images/s on ``device``."""
+    from vam_gui.model.config import ModelConfig
+    from vam_gui.model.loss import heatmap_loss
+    from vam_gui.model.network import build_model
+    from vam_gui.model.targets import gaussian_heatmaps
+
+    cases = [("mobilenet_v3_large", 128 if quick else 256, 4)]
+    if not quick:
+        cases.append(("efficientnet_v2_s", 512, 2))
+    out: dict[str, float] = {}
+    for backbone, size, batch in cases:
+        model = build_model(ModelConfig(backbone=backbone, input_size=size)).to(device).train()
+        optim = torch.optim.AdamW(model.parameters(), lr=1e-4)
+        x = torch.randn(batch, 3, size, size, device=device)
+        target = gaussian_heatmaps(torch.rand(batch, model.num_keypoints, 2, device=device) * size, size)
+        use_amp = device.type == "cuda"
+
+        def step() -> None:
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
+                heat = model(x)
+            loss = heatmap_loss(heat.float(), target)
+            optim.zero_grad(set_to_none=True)
+            loss.backward()
+            optim.step()
+
+        seconds = _median_s(step, 1 if quick else 3, sync=device.type == "cuda")
+        out[f"train_images_per_s_{backbone}_{size}"] = batch / seconds
+        del model, optim
+    return out
+
+
 def run_model_benchmarks(device: torch.device, *, quick: bool = False) -> dict[str, float | str]:
     results: dict[str, float | str] = {
         "device": str(device),
@@ -93,4 +125,5 @@ def run_model_benchmarks(device: torch.device, *, quick: bool = False) -> dict[s
     results.update(bench_targets(device, repeats=3 if quick else 7))
     results.update(bench_dark(device, repeats=5 if quick else 20))
     results.update(bench_forward(device, size=256 if quick else 512, repeats=1 if quick else 3))
+    results.update(bench_training(device, quick=quick))
     return results

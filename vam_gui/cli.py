@@ -109,6 +109,29 @@ def _add_with_progress(study, paths: list[str], quiet: bool) -> int:
     return 0
 
 
+def _study_predict(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from vam_gui.model import CheckpointError
+    from vam_gui.model.study_predict import load_predictor, predict_study_images
+
+    if not Path(args.checkpoint).is_file():
+        raise CliError(f"checkpoint not found: {args.checkpoint}")
+    with _open_study(args.file) as study:
+        infos = study.list_images()
+        todo = [i.image_id for i in infos if args.all or i.worst_confidence is None]
+        try:
+            predictor = load_predictor(args.checkpoint, args.device)
+            with tqdm(total=len(todo), unit="img", desc="predict", disable=args.quiet) as bar:
+                result = predict_study_images(study, predictor, todo, progress=lambda d, t: bar.update(d - bar.n))
+        except (CheckpointError, ValueError) as exc:
+            raise CliError(str(exc)) from None
+    for image_id, message in result["errors"]:
+        print(f"skipped {message}", file=sys.stderr)
+    print(f"{len(result['done'])} image(s) predicted and stored in {Path(args.file).name}", file=sys.stderr)
+    return 1 if result["errors"] else 0
+
+
 def _cmd_study(args: argparse.Namespace) -> int:
     if args.study_command == "create":
         with _open_study(args.file, create_schema=args.schema) as study:
@@ -116,6 +139,8 @@ def _cmd_study(args: argparse.Namespace) -> int:
     if args.study_command == "add":
         with _open_study(args.file) as study:
             return _add_with_progress(study, args.paths, args.quiet)
+    if args.study_command == "predict":
+        return _study_predict(args)
     with _open_study(args.file) as study:
         images = study.list_images()
         missing = study.missing_images()
@@ -213,6 +238,14 @@ def build_parser() -> argparse.ArgumentParser:
                              description="Add images (files or folders, recursive) to a study.")
     q.add_argument("file")
     q.add_argument("paths", nargs="+")
+    q.add_argument("--quiet", "-q", action="store_true")
+    q = study_sub.add_parser("predict", help="predict the study's images and store the results",
+                             description="Predict every image of the study that has no prediction yet "
+                                         "(--all: every image) and store points and heatmaps in the study.")
+    q.add_argument("file")
+    q.add_argument("--checkpoint", "-c", required=True)
+    q.add_argument("--all", action="store_true", help="also re-predict images that have a prediction")
+    q.add_argument("--device", default="auto")
     q.add_argument("--quiet", "-q", action="store_true")
     q = study_sub.add_parser("info", help="counts by status and missing images",
                              description="Show a study's images by review status and any missing image files.")

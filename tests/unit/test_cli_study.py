@@ -39,3 +39,23 @@ def test_study_errors_are_one_line(tmp_path, capsys):
     assert "already exists" in capsys.readouterr().err
     assert main(["study", "create", str(tmp_path / "y.vamstudy"), "--schema", "nope"]) == 2
     assert "unknown schema" in capsys.readouterr().err
+
+
+def test_study_predict_stores_predictions(tmp_path, capsys):
+    import torch
+    from vam_testing import tiny_config
+
+    from vam_gui.model import build_model, save_checkpoint
+
+    write_images(tmp_path / "a", n=2)
+    study = tmp_path / "s.vamstudy"
+    assert main(["study", "create", str(study), str(tmp_path / "a"), "-q"]) == 0
+    torch.manual_seed(0)
+    ckpt = save_checkpoint(tmp_path / "m.safetensors", build_model(tiny_config()), tiny_config())
+    assert main(["study", "predict", str(study), "-c", str(ckpt), "-q", "--device", "cpu"]) == 0
+    with Study.open(study) as s:
+        for image_id in s.image_ids():
+            assert s.prediction(image_id) is not None and s.heatmaps(image_id).shape == (20, 64, 64)
+    assert "2 image(s) predicted" in capsys.readouterr().err
+    assert main(["study", "predict", str(study), "-c", str(ckpt), "-q"]) == 0  # nothing left to do
+    assert "0 image(s) predicted" in capsys.readouterr().err

@@ -1,0 +1,55 @@
+"""Start-up paths: `vam-gui open` on images or a study, first start, headless refusal."""
+
+import os
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+
+
+def wait_body(qtbot, window):
+    window.show()
+    qtbot.waitUntil(lambda: window.canvas is not None and window.study is not None, timeout=20000)
+
+
+def test_open_images_makes_a_scratch_study(qtbot, tmp_path):
+    from vam_gui.gui.app import build_window
+
+    paths = []
+    for i in range(2):
+        p = tmp_path / f"x{i}.png"
+        cv2.imwrite(str(p), np.full((50, 40), 100 * (i + 1), np.uint8))
+        paths.append(p)
+    window = build_window(paths)
+    qtbot.addWidget(window)
+    wait_body(qtbot, window)
+    assert len(window.study.image_ids()) == 2
+    assert window.study.path.parent.name == "studies"  # in the user data folder, not beside the images
+    assert not list(tmp_path.glob("*.vamstudy"))
+    window.close()
+
+
+def test_open_a_study(qtbot, study_path):
+    from vam_gui.gui.app import build_window
+
+    window = build_window([study_path])
+    qtbot.addWidget(window)
+    wait_body(qtbot, window)
+    assert window.study.path == study_path
+    assert window.current_id == window.study.image_ids()[0]
+    window.close()
+
+
+def test_no_display_is_a_clear_error():
+    env = {k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY")}
+    run = subprocess.run([sys.executable, "-m", "vam_gui", "open"], capture_output=True, text=True, env=env,
+                         timeout=60)
+    if sys.platform == "linux":
+        assert run.returncode == 2 and "no display" in run.stderr
+
+
+def test_offscreen_start_smoke():
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "VAM_GUI_EXIT_AFTER_SHOW": "1"}
+    run = subprocess.run([sys.executable, "-m", "vam_gui"], capture_output=True, text=True, env=env, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]

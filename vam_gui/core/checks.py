@@ -1,0 +1,311 @@
+"""Anatomical plausibility checks that point a reviewer at likely label errors.
+
+Each check returns :class:`Flag` objects; an empty list means nothing looked wrong. The checks
+are deliberately tolerant of real anatomy (rotated, scoliotic, lordotic, wedged vertebrae) and
+strict about things no spine does (a vertebra drawn inside out, L3 above L2): a false alarm on
+every image teaches reviewers to ignore the flags.
+
+Geometry is checked in the physical frame (x·dx, y·dy) when the spacing is known; distances to
+heatmap peaks and to the prediction are in original pixels, with thresholds scaled to the median
+vertebral height of the image so they hold at any resolution.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from vam_gui.core.measure import corner_table, infer_facing, to_physical, valid_spacing
+from vam_gui.core.schema import Schema
+
+# Flag kinds.
+CORNER_ORDER = "corner_order"  # left/right (AP), anterior/posterior (lateral) or upper/lower swapped
+OUTLINE = "outline"  # self-intersecting or non-convex vertebra outline
+LEVEL_ORDER = "level_order"  # vertebra v+1 drawn above vertebra v
+OVERLAP = "overlap"  # two vertebrae' outlines overlap
+HEIGHT_JUMP = "height_jump"  # a middle height implausibly different from its neighbours'
+PEAK_DISTANCE = "peak_distance"  # a point far from its heatmap peak
+LEVEL_SHIFT = "level_shift"  # the labels sit one vertebra off the prediction
+KINDS = (CORNER_ORDER, OUTLINE, LEVEL_ORDER, OVERLAP, HEIGHT_JUMP, PEAK_DISTANCE, LEVEL_SHIFT)
+SEVERITIES = ("error", "warning")
+
+# A vertebra's middle height is flagged when it differs by more than this fraction of each of
+# its two nearest neighbours' middle heights (adjacent vertebrae differ by a few percent; a
+# fracture by 20–40 %, which is worth a second look anyway).
+HEIGHT_JUMP_FRACTION = 0.35
+# A point is "far" from its heatmap peak beyond this fraction of the median vertebral height (px).
+PEAK_DISTANCE_FRACTION = 0.25
+PEAK_DISTANCE_FALLBACK_PX = 10.0  # when no vertebral height can be measured
+# Level shift: annotation of v within SHIFT_MATCH × height of the prediction of v±1 while more
+# than SHIFT_MISMATCH × height from the prediction of v, for more than SHIFT_MIN_SHARE of the
+# comparable vertebrae (and at least SHIFT_MIN_COUNT of them).
+SHIFT_MATCH_FRACTION = 0.3
+SHIFT_MISMATCH_FRACTION = 0.6
+SHIFT_MIN_SHARE = 0.5
+SHIFT_MIN_COUNT = 2
+# Two outlines overlap when the intersection exceeds this share of the smaller one's area, so
+# endplates that merely touch (a collapsed disc) are not flagged.
+OVERLAP_MIN_SHARE = 0.05
+_OUTLINE = (0, 1, 3, 2)  # UL-UR-LR-LL (AP) and SA-SP-IP-IA (lateral) share the indices
+_DOWN = np.array([0.0, 1.0])
+
+
+@dataclass(frozen=True)
+class Flag:
+    kind: str
+    message: str
+    points: tuple[int, ...]  # keypoint indices involved
+    vertebra: int | None  # schema vertebra index, None for image-level flags
+    severity: str  # "error" (anatomically impossible) or "warning" (implausible)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["points"] = list(self.points)
+        return d
+
+
+def _cross(o: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
+    return float((a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0]))
+
+
+def _crosses(p1, p2, q1, q2) -> bool:
+    """Proper crossing of segments p1p2 and q1q2 (touching or collinear does not count)."""
+    d1, d2 = _cross(q1, q2, p1), _cross(q1, q2, p2)
+    d3, d4 = _cross(p1, p2, q1), _cross(p1, p2, q2)
+    return d1 * d2 < 0 and d3 * d4 < 0
+
+
+def _area(poly: np.ndarray) -> float:
+    x, y = poly[:, 0], poly[:, 1]
+    return 0.5 * float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))
+
+
+def _convex(poly: np.ndarray) -> bool:
+    n = len(poly)
+    signs = {np.sign(_cross(poly[i], poly[(i + 1) % n], poly[(i + 2) % n])) for i in range(n)}
+    signs.discard(0.0)
+    return len(signs) <= 1
+
+
+def _clip(subject: np.ndarray, clip: np.ndarray) -> np.ndarray:
+    """Sutherland–Hodgman: subject ∩ clip, for a convex clip polygon of either orientation."""
+    sign = 1.0 if _area(clip) > 0 else -1.0
+    out = list(subject)
+    for i in range(len(clip)):
+        a, b = clip[i], clip[(i + 1) % len(clip)]
+        pts, out = out, []
+        if not pts:
+            break
+        for j in range(len(pts)):
+            p, q = pts[j], pts[(j + 1) % len(pts)]
+            cp, cq = sign * _cross(a, b, p), sign * _cross(a, b, q)
+            if cp >= 0:
+                out.append(p)
+            if cp * cq < 0:
+                t = cp / (cp - cq)
+                out.append(p + t * (q - p))
+    return np.array(out) if len(out) >= 3 else np.zeros((0, 2))
+
+
+def _inside(point: np.ndarray, poly: np.ndarray) -> bool:
+    """Strictly inside a convex polygon (on the boundary is outside)."""
+    s = [_cross(poly[i], poly[(i + 1) % len(poly)], point) for i in range(len(poly))]
+    return all(v > 0 for v in s) or all(v < 0 for v in s)
+
+
+def _overlaps(a: np.ndarray, b: np.ndarray) -> bool:
+    if len(a) > len(b):
+        a, b = b, a
+    if len(a) == 2:  # a lone endplate (S1): crossing the other outline or lying inside it
+        edges = [(b[i], b[(i + 1) % len(b)]) for i in range(len(b))]
+        return any(_crosses(a[0], a[1], p, q) for p, q in edges) or \
+            (_convex(b) and (_inside(a[0], b) or _inside(a[1], b)))
+    if _convex(a) and _convex(b):
+        inter = _clip(a, b)
+        smaller = min(abs(_area(a)), abs(_area(b)))
+        return len(inter) >= 3 and smaller > 0 and abs(_area(inter)) > OVERLAP_MIN_SHARE * smaller
+    # A non-convex outline is flagged on its own; here any edge crossing counts.
+    return any(_crosses(a[i], a[(i + 1) % len(a)], b[j], b[(j + 1) % len(b)])
+               for i in range(len(a)) for j in range(len(b)))
+
+
+def check(schema: Schema, xy: np.ndarray, visible: np.ndarray | None = None, *,
+          heatmap_peaks: np.ndarray | None = None, prediction_xy: np.ndarray | None = None,
+          spacing: tuple[float, float] | None = None, facing: str | None = None,
+          peak_threshold_px: float | None = None) -> list[Flag]:
+    """All checks on one image's points (original px, y down). ``heatmap_peaks`` and
+    ``prediction_xy`` are [K, 2] in the same pixels; ``peak_threshold_px`` overrides the default
+    PEAK_DISTANCE_FRACTION × median vertebral height."""
+    sp = valid_spacing(spacing)
+    unit = "mm" if sp else "px"
+    table_px = corner_table(schema, xy, visible)
+    table = to_physical(table_px, sp)
+    nv = len(schema.vertebrae)
+    index = {(v, c): i for i, (v, c) in enumerate(zip(schema.vertebra, schema.corner))}
+    corners_of = [sorted(c for (v2, c) in index if v2 == v) for v in range(nv)]
+    names = schema.vertebrae
+    # A vertebra is "present" when all its schema corners are: then its centroid is defined and,
+    # being the mean of the corners, it does not move when corners are swapped among themselves.
+    present = [bool(corners_of[v]) and np.isfinite(table[v, corners_of[v]]).all() for v in range(nv)]
+    centroid = [table[v, corners_of[v]].mean(axis=0) if present[v] else None for v in range(nv)]
+    full = [present[v] and len(corners_of[v]) == 4 for v in range(nv)]
+    flags: list[Flag] = []
+
+    def pts(v: int, cs) -> tuple[int, ...]:
+        return tuple(sorted(index[(v, c)] for c in cs if (v, c) in index))
+
+    # -- corner order, in each vertebra's own frame ---------------------------------------
+    lateral = schema.view == "LAT"
+    if lateral and facing not in ("left", "right"):
+        facing = infer_facing(table_px)
+    cn = schema.corner_names
+    for v in range(nv):
+        axis = _column_axis(v, centroid)
+        right = np.array([axis[1], -axis[0]])  # the displayed right, perpendicular to the axis
+        c = table[v]
+        if lateral:
+            if facing is None:
+                across = []
+            else:
+                ant = right if facing == "right" else -right
+                across = [((1, 0), ant, "anterior/posterior"), ((3, 2), ant, "anterior/posterior")]
+        else:
+            across = [((0, 1), right, "left/right"), ((2, 3), right, "left/right")]
+        for (a, b), direction, what in across:
+            if np.isfinite(c[[a, b]]).all() and float(np.dot(c[b] - c[a], direction)) < 0:
+                flags.append(Flag(CORNER_ORDER, f"{names[v]}: {cn[a]} and {cn[b]} look swapped ({what})",
+                                  pts(v, (a, b)), v, "error"))
+        swapped = [(a, b) for a, b in ((0, 2), (1, 3))
+                   if np.isfinite(c[[a, b]]).all() and float(np.dot(c[b] - c[a], axis)) < 0]
+        if len(swapped) == 2:
+            flags.append(Flag(CORNER_ORDER, f"{names[v]}: upper endplate drawn below the lower one",
+                              pts(v, (0, 1, 2, 3)), v, "error"))
+        for a, b in swapped if len(swapped) == 1 else []:
+            flags.append(Flag(CORNER_ORDER, f"{names[v]}: {cn[a]} is below {cn[b]} (upper/lower swapped)",
+                              pts(v, (a, b)), v, "error"))
+
+    # -- outline shape -----------------------------------------------------------------------
+    for v in range(nv):
+        if not full[v]:
+            continue
+        poly = table[v, list(_OUTLINE)]
+        if _crosses(poly[0], poly[1], poly[2], poly[3]) or _crosses(poly[1], poly[2], poly[3], poly[0]):
+            flags.append(Flag(OUTLINE, f"{names[v]}: outline crosses itself (corners in the wrong order)",
+                              pts(v, _OUTLINE), v, "error"))
+        elif not _convex(poly):
+            flags.append(Flag(OUTLINE, f"{names[v]}: outline is not convex", pts(v, _OUTLINE), v, "warning"))
+
+    # -- cranio-caudal order and overlap -------------------------------------------------------
+    order = [v for v in range(nv) if present[v]]
+    for u, w in zip(order, order[1:]):
+        if centroid[w][1] <= centroid[u][1]:
+            flags.append(Flag(LEVEL_ORDER, f"{names[w]} is drawn above {names[u]}",
+                              pts(u, corners_of[u]) + pts(w, corners_of[w]), w, "error"))
+    for i, u in enumerate(order):
+        for w in order[i + 1:]:
+            pu = table[u, [k for k in _OUTLINE if k in corners_of[u]]]
+            pw = table[w, [k for k in _OUTLINE if k in corners_of[w]]]
+            if len(pu) >= 2 and len(pw) >= 2 and len(pu) + len(pw) >= 6 and _overlaps(pu, pw):
+                flags.append(Flag(OVERLAP, f"{names[u]} and {names[w]} overlap",
+                                  pts(u, corners_of[u]) + pts(w, corners_of[w]), w, "error"))
+
+    # -- middle-height jumps --------------------------------------------------------------------
+    heights = {v: _middle_height(table[v]) for v in range(nv) if full[v]}
+    for v, h in heights.items():
+        near = sorted((abs(u - v), u) for u in heights if u != v and abs(u - v) <= 2)[:2]
+        if len(near) < 2 or not any(d == 1 for d, _ in near):
+            continue
+        if all(abs(h - heights[u]) > HEIGHT_JUMP_FRACTION * heights[u] for _, u in near):
+            others = " and ".join(f"{names[u]} ({heights[u]:.1f} {unit})" for _, u in near)
+            flags.append(Flag(HEIGHT_JUMP, f"{names[v]}: middle height {h:.1f} {unit} differs by more "
+                              f"than {HEIGHT_JUMP_FRACTION:.0%} from {others}", pts(v, (0, 1, 2, 3)), v,
+                              "warning"))
+
+    px_heights = [_middle_height(table_px[v]) for v in range(nv) if full[v]]
+    median_px = float(np.median(px_heights)) if px_heights else None
+
+    # -- distance to the heatmap peaks -----------------------------------------------------------
+    if heatmap_peaks is not None:
+        thr = peak_threshold_px if peak_threshold_px is not None else (
+            PEAK_DISTANCE_FRACTION * median_px if median_px else PEAK_DISTANCE_FALLBACK_PX)
+        peaks = np.asarray(heatmap_peaks, dtype=np.float64).reshape(-1, 2)
+        xy_arr = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+        vis = np.ones(schema.k, bool) if visible is None else np.asarray(visible, bool)
+        dist = np.hypot(*(xy_arr - peaks).T)
+        for i in np.flatnonzero(vis & np.isfinite(dist) & (dist > thr)):
+            flags.append(Flag(PEAK_DISTANCE, f"{schema.keypoints[i]} is {dist[i]:.1f} px from its "
+                              f"heatmap peak (threshold {thr:.1f} px)", (int(i),), schema.vertebra[i],
+                              "warning"))
+
+    # -- labels shifted by one level against the prediction ---------------------------------------
+    if prediction_xy is not None:
+        flag = _level_shift(schema, table_px, corner_table(schema, prediction_xy), median_px, index)
+        if flag is not None:
+            flags.append(flag)
+    return flags
+
+
+def _column_axis(v: int, centroid: list) -> np.ndarray:
+    """Unit caudal direction of the column at vertebra v, from the neighbours' centroids (which
+    corner swaps cannot move); image-down when there are none or they point implausibly."""
+    prev = centroid[v - 1] if v > 0 else None
+    nxt = centroid[v + 1] if v + 1 < len(centroid) else None
+    here = centroid[v]
+    if prev is not None and nxt is not None:
+        d = nxt - prev
+    elif nxt is not None and here is not None:
+        d = nxt - here
+    elif prev is not None and here is not None:
+        d = here - prev
+    else:
+        return _DOWN
+    n = float(np.hypot(*d))
+    # More than 60° off image-down means the neighbours themselves are misplaced; don't trust them.
+    if n == 0 or d[1] / n < 0.5:
+        return _DOWN
+    return d / n
+
+
+def _middle_height(c: np.ndarray) -> float:
+    return float(np.hypot(*(c[[0, 1]].mean(axis=0) - c[[2, 3]].mean(axis=0))))
+
+
+def _level_shift(schema: Schema, ann: np.ndarray, pred: np.ndarray, median_ann: float | None,
+                 index: dict) -> Flag | None:
+    nv = len(schema.vertebrae)
+    pred_h = [_middle_height(pred[v]) for v in range(nv) if np.isfinite(pred[v]).all()]
+    h = float(np.median(pred_h)) if pred_h else median_ann  # the prediction's scale, if it has one
+    if not h:
+        return None
+
+    def mean_dist(a: np.ndarray, b: np.ndarray) -> float | None:
+        ok = np.isfinite(a).all(axis=1) & np.isfinite(b).all(axis=1)
+        return float(np.hypot(*(a[ok] - b[ok]).T).mean()) if ok.sum() >= 2 else None
+
+    comparable = [v for v in range(nv) if mean_dist(ann[v], pred[v]) is not None]
+    best: tuple[int, list[int]] | None = None
+    for s in (1, -1):
+        matched = []
+        for v in comparable:
+            if not 0 <= v + s < nv:
+                continue
+            shifted, same = mean_dist(ann[v], pred[v + s]), mean_dist(ann[v], pred[v])
+            if shifted is not None and shifted < SHIFT_MATCH_FRACTION * h and same > SHIFT_MISMATCH_FRACTION * h:
+                matched.append(v)
+        if best is None or len(matched) > len(best[1]):
+            best = (s, matched)
+    if best is None:
+        return None
+    s, matched = best
+    if len(matched) < SHIFT_MIN_COUNT or len(matched) <= SHIFT_MIN_SHARE * len(comparable):
+        return None
+    names = schema.vertebrae
+    pairs = ", ".join(f"annotated {names[v]} sits on predicted {names[v + s]}" for v in matched)
+    fix = "down" if s > 0 else "up"
+    points = tuple(i for v in matched for c in range(4) if (i := index.get((v, c))) is not None)
+    # s > 0: the annotation names each vertebra one level too cranially, so ShiftLevels(+1)
+    # (every label one vertebra down) would bring it onto the prediction.
+    return Flag(LEVEL_SHIFT, f"labels look one level off the prediction ({pairs}); shifting the "
+                f"labels {fix} one level (delta {s:+d}) would match it",
+                points, None, "warning")

@@ -49,7 +49,7 @@ def test_create_add_list(tmp_path, study):
     assert ann.k == 20 and ann.is_empty() and not ann.visible.any()
     conn = sqlite3.connect(study.path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
 
 
 def test_add_skips_non_images_and_duplicates(tmp_path, study):
@@ -71,6 +71,7 @@ def test_prediction_seeds_untouched_annotations(study):
     stored = study.prediction(image)
     assert np.allclose(stored.xy, fake_prediction().xy) and stored.model_id == "m:abc"
     assert study.list_images()[0].worst_confidence == pytest.approx(0.2)
+    assert study.list_images()[0].max_spread == pytest.approx(3.0)
     ann = study.annotation(image)
     assert np.allclose(ann.xy, fake_prediction().xy) and set(ann.source) == {"predicted"}
     # once a human has edited, a new prediction no longer overwrites the annotation
@@ -214,3 +215,23 @@ def test_heatmaps_are_kept_for_display(study):
     pred.heatmaps = None
     study.save_prediction(image, pred)
     assert study.heatmaps(image) is None  # never a stale map beside a new prediction
+
+
+def test_version_1_files_are_migrated(tmp_path):
+    """A study written by format 1 opens, gains the v2 column, and keeps its data."""
+    from vam_gui.io import study_db
+
+    path = tmp_path / "old.vamstudy"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute(f"PRAGMA application_id = {study_db.APPLICATION_ID}")
+    conn.executescript("BEGIN;" + study_db.MIGRATIONS[0] + "; PRAGMA user_version = 1; COMMIT;")
+    from vam_gui.core.schema import load_schema
+
+    conn.execute("INSERT INTO meta VALUES ('schema', ?)", (load_schema().to_json(),))
+    conn.execute("INSERT INTO images(image_id, rel_path, content_hash, width, height, added_at)"
+                 " VALUES ('a', 'a.png', 'h', 10, 10, 'now')")
+    conn.close()
+    with Study.open(path) as s:
+        assert s.image_ids() == ["a"] and s.image_info("a").max_spread is None
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == study_db.SCHEMA_VERSION
+    assert "max_spread" in [r[1] for r in sqlite3.connect(path).execute("PRAGMA table_info(predictions)")]

@@ -72,6 +72,7 @@ class ImageInfo:
     comment: str | None
     reviewer: str | None
     worst_confidence: float | None = None
+    max_spread: float | None = None
 
     @property
     def file_name(self) -> str:
@@ -315,12 +316,12 @@ class Study:
         return [r[0] for r in self._query("SELECT image_id FROM images ORDER BY id")]
 
     def _info(self, row: tuple) -> ImageInfo:
-        (image_id, rel, digest, w, h, sy, sx, det, facing, status, comment, reviewer, worst) = row
+        (image_id, rel, digest, w, h, sy, sx, det, facing, status, comment, reviewer, worst, spread) = row
         return ImageInfo(image_id, rel, digest, w, h, None if sy is None else (sy, sx), bool(det),
-                         facing, status, comment, reviewer, worst)
+                         facing, status, comment, reviewer, worst, spread)
 
     _INFO_SQL = ("SELECT i.image_id, i.rel_path, i.content_hash, i.width, i.height, i.spacing_y, i.spacing_x,"
-                 " i.spacing_is_detector, i.facing, i.status, i.comment, i.reviewer, p.worst_confidence"
+                 " i.spacing_is_detector, i.facing, i.status, i.comment, i.reviewer, p.worst_confidence, p.max_spread"
                  " FROM images i LEFT JOIN predictions p ON p.image = i.id")
 
     def image_info(self, image_id: str) -> ImageInfo:
@@ -400,9 +401,10 @@ class Study:
         with self._transaction() as conn:
             conn.execute(
                 "INSERT OR REPLACE INTO predictions(image, model_id, created_at, xy, confidence, spread,"
-                " letterbox, worst_confidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " letterbox, worst_confidence, max_spread) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (rid, prediction.model_id, now_iso(), xy.tobytes(), conf.tobytes(), spread.tobytes(),
-                 json.dumps(prediction.letterbox.to_dict()), float(np.nanmin(conf)) if k else None),
+                 json.dumps(prediction.letterbox.to_dict()), float(np.nanmin(conf)) if k else None,
+                 float(np.nanmax(spread)) if k and np.isfinite(spread).any() else None),
             )
             if prediction.heatmaps is not None:
                 maps = np.asarray(prediction.heatmaps)

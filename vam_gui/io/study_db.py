@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 
 APPLICATION_ID = 0x56414D31  # "VAM1"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _V1 = """
 CREATE TABLE meta (
@@ -83,8 +83,13 @@ CREATE TABLE views (
 CREATE INDEX views_by_image ON views(image);
 """
 
+# v2: the largest spread of the latest prediction, for the uncertainty-first worklist.
+_V2 = """
+ALTER TABLE predictions ADD COLUMN max_spread REAL;
+"""
+
 # MIGRATIONS[v] upgrades a file at version v to v + 1.
-MIGRATIONS: dict[int, str] = {0: _V1}
+MIGRATIONS: dict[int, str] = {0: _V1, 1: _V2}
 
 
 def migrate(conn: sqlite3.Connection) -> int:

@@ -60,12 +60,14 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     import tempfile
 
     from vam_gui.io.bench import bench_dicom_load
+    from vam_gui.io.export.bench import bench_export
     from vam_gui.io.study import bench_edit_latency
 
     results = run_model_benchmarks(device, quick=args.quick)
     with tempfile.TemporaryDirectory(prefix="vam-gui-bench-") as tmp:
         results.update(bench_edit_latency(tmp, repeats=50 if args.quick else 200))
         results.update(bench_dicom_load(tmp, side=512 if args.quick else 2000, repeats=3 if args.quick else 7))
+        results.update(bench_export(tmp, n=4 if args.quick else 12, side=512 if args.quick else 2000))
     if not args.no_gui:
         from vam_gui.gui.bench import run_gui_benchmarks
 
@@ -199,6 +201,57 @@ def _cmd_open(args: argparse.Namespace) -> int:
     return run_app([Path(p) for p in args.paths])
 
 
+def _progress_bar(desc: str, quiet: bool):
+    from tqdm import tqdm
+
+    bar = tqdm(unit="img", desc=desc, disable=quiet)
+
+    def progress(done: int, total: int) -> None:
+        if total and bar.total != total:
+            bar.total = total
+            bar.refresh()
+        bar.update(done - bar.n)
+
+    return bar, progress
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from vam_gui.io.export import ExportError, ExportOptions, export_study
+
+    try:
+        options = ExportOptions(all_images=args.all, include_flagged=args.include_flagged,
+                                keep_names=args.keep_names, sigma=args.sigma, size=args.size)
+    except ExportError as exc:
+        raise CliError(str(exc)) from None
+    with _open_study(args.study) as study:
+        bar, progress = _progress_bar(f"export {args.format}", args.quiet)
+        try:
+            with bar:
+                report = export_study(study, args.format, args.out, options, progress=progress)
+        except (ExportError, OSError) as exc:
+            raise CliError(str(exc)) from None
+    for name, reason in report.skipped:
+        print(f"skipped {name}: {reason}", file=sys.stderr)
+    print(f"{report.images} image(s) exported as {args.format} -> {args.out}", file=sys.stderr)
+    return 1 if report.skipped else 0
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    from vam_gui.io.importers import LabelImportError, import_labels
+
+    with _open_study(args.study) as study:
+        bar, progress = _progress_bar(f"import {args.format}", args.quiet)
+        try:
+            with bar:
+                report = import_labels(study, args.format, args.paths, user=args.user, progress=progress)
+        except (LabelImportError, OSError) as exc:
+            raise CliError(str(exc)) from None
+    for origin, reason in report.skipped:
+        print(f"skipped {origin}: {reason}", file=sys.stderr)
+    print(f"{len(report.imported)} image(s) imported into {Path(args.study).name}", file=sys.stderr)
+    return 1 if report.skipped else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from vam_gui import __version__
 
@@ -224,6 +277,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", help="predict images that have no prediction yet with this model")
     p.add_argument("--size", default="1400x900", help="window size WxH (default 1400x900)")
     p.set_defaults(func=_cmd_screenshot)
+
+    p = sub.add_parser("export", help="export labels or a training dataset (de-identified)",
+                       description="Export a study's labels (json, coco, csv) or a training dataset (letterboxed "
+                                   "16-bit PNGs, float16 Gaussian targets, manifest.json) into a folder. Names "
+                                   "and ids are per-study pseudonyms unless --keep-names.")
+    p.add_argument("study", help="the study file (*.vamstudy)")
+    p.add_argument("--format", "-f", required=True, choices=("json", "coco", "csv", "dataset"))
+    p.add_argument("--out", "-o", required=True, help="the folder to write into")
+    p.add_argument("--all", action="store_true", help="every image, not only accepted ones (flagged still "
+                                                      "need --include-flagged)")
+    p.add_argument("--include-flagged", action="store_true", help="include flagged images")
+    p.add_argument("--sigma", type=float, default=2.0, help="dataset: target sigma in model px (default 2)")
+    p.add_argument("--size", type=int, default=512, help="dataset: model input S (default 512)")
+    p.add_argument("--keep-names", action="store_true", help="keep original file names (not de-identified)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser("import", help="import labels into a study for review",
+                       description="Import labels into a study: vam-gui JSON, COCO keypoints, the scoliosis "
+                                   "challenge's .mat files or landmarks.csv + filenames.csv, or per-endplate "
+                                   "CSV files (x1,y1,x2,y2[,label], two rows per vertebra). Labels of another "
+                                   "schema of the same view are converted; files matching no image are reported.")
+    p.add_argument("study", help="the study file (*.vamstudy)")
+    p.add_argument("--format", "-f", required=True,
+                   choices=("json", "coco", "scoliosis-mat", "scoliosis-csv", "endplates"))
+    p.add_argument("paths", nargs="+", help="label files or folders")
+    p.add_argument("--user", help="the name written in the edit log (default: the login name)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_import)
 
     p = sub.add_parser("study", help="create, extend or inspect a study file (headless)",
                        description="Create, extend or inspect a study file (*.vamstudy).")

@@ -44,6 +44,10 @@ from typing import Any
 
 import numpy as np
 
+from vam_gui.core.phantom_parts import (
+    _affine_apply, _affine_inv, _draw_posterior_ap, _draw_posterior_lat, _draw_sacrum, _Level, _sacrum_body,
+)
+from vam_gui.core.rasterize import _Canvas, _chaikin, _side, polygon_coverage
 from vam_gui.core.schema import Schema, load_schema
 
 __all__ = ["Phantom", "make_phantom", "polygon_coverage", "preview_rgb"]
@@ -99,13 +103,6 @@ class Phantom:
     @property
     def shape(self) -> tuple[int, int]:
         return (int(self.pixels.shape[0]), int(self.pixels.shape[1]))
-
-
-from vam_gui.core.phantom_parts import (  # noqa: E402 - split from this module
-    _affine_apply, _affine_inv, _draw_posterior_ap, _draw_posterior_lat, _draw_sacrum, _Level, _sacrum_body,
-)
-from vam_gui.core.rasterize import _Canvas, _chaikin, _side, polygon_coverage  # noqa: E402
-
 
 
 # ---------------------------------------------------------------------------------------

@@ -154,6 +154,11 @@ class MainWindow(QMainWindow):
         self.recent_menu = f.addMenu("Recent studies")
         self.recent_menu.aboutToShow.connect(self._fill_recent)
         f.addSeparator()
+        self.export_action = self._action(f, "&Export…", self.ask_export, "Ctrl+E",
+                                          tip="Export labels (JSON, COCO, CSV) or a training dataset")
+        self.import_action = self._action(f, "&Import labels…", self.ask_import,
+                                          tip="Import labels: COCO, scoliosis challenge, endplate CSV, JSON")
+        f.addSeparator()
         self._action(f, "&Quit", self.close, QKeySequence.StandardKey.Quit)
 
         e = m.addMenu("&Edit")
@@ -267,6 +272,16 @@ class MainWindow(QMainWindow):
         path, _ = QFileDialog.getOpenFileName(self, "Open study", "", "vam-gui studies (*.vamstudy)")
         if path:
             self.open_study(path)
+
+    def ask_export(self) -> None:
+        from vam_gui.gui.export_dialog import ask_export
+
+        ask_export(self)
+
+    def ask_import(self) -> None:
+        from vam_gui.gui.export_dialog import ask_import
+
+        ask_import(self)
 
     def _new_study(self, sources: list[str]) -> None:
         from vam_gui.io import Study, StudyError

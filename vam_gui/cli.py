@@ -232,6 +232,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
             raise CliError(str(exc)) from None
     for name, reason in report.skipped:
         print(f"skipped {name}: {reason}", file=sys.stderr)
+    if report.unlabelled:
+        print(f"{len(report.unlabelled)} image(s) without a labelled point left out", file=sys.stderr)
     print(f"{report.images} image(s) exported as {args.format} -> {args.out}", file=sys.stderr)
     return 1 if report.skipped else 0
 

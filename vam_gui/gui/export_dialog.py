@@ -1,0 +1,286 @@
+"""File > Export… and File > Import…: small dialogs that run the io exporters and importers
+in the window's workers, with progress in the status bar.
+
+The dialogs open window-modal but without blocking (``open()``), so the event loop, and the
+tests driving it, keep running; the work itself is a plain io function (conventions.md §5).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Qt
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QSpinBox,
+    QWidget,
+)
+
+EXPORT_FORMATS = (
+    ("json", "Labels: vam-gui JSON"),
+    ("coco", "Labels: COCO keypoints"),
+    ("csv", "Labels: CSV (px and mm)"),
+    ("dataset", "Training dataset (PNG + Gaussian targets)"),
+)
+IMPORT_FORMATS = (
+    ("json", "vam-gui JSON labels", "JSON (*.json)"),
+    ("coco", "COCO keypoints", "JSON (*.json)"),
+    ("scoliosis-mat", "Scoliosis challenge: .mat files (p2)", "MATLAB (*.mat)"),
+    ("scoliosis-csv", "Scoliosis challenge: landmarks.csv + filenames.csv", "CSV (*.csv)"),
+    ("endplates", "Endplate CSV (x1,y1,x2,y2[,label] per row)", "CSV (*.csv)"),
+)
+
+
+def _message(parent: QWidget, icon: QMessageBox.Icon, title: str, text: str) -> QMessageBox:
+    box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Ok, parent)
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    box.open()
+    return box
+
+
+def _folder_row(parent: QWidget, edit: QLineEdit, pick) -> QWidget:
+    row = QWidget(parent)
+    lay = QHBoxLayout(row)
+    lay.setContentsMargins(0, 0, 0, 0)
+    lay.addWidget(edit, 1)
+    button = QPushButton("Browse…", row)
+    button.clicked.connect(pick)
+    lay.addWidget(button)
+    return row
+
+
+class ExportDialog(QDialog):
+    """Format, destination folder and options of an export."""
+
+    def __init__(self, parent: QWidget | None = None, folder: str = "") -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Export")
+        form = QFormLayout(self)
+        self.format = QComboBox(self)
+        for key, text in EXPORT_FORMATS:
+            self.format.addItem(text, key)
+        form.addRow("Format", self.format)
+        self.folder = QLineEdit(folder, self)
+        form.addRow("Folder", _folder_row(self, self.folder, self._pick_folder))
+        self.all_images = QCheckBox("All images (not only accepted ones)", self)
+        self.include_flagged = QCheckBox("Include flagged images", self)
+        self.keep_names = QCheckBox("Keep original file names (not de-identified)", self)
+        for box in (self.all_images, self.include_flagged, self.keep_names):
+            form.addRow("", box)
+        self.sigma = QDoubleSpinBox(self)
+        self.sigma.setRange(0.5, 20.0)
+        self.sigma.setSingleStep(0.5)
+        self.sigma.setValue(2.0)
+        self.size = QSpinBox(self)
+        self.size.setRange(32, 4096)
+        self.size.setSingleStep(32)
+        self.size.setValue(512)
+        form.addRow("Target σ (model px)", self.sigma)
+        form.addRow("Model input S (px)", self.size)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel,
+                                        parent=self)
+        self.buttons.accepted.connect(self._check_and_accept)
+        self.buttons.rejected.connect(self.reject)
+        form.addRow(self.buttons)
+        self.format.currentIndexChanged.connect(self._format_changed)
+        self._format_changed()
+
+    def _format_changed(self) -> None:
+        dataset = self.format_key() == "dataset"
+        self.sigma.setEnabled(dataset)
+        self.size.setEnabled(dataset)
+
+    def _pick_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Export into folder", self.folder.text())
+        if folder:
+            self.folder.setText(folder)
+
+    def _check_and_accept(self) -> None:
+        if not self.folder.text().strip():
+            _message(self, QMessageBox.Icon.Warning, "Export", "Choose a folder to export into.")
+            return
+        if self.size.value() % 32:
+            _message(self, QMessageBox.Icon.Warning, "Export", "S must be a multiple of 32.")
+            return
+        self.accept()
+
+    def format_key(self) -> str:
+        return str(self.format.currentData())
+
+    def options(self):
+        from vam_gui.io.export import ExportOptions
+
+        return ExportOptions(all_images=self.all_images.isChecked(), include_flagged=self.include_flagged.isChecked(),
+                             keep_names=self.keep_names.isChecked(), sigma=float(self.sigma.value()),
+                             size=int(self.size.value()))
+
+
+class ImportDialog(QDialog):
+    """Format and label files of an import."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Import labels")
+        form = QFormLayout(self)
+        self.format = QComboBox(self)
+        for key, text, _ in IMPORT_FORMATS:
+            self.format.addItem(text, key)
+        form.addRow("Format", self.format)
+        self.paths = QLineEdit(self)
+        self.paths.setPlaceholderText("files or a folder; several separated by ';'")
+        row = _folder_row(self, self.paths, self._pick_files)
+        folder_button = QPushButton("Folder…", row)
+        folder_button.clicked.connect(self._pick_folder)
+        row.layout().addWidget(folder_button)
+        form.addRow("Labels", row)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel,
+                                        parent=self)
+        self.buttons.accepted.connect(self._check_and_accept)
+        self.buttons.rejected.connect(self.reject)
+        form.addRow(self.buttons)
+
+    def format_key(self) -> str:
+        return str(self.format.currentData())
+
+    def path_list(self) -> list[str]:
+        return [p.strip() for p in self.paths.text().split(";") if p.strip()]
+
+    def _pick_files(self) -> None:
+        pattern = next(f for k, _, f in IMPORT_FORMATS if k == self.format_key())
+        files, _ = QFileDialog.getOpenFileNames(self, "Label files", "", f"{pattern};;All files (*)")
+        if files:
+            self.paths.setText(";".join(files))
+
+    def _pick_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder of label files")
+        if folder:
+            self.paths.setText(folder)
+
+    def _check_and_accept(self) -> None:
+        if not self.path_list():
+            _message(self, QMessageBox.Icon.Warning, "Import labels", "Choose the label files to import.")
+            return
+        self.accept()
+
+
+def _export_job(study, fmt, folder, options, *, progress, cancel, emit):
+    from vam_gui.io.export import export_study
+
+    return export_study(study, fmt, folder, options, progress=progress, cancel=cancel)
+
+
+def _import_job(study, fmt, paths, user, *, progress, cancel, emit):
+    from vam_gui.io.importers import import_labels
+
+    return import_labels(study, fmt, paths, user=user, progress=progress, cancel=cancel)
+
+
+def _skipped_text(skipped: list[tuple[str, str]], limit: int = 20) -> str:
+    lines = [f"{name}: {why}" for name, why in skipped[:limit]]
+    if len(skipped) > limit:
+        lines.append(f"… and {len(skipped) - limit} more")
+    return "\n".join(lines)
+
+
+class Transfer(QObject):
+    """Runs one export or import in the window's workers. A QObject parented to the window,
+    so the job's signals arrive on the UI thread."""
+
+    running: set[Transfer] = set()  # keeps each alive until its job has answered
+
+    def __init__(self, window, verb: str) -> None:
+        super().__init__(window)
+        self.window = window
+        self.verb = verb  # "Exporting" / "Importing"
+        self.job = None
+        self.report = None
+
+    def start(self, fn, *args) -> None:
+        Transfer.running.add(self)
+        self.window.statusBar().showMessage(f"{self.verb}…")
+        self.job = self.window.workers.submit(fn, *args)
+        self.job.signals.progress.connect(self._progress)
+        self.job.signals.finished.connect(self._finished)
+        self.job.signals.failed.connect(self._failed)
+
+    def _progress(self, _job: int, done: int, total: int) -> None:
+        self.window.statusBar().showMessage(f"{self.verb}… {done}/{total}" if total else f"{self.verb}… {done}")
+
+    def _failed(self, _job: int, message: str) -> None:
+        if "cancelled" in message:
+            self.window.statusBar().showMessage(message, 6000)
+        else:
+            _message(self.window, QMessageBox.Icon.Warning, f"{self.verb[:-3]} failed", message)
+        self._done()
+
+    def _done(self) -> None:
+        Transfer.running.discard(self)
+        self.deleteLater()
+
+    def _finished(self, _job: int, report) -> None:
+        self.report = report
+        win = self.window
+        if self.verb == "Importing":
+            if win.study is not None:
+                win.worklist.model.set_images(win.study.list_images())
+                if win.stack is not None:
+                    # Earlier commands remember states the import replaced: undoing them now
+                    # would mix old and imported labels. The import itself is in the edit log.
+                    win.stack.clear()
+                    win._update_undo_actions()  # noqa: SLF001 - the window's own refresh
+                win.refresh_points(heatmaps=False)
+            done = f"{len(report.imported)} image(s) imported"
+        else:
+            done = f"{report.images} image(s) exported to {report.out_dir}"
+            if report.unlabelled:
+                done += f" ({len(report.unlabelled)} without labels left out)"
+        win.statusBar().showMessage(done, 8000)
+        if report.skipped:
+            _message(win, QMessageBox.Icon.Information, f"{done}; some were skipped",
+                     _skipped_text(report.skipped))
+        self._done()
+
+
+def ask_export(window) -> ExportDialog | None:
+    """File > Export…: the dialog; OK starts the export in a worker."""
+    if window.study is None:
+        _message(window, QMessageBox.Icon.Information, "Export", "Open a study first.")
+        return None
+    dialog = ExportDialog(window, folder=str(window.study.folder / "export"))
+    dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+
+    def go() -> None:
+        Transfer(window, "Exporting").start(_export_job, window.study, dialog.format_key(),
+                                            dialog.folder.text().strip(), dialog.options())
+
+    dialog.accepted.connect(go)
+    dialog.open()
+    return dialog
+
+
+def ask_import(window) -> ImportDialog | None:
+    """File > Import…: the dialog; OK starts the import in a worker."""
+    if window.study is None:
+        _message(window, QMessageBox.Icon.Information, "Import labels", "Open a study first.")
+        return None
+    dialog = ImportDialog(window)
+    dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+
+    def go() -> None:
+        user = window.stack.user if window.stack is not None else None
+        Transfer(window, "Importing").start(_import_job, window.study, dialog.format_key(),
+                                            [str(Path(p)) for p in dialog.path_list()], user)
+
+    dialog.accepted.connect(go)
+    dialog.open()
+    return dialog

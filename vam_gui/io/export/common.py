@@ -1,0 +1,82 @@
+"""What every export shares: options, the image selection, the report, cancel checks."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+Progress = Callable[[int, int], None]
+Cancel = Callable[[], bool]
+
+
+class ExportError(ValueError):
+    """An export that cannot be made as asked (nothing to export, a bad option)."""
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """Which images, under which names, and (dataset only) the target geometry.
+
+    Images: accepted ones by default, every image with ``all_images``; flagged images are
+    left out unless ``include_flagged`` (a flag means "do not trust these labels").
+    """
+
+    all_images: bool = False
+    include_flagged: bool = False
+    keep_names: bool = False
+    sigma: float = 2.0
+    size: int = 512
+    workers: int = 2
+
+    def __post_init__(self) -> None:
+        if not self.sigma > 0:
+            raise ExportError(f"sigma must be positive, got {self.sigma}")
+        if self.size <= 0 or self.size % 32:
+            raise ExportError(f"S must be a positive multiple of 32, got {self.size}")
+
+    def describe(self) -> dict:
+        return {"images": "all" if self.all_images else "accepted", "include_flagged": self.include_flagged,
+                "names": "original" if self.keep_names else "pseudonyms"}
+
+
+@dataclass
+class ExportReport:
+    format: str
+    out_dir: Path
+    files: list[Path] = field(default_factory=list)  # the files written (dataset: the manifest)
+    images: int = 0  # images exported
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (exported name, reason): failures
+    unlabelled: list[str] = field(default_factory=list)  # dataset: left out, no labelled point
+
+
+def select_images(study, options: ExportOptions) -> list:
+    """The ImageInfo rows an export covers, in study order; ExportError when none."""
+    rows = []
+    for info in study.list_images():
+        if info.status == "flagged":
+            if options.include_flagged:
+                rows.append(info)
+        elif options.all_images or info.status == "accepted":
+            rows.append(info)
+    if not rows:
+        what = "image" if options.all_images else "accepted image"
+        hint = "" if options.all_images else " (export all images with --all / 'All images')"
+        if not options.include_flagged and study.counts_by_status().get("flagged"):
+            hint += "; flagged images need --include-flagged"
+        raise ExportError(f"nothing to export: the study has no {what}{hint}")
+    return rows
+
+
+def check_cancel(cancel: Cancel | None) -> None:
+    if cancel is not None and cancel():
+        raise InterruptedError("export cancelled")
+
+
+def prepare_out_dir(out_dir: str | os.PathLike) -> Path:
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ExportError(f"{out} exists and is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    return out

@@ -1,0 +1,208 @@
+"""Label exports: our JSON, COCO keypoints and CSV (design.md §7).
+
+Coordinates are (x, y) in original-image pixels with the pixel convention of design.md §2
+(the centre of pixel (row i, column j) is x = j, y = i) in every format, COCO included.
+Every name and id written is a pseudonym unless ``keep_names`` (see ``pseudonyms``).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import numpy as np
+
+from vam_gui import __version__
+from vam_gui.core.atomic import write_bytes_atomic, write_json_atomic
+from vam_gui.io.export.common import (
+    Cancel,
+    ExportOptions,
+    ExportReport,
+    Progress,
+    check_cancel,
+    prepare_out_dir,
+    select_images,
+)
+from vam_gui.io.export.pseudonyms import Namer, content_key
+
+JSON_FORMAT = "vam-gui-labels"
+JSON_VERSION = 1
+JSON_FILE = "vam-labels.json"
+COCO_FILE = "coco-keypoints.json"
+CSV_FILE = "keypoints.csv"
+CSV_COLUMNS = ("image_id", "file", "index", "name", "vertebra", "corner", "x_px", "y_px", "x_mm", "y_mm",
+               "visible", "source", "confidence", "status")
+
+
+@dataclass
+class _Row:
+    """One selected image with everything a label file says about it."""
+
+    info: object  # ImageInfo
+    xy: np.ndarray  # [K, 2], NaN where unset
+    visible: np.ndarray  # [K] bool
+    source: list[str]
+    confidence: np.ndarray | None  # [K] of the latest prediction
+    model: str | None
+    id: str  # pseudonym
+    file: str  # pseudonym file name, or the original name with keep_names
+
+
+def _rows(study, options: ExportOptions, progress: Progress | None, cancel: Cancel | None,
+          namer: Namer) -> Iterator[_Row]:
+    infos = select_images(study, options)
+    for n, info in enumerate(infos, 1):
+        check_cancel(cancel)
+        ann = study.annotation(info.image_id)
+        pred = study.prediction(info.image_id)
+        yield _Row(info=info, xy=ann.xy, visible=ann.visible, source=[str(s) for s in ann.source],
+                   confidence=None if pred is None else pred.confidence,
+                   model=None if pred is None else pred.model_id,
+                   id=namer.image_id(info.image_id), file=namer.file_name(info.image_id, info.rel_path))
+        if progress is not None:
+            progress(n, len(infos))
+
+
+def _num(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def labels_document(study, options: ExportOptions = ExportOptions(), *, progress: Progress | None = None,
+                    cancel: Cancel | None = None) -> dict:
+    """Our JSON labels as a dict (what :func:`export_json` writes)."""
+    schema = study.schema
+    namer = Namer(study.study_uid, keep_names=options.keep_names)
+    images = []
+    for row in _rows(study, options, progress, cancel, namer):
+        info = row.info
+        keypoints = []
+        for i, name in enumerate(schema.keypoints):
+            keypoints.append({
+                "name": name, "x": _num(row.xy[i, 0]), "y": _num(row.xy[i, 1]),
+                "visible": bool(row.visible[i]), "source": row.source[i],
+                "confidence": None if row.confidence is None else _num(row.confidence[i]),
+            })
+        images.append({
+            "id": row.id, "file": row.file,
+            "content_key": content_key(namer.study, info.content_hash),
+            "width": info.width, "height": info.height,
+            "spacing": list(info.spacing) if info.spacing is not None else None,
+            "spacing_is_detector": info.spacing_is_detector,
+            "status": info.status, "comment": info.comment, "reviewer": info.reviewer,
+            "facing": info.facing, "model": row.model, "keypoints": keypoints,
+        })
+    return {
+        "format": JSON_FORMAT, "version": JSON_VERSION, "schema": schema.to_dict(),
+        "study": namer.study, "created": _now(), "app_version": __version__,
+        "selection": options.describe(),
+        # content_key = sha256(salt, sha256 of the image file): matches re-imports by content
+        "content_key_salt": namer.study,
+        "images": images,
+    }
+
+
+def export_json(study, out_dir: str | os.PathLike, options: ExportOptions = ExportOptions(), *,
+                progress: Progress | None = None, cancel: Cancel | None = None) -> ExportReport:
+    """Write ``vam-labels.json`` (format "vam-gui-labels") into ``out_dir``."""
+    out = prepare_out_dir(out_dir)
+    doc = labels_document(study, options, progress=progress, cancel=cancel)
+    check_cancel(cancel)
+    path = write_json_atomic(out / JSON_FILE, doc, indent=1)
+    return ExportReport("json", out, [path], len(doc["images"]))
+
+
+def _bbox(points: np.ndarray) -> list[float]:
+    if len(points) == 0:
+        return [0.0, 0.0, 0.0, 0.0]
+    x0, y0 = points.min(axis=0)
+    x1, y1 = points.max(axis=0)
+    return [float(x0), float(y0), float(x1 - x0), float(y1 - y0)]
+
+
+def coco_document(study, options: ExportOptions = ExportOptions(), *, progress: Progress | None = None,
+                  cancel: Cancel | None = None) -> dict:
+    """COCO keypoints: one image and one annotation per radiograph, one "spine" category.
+    A point is labelled (v = 2) when it is visible and has a position; otherwise v = 0 with
+    x = y = 0, as COCO requires."""
+    schema = study.schema
+    namer = Namer(study.study_uid, keep_names=options.keep_names)
+    images, annotations = [], []
+    for n, row in enumerate(_rows(study, options, progress, cancel, namer), 1):
+        labelled = row.visible & np.isfinite(row.xy).all(axis=1)
+        flat: list[float] = []
+        for (x, y), ok in zip(row.xy, labelled):
+            flat += [float(x), float(y), 2] if ok else [0.0, 0.0, 0]
+        box = _bbox(row.xy[labelled])
+        images.append({"id": n, "file_name": row.file, "width": row.info.width, "height": row.info.height,
+                       "vam_content_key": content_key(namer.study, row.info.content_hash)})
+        annotations.append({"id": n, "image_id": n, "category_id": 1, "keypoints": flat,
+                            "num_keypoints": int(labelled.sum()), "bbox": box,
+                            "area": box[2] * box[3], "iscrowd": 0})
+    return {
+        # vam_*: extra fields other COCO readers ignore; they let ours find the same image
+        # files again in another study (see pseudonyms.content_key)
+        "info": {"description": "vam-gui keypoint export", "version": __version__, "date_created": _now(),
+                 "vam_content_key_salt": namer.study},
+        "licenses": [],
+        "images": images,
+        "annotations": annotations,
+        "categories": [{
+            "id": 1, "name": "spine", "supercategory": "spine",
+            "keypoints": list(schema.keypoints),
+            "skeleton": [[i + 1, j + 1] for i, j in schema.edges],
+            "vam_schema": schema.name,  # lets our importer convert without guessing
+        }],
+    }
+
+
+def export_coco(study, out_dir: str | os.PathLike, options: ExportOptions = ExportOptions(), *,
+                progress: Progress | None = None, cancel: Cancel | None = None) -> ExportReport:
+    """Write ``coco-keypoints.json`` into ``out_dir``."""
+    out = prepare_out_dir(out_dir)
+    doc = coco_document(study, options, progress=progress, cancel=cancel)
+    check_cancel(cancel)
+    path = write_json_atomic(out / COCO_FILE, doc, indent=None)
+    return ExportReport("coco", out, [path], len(doc["images"]))
+
+
+def _cell(value: float | None, digits: int | None = 4) -> str:
+    # repr keeps every bit of a coordinate; mm are rounded (spacing is not that precise)
+    if value is None or not np.isfinite(value):
+        return ""
+    return repr(float(value)) if digits is None else f"{value:.{digits}f}"
+
+
+def export_csv(study, out_dir: str | os.PathLike, options: ExportOptions = ExportOptions(), *,
+               progress: Progress | None = None, cancel: Cancel | None = None) -> ExportReport:
+    """Write ``keypoints.csv``: one row per image and keypoint, px and mm (mm empty when the
+    image has no spacing)."""
+    out = prepare_out_dir(out_dir)
+    schema = study.schema
+    namer = Namer(study.study_uid, keep_names=options.keep_names)
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    count = 0
+    for row in _rows(study, options, progress, cancel, namer):
+        count += 1
+        spacing = row.info.spacing
+        for i, name in enumerate(schema.keypoints):
+            x, y = float(row.xy[i, 0]), float(row.xy[i, 1])
+            x_mm = x * spacing[1] if spacing is not None else None
+            y_mm = y * spacing[0] if spacing is not None else None
+            conf = None if row.confidence is None else float(row.confidence[i])
+            writer.writerow([row.id, row.file, i, name, schema.vertebrae[schema.vertebra[i]],
+                             schema.corner_names[schema.corner[i]], _cell(x, None), _cell(y, None),
+                             _cell(x_mm), _cell(y_mm), int(bool(row.visible[i])), row.source[i],
+                             _cell(conf), row.info.status])
+    check_cancel(cancel)
+    path = write_bytes_atomic(out / CSV_FILE, buf.getvalue().encode("utf-8"))
+    return ExportReport("csv", out, [path], count)

@@ -1,0 +1,172 @@
+"""What every importer shares: parsed label records, matching them to the study's images,
+and writing them through ``study.apply_edit(kind="import")`` (logged, one edit per image)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path, PurePath
+
+import numpy as np
+
+from vam_gui.core.annotation import PointState, ReviewState
+from vam_gui.core.schema import Schema
+from vam_gui.io.export.pseudonyms import content_key, image_pseudonym
+from vam_gui.io.importers.convert import LabelImportError, ViewMismatchError, convert_points
+
+Progress = Callable[[int, int], None]
+Cancel = Callable[[], bool]
+IMPORTED = "imported"
+
+
+@dataclass
+class ImportReport:
+    format: str
+    imported: list[str] = field(default_factory=list)  # study image ids, in import order
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (where the labels came from, why)
+
+
+@dataclass
+class LabelRecord:
+    """The labels of one image as read from a file, before matching and conversion."""
+
+    origin: str  # the label file (and row / entry), for the report
+    keys: list[str]  # file names or stems to find the image by, most specific first
+    schema: Schema | None = None  # the labels' own schema (converted to the study's)
+    xy: np.ndarray | None = None  # [schema.k, 2] original pixels, NaN = missing
+    visible: np.ndarray | None = None  # [schema.k]
+    sources: list[str] | None = None  # kept (our JSON); None: every point becomes "imported"
+    review: ReviewState | None = None  # our JSON: the status it carries
+    facing: str | None = None
+    pseudonym: str | None = None  # our exports: the image's pseudonym
+    content_key: tuple[str, str] | None = None  # (salt, key) of our JSON
+    # Labels whose pixels depend on the matched image (normalised coordinates, the side the
+    # patient faces): info -> (xy, visible) in ``schema``.
+    resolve: Callable[[object], tuple[np.ndarray, np.ndarray]] | None = None
+    error: str | None = None  # unreadable: reported as skipped
+
+
+class ImageMatcher:
+    """Finds a study image by the names a label file gives it."""
+
+    def __init__(self, study) -> None:
+        self.study = study
+        self.infos = {info.image_id: info for info in study.list_images()}
+        self._by_name: dict[str, list[str]] = {}
+        self._by_lower: dict[str, list[str]] = {}
+        self._by_stem: dict[str, list[str]] = {}
+        self._by_pseudonym: dict[str, str] = {}
+        for image_id, info in self.infos.items():
+            name = PurePath(info.rel_path).name
+            self._by_name.setdefault(name, []).append(image_id)
+            self._by_lower.setdefault(name.lower(), []).append(image_id)
+            self._by_stem.setdefault(PurePath(name).stem.lower(), []).append(image_id)
+            self._by_pseudonym[image_pseudonym(study.study_uid, image_id)] = image_id
+        self._content: dict[str, dict[str, str]] = {}  # salt -> key -> image id
+
+    def _by_content(self, salt: str, key: str) -> str | None:
+        table = self._content.get(salt)
+        if table is None:
+            table = self._content[salt] = {content_key(salt, info.content_hash): image_id
+                                           for image_id, info in self.infos.items()}
+        return table.get(key)
+
+    def find(self, record: LabelRecord) -> tuple[str | None, str]:
+        """(image id, "") or (None, why not)."""
+        if record.pseudonym and record.pseudonym in self._by_pseudonym:
+            return self._by_pseudonym[record.pseudonym], ""
+        if record.content_key is not None:
+            found = self._by_content(*record.content_key)
+            if found is not None:
+                return found, ""
+        for key in record.keys:
+            name = PurePath(key).name
+            for table, k in ((self._by_name, name), (self._by_lower, name.lower()),
+                             (self._by_stem, PurePath(name).stem.lower()), (self._by_stem, name.lower())):
+                ids = table.get(k)
+                if ids:
+                    if len(ids) > 1:
+                        return None, f"{name!r} matches {len(ids)} images of the study"
+                    return ids[0], ""
+            if key in self._by_pseudonym:
+                return self._by_pseudonym[key], ""
+        shown = record.keys[0] if record.keys else record.origin
+        return None, f"no image of the study matches {PurePath(shown).name!r}"
+
+
+def expand(paths: Iterable[str | os.PathLike], suffixes: tuple[str, ...]) -> list[Path]:
+    """Files as given, folders searched (recursively) for files with these suffixes."""
+    files: list[Path] = []
+    for item in paths:
+        p = Path(item)
+        if p.is_dir():
+            files.extend(sorted(f for f in p.rglob("*") if f.is_file() and f.name.lower().endswith(suffixes)
+                                and not f.name.startswith(".")))
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise LabelImportError(f"{p}: no such file or folder")
+    return files
+
+
+def _points(record: LabelRecord, info, study_schema: Schema) -> dict[int, PointState]:
+    if record.resolve is not None:
+        xy, visible = record.resolve(info)
+    else:
+        xy, visible = record.xy, record.visible
+    converted = convert_points(xy, visible, record.schema, study_schema, record.sources)
+    points: dict[int, PointState] = {}
+    for idx, (x, y, vis, src) in converted.items():
+        if not (np.isfinite(x) and np.isfinite(y)):
+            x = y = float("nan")
+            vis = False
+        points[idx] = PointState(x, y, vis, src if src is not None else IMPORTED)
+    return points
+
+
+def apply_records(study, records: Iterable[LabelRecord], fmt: str, *, user: str,
+                  total: int | None = None, progress: Progress | None = None,
+                  cancel: Cancel | None = None) -> ImportReport:
+    """Match every record to an image and write it as one logged "import" edit. Records
+    that match nothing, or an image already imported from this batch, are reported."""
+    report = ImportReport(fmt)
+    matcher = ImageMatcher(study)
+    done: dict[str, str] = {}  # image id -> origin
+    n = 0
+    for record in records:
+        if cancel is not None and cancel():
+            raise InterruptedError("import cancelled")
+        n += 1
+        if record.error:
+            report.skipped.append((record.origin, record.error))
+        else:
+            _apply_one(study, record, fmt, user, matcher, done, report)
+        if progress is not None:
+            progress(n, max(total or 0, n))
+    return report
+
+
+def _apply_one(study, record: LabelRecord, fmt: str, user: str, matcher: ImageMatcher,
+               done: dict[str, str], report: ImportReport) -> None:
+    image_id, why = matcher.find(record)
+    if image_id is None:
+        report.skipped.append((record.origin, why))
+        return
+    if image_id in done:
+        report.skipped.append((record.origin, f"its image already has labels from {done[image_id]}"))
+        return
+    info = matcher.infos[image_id]
+    try:
+        points = _points(record, info, study.schema)
+    except ViewMismatchError:
+        raise  # AP <-> lateral: every record would fail the same way
+    except (ValueError, IndexError) as exc:
+        report.skipped.append((record.origin, str(exc)))
+        return
+    study.apply_edit(image_id, user=user, kind="import", label=f"import {fmt} labels",
+                     points=points, review=record.review)
+    if record.facing in ("left", "right"):
+        study.set_facing(image_id, record.facing)
+    done[image_id] = record.origin
+    report.imported.append(image_id)

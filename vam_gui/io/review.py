@@ -1,0 +1,44 @@
+"""Spine-aware review from the study store: measurements, label checks and the correction
+report of an image or a whole study (the numbers come from ``vam_gui.core``)."""
+
+from __future__ import annotations
+
+from vam_gui.core.checks import Flag, check
+from vam_gui.core.measure import Measurements, measure
+from vam_gui.core.report import CorrectionReport, correction_report
+
+
+def image_review(study, image_id: str) -> tuple[Measurements | None, list[Flag]]:
+    """Measurements and flags of one image's current annotation. The heatmap peaks are the
+    decoded prediction (DARK's points), which is what "far from its peak" compares against."""
+    ann = study.annotation(image_id)
+    if ann.is_empty():
+        return None, []
+    info = study.image_info(image_id)
+    pred = study.prediction(image_id)
+    peaks = pred.xy if pred is not None else None
+    result = measure(study.schema, ann.xy, ann.visible, spacing=info.spacing, facing=info.facing,
+                     spacing_is_detector=info.spacing_is_detector)
+    flags = check(study.schema, ann.xy, ann.visible, heatmap_peaks=peaks, prediction_xy=peaks,
+                  spacing=info.spacing, facing=info.facing)
+    return result, flags
+
+
+def flag_counts(study) -> dict[str, int]:
+    """Number of flags per image (for the worklist)."""
+    return {image_id: len(image_review(study, image_id)[1]) for image_id in study.image_ids()}
+
+
+def study_report(study, reviewer: str | None = None) -> CorrectionReport:
+    """The correction report: moves counted from the final state against the prediction."""
+    predictions, annotations, spacings, seconds = {}, {}, {}, {}
+    for info in study.list_images():
+        pred = study.prediction(info.image_id)
+        if pred is None:
+            continue
+        predictions[info.image_id] = pred.xy
+        annotations[info.image_id] = study.annotation(info.image_id)
+        spacings[info.image_id] = info.spacing
+        seconds[info.image_id] = study.review_seconds(info.image_id)
+    return correction_report(study.schema, study.edit_log(), predictions, annotations, spacings, seconds,
+                             reviewer)

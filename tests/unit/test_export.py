@@ -431,7 +431,7 @@ def test_dicom_export_leaks_no_patient_data(dicom_study, tmp_path):
         files = [p for p in out.rglob("*") if p.is_file()]
         assert files
         written += files
-    assert len(written) == 3 + 3  # three label files; manifest, PNG, NPZ
+    assert len(written) == 4 + 3  # JSON, COCO, CSV + measurements CSV; manifest, PNG, NPZ
     for path in written:
         rel = path.relative_to(tmp_path).as_posix().encode()
         data = path.read_bytes()
@@ -463,3 +463,34 @@ def test_bench_export_quick(tmp_path):
     figures = bench_export(tmp_path, n=3, side=256, size=128, repeats=1)
     assert figures["export_images_per_s"] > 0
     assert all(figures[f"export_{k}_ms"] > 0 for k in ("read", "letterbox", "png", "targets", "npz"))
+
+
+def test_measurements_travel_with_json_and_csv(tmp_path):
+    """JSON carries each image's measurements; the CSV export adds measurements.csv."""
+    import csv as _csv
+    import json as _json
+
+    import cv2 as _cv2
+
+    from vam_gui.core.annotation import PointState, ReviewState
+    from vam_gui.io import Study
+    from vam_gui.io.export import ExportOptions, export_study
+
+    img = tmp_path / "i.png"
+    _cv2.imwrite(str(img), np.zeros((300, 200), np.uint8))
+    with Study.create(tmp_path / "m.vamstudy") as study:
+        study.add_images([img])
+        image = study.image_ids()[0]
+        points = {}
+        for v in range(5):  # 40 px wide, 30 px tall boxes 10 px apart
+            y0 = 20 + 40 * v
+            for c, (x, y) in enumerate([(50, y0), (90, y0), (50, y0 + 30), (90, y0 + 30)]):
+                points[4 * v + c] = PointState(float(x), float(y), True, "placed")
+        study.apply_edit(image, user="t", kind="move", points=points, review=ReviewState("accepted", None, "t"))
+        export_study(study, "json", tmp_path / "j", ExportOptions())
+        export_study(study, "csv", tmp_path / "c", ExportOptions())
+    doc = _json.loads((tmp_path / "j" / "vam-labels.json").read_text())
+    m = doc["images"][0]["measurements"]
+    assert m["unit"] == "px" and m["vertebrae"][0]["heights"]["middle"] == pytest.approx(30.0)
+    rows = list(_csv.DictReader(open(tmp_path / "c" / "measurements.csv")))
+    assert any(r["measurement"].startswith("L1") and r["unit"] == "px" for r in rows)

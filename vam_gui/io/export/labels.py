@@ -34,6 +34,8 @@ JSON_VERSION = 1
 JSON_FILE = "vam-labels.json"
 COCO_FILE = "coco-keypoints.json"
 CSV_FILE = "keypoints.csv"
+MEASUREMENTS_CSV = "measurements.csv"
+MEASUREMENT_COLUMNS = ("image_id", "file", "measurement", "value", "unit", "note")
 CSV_COLUMNS = ("image_id", "file", "index", "name", "vertebra", "corner", "x_px", "y_px", "x_mm", "y_mm",
                "visible", "source", "confidence", "status")
 
@@ -67,6 +69,14 @@ def _rows(study, options: ExportOptions, progress: Progress | None, cancel: Canc
             progress(n, len(infos))
 
 
+def _measurements(schema, row: _Row):
+    from vam_gui.core.measure import measure
+
+    info = row.info
+    return measure(schema, row.xy, row.visible, spacing=info.spacing, facing=info.facing,
+                   spacing_is_detector=info.spacing_is_detector)
+
+
 def _num(value: float) -> float | None:
     return float(value) if np.isfinite(value) else None
 
@@ -98,6 +108,7 @@ def labels_document(study, options: ExportOptions = ExportOptions(), *, progress
             "spacing_is_detector": info.spacing_is_detector,
             "status": info.status, "comment": info.comment, "reviewer": info.reviewer,
             "facing": info.facing, "model": row.model, "keypoints": keypoints,
+            "measurements": _measurements(schema, row).to_dict(),
         })
     return {
         "format": JSON_FORMAT, "version": JSON_VERSION, "schema": schema.to_dict(),
@@ -183,16 +194,22 @@ def _cell(value: float | None, digits: int | None = 4) -> str:
 def export_csv(study, out_dir: str | os.PathLike, options: ExportOptions = ExportOptions(), *,
                progress: Progress | None = None, cancel: Cancel | None = None) -> ExportReport:
     """Write ``keypoints.csv``: one row per image and keypoint, px and mm (mm empty when the
-    image has no spacing)."""
+    image has no spacing); and ``measurements.csv``: one row per image and measurement, with
+    its unit (mm with spacing, px without)."""
     out = prepare_out_dir(out_dir)
     schema = study.schema
     namer = Namer(study.study_uid, keep_names=options.keep_names)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
+    mbuf = io.StringIO()
+    mwriter = csv.writer(mbuf, lineterminator="\n")
+    mwriter.writerow(MEASUREMENT_COLUMNS)
     count = 0
     for row in _rows(study, options, progress, cancel, namer):
         count += 1
+        for name, value, unit, note in _measurements(schema, row).rows():
+            mwriter.writerow([row.id, row.file, name, "" if value is None else value, unit, note])
         spacing = row.info.spacing
         for i, name in enumerate(schema.keypoints):
             x, y = float(row.xy[i, 0]), float(row.xy[i, 1])
@@ -205,4 +222,5 @@ def export_csv(study, out_dir: str | os.PathLike, options: ExportOptions = Expor
                              _cell(conf), row.info.status])
     check_cancel(cancel)
     path = write_bytes_atomic(out / CSV_FILE, buf.getvalue().encode("utf-8"))
-    return ExportReport("csv", out, [path], count)
+    mpath = write_bytes_atomic(out / MEASUREMENTS_CSV, mbuf.getvalue().encode("utf-8"))
+    return ExportReport("csv", out, [path, mpath], count)

@@ -53,3 +53,17 @@ def test_offscreen_start_smoke():
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "VAM_GUI_EXIT_AFTER_SHOW": "1"}
     run = subprocess.run([sys.executable, "-m", "vam_gui"], capture_output=True, text=True, env=env, timeout=120)
     assert run.returncode == 0, run.stderr[-2000:]
+
+
+def test_new_study_from_folder_dialog(qtbot, window, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog, QInputDialog
+
+    folder = tmp_path / "lat"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "a.png"), np.full((60, 50), 90, np.uint8))
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(folder))
+    monkeypatch.setattr(QInputDialog, "getItem", lambda *a, **k: ("lumbar-lat-22", True))
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(tmp_path / "lat"), ""))
+    window.new_study_from_folder()
+    assert window.study.path.name == "lat.vamstudy" and window.study.schema.name == "lumbar-lat-22"
+    assert window.canvas.layer.schema.k == 22 and window.keypoints.rowCount() == 22

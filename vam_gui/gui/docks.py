@@ -20,11 +20,12 @@ SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
 class WorklistModel(QAbstractTableModel):
-    HEADERS = ("Image", "Status", "Conf.", "Reviewer")
+    HEADERS = ("Image", "Status", "Conf.", "Spread", "Flags", "Reviewer")
 
     def __init__(self) -> None:
         super().__init__()
         self.rows: list = []  # ImageInfo
+        self.flag_counts: dict[str, int] = {}  # image id -> number of anatomical check flags
         self._index: dict[str, int] = {}
 
     def set_images(self, infos: list) -> None:
@@ -39,6 +40,12 @@ class WorklistModel(QAbstractTableModel):
             return
         self.rows[row] = info
         self.dataChanged.emit(self.index(row, 0), self.index(row, len(self.HEADERS) - 1))
+
+    def set_flags(self, image_id: str, count: int) -> None:
+        self.flag_counts[image_id] = count
+        row = self._index.get(image_id)
+        if row is not None:
+            self.dataChanged.emit(self.index(row, 4), self.index(row, 4))
 
     def row_of(self, image_id: str) -> int | None:
         return self._index.get(image_id)
@@ -64,13 +71,24 @@ class WorklistModel(QAbstractTableModel):
                 return info.status.replace("_", " ")
             if col == 2:
                 return "" if info.worst_confidence is None else f"{info.worst_confidence:.2f}"
+            if col == 3:
+                return "" if info.max_spread is None else f"{info.max_spread:.1f}"
+            if col == 4:
+                n = self.flag_counts.get(info.image_id)
+                return "" if not n else str(n)
             return info.reviewer or ""
         if role == SORT_ROLE:
             if col == 1:
                 return STATUS_ORDER[info.status]
             if col == 2:  # most uncertain first; never-predicted last
                 return math.inf if info.worst_confidence is None else info.worst_confidence
+            if col == 3:  # widest peak first
+                return math.inf if info.max_spread is None else -info.max_spread
+            if col == 4:  # most flags first
+                return -self.flag_counts.get(info.image_id, 0)
             return self.data(index, Qt.ItemDataRole.DisplayRole)
+        if role == Qt.ItemDataRole.ForegroundRole and col == 4 and self.flag_counts.get(info.image_id):
+            return QBrush(QColor("#ff3b30"))
         if role == Qt.ItemDataRole.ForegroundRole and col == 1:
             return QBrush(QColor(STATUS_COLOURS[info.status]))
         if role == Qt.ItemDataRole.ToolTipRole:
@@ -127,7 +145,8 @@ class WorklistPanel(QWidget):
         self.filter_box.currentIndexChanged.connect(
             lambda _: self.proxy.set_status(self.filter_box.currentData()))
         self.sort_box = QComboBox()
-        self.sort_box.addItems(["Order added", "By status", "Most uncertain first"])
+        self.sort_box.addItems(["Order added", "By status", "Least confident first", "Widest spread first",
+                                "Most flags first"])
         self.sort_box.currentIndexChanged.connect(self._sort)
         top = QHBoxLayout()
         top.addWidget(QLabel("Show"))
@@ -145,7 +164,7 @@ class WorklistPanel(QWidget):
         return QSize(300, 600)
 
     def _sort(self, which: int) -> None:
-        column = {0: -1, 1: 1, 2: 2}[which]
+        column = {0: -1, 1: 1, 2: 2, 3: 3, 4: 4}[which]
         self.table.horizontalHeader().setSortIndicator(column, Qt.SortOrder.AscendingOrder)
         self.proxy.sort(column, Qt.SortOrder.AscendingOrder)
 

@@ -20,6 +20,7 @@ PALETTE = ["#4cc9f0", "#f72585", "#b5e48c", "#ffb703", "#c77dff",
            "#06d6a0", "#fb8500", "#8ecae6", "#ff006e", "#e9ff70"]
 LOW_CONFIDENCE = QColor("#ff3b30")
 MISSING = QColor(150, 150, 150)
+FLAGGED = QColor("#ff9500")
 
 
 def vertebra_colour(index: int) -> QColor:
@@ -81,6 +82,7 @@ class KeypointLayer(QObject):
         self.selected: int | None = None
         self.labels_visible = True
         self.threshold = 0.3
+        self.flagged: set[int] = set()  # points an anatomical check complained about
         self._annotation: Annotation | None = None
         self._confidence: np.ndarray | None = None
         self._outlines: list[pg.PlotDataItem] = []
@@ -134,6 +136,12 @@ class KeypointLayer(QObject):
         for i in range(len(self.items)):
             self._style(i)
 
+    def set_flagged(self, indices) -> None:
+        changed = self.flagged.symmetric_difference(indices)
+        self.flagged = set(indices)
+        for i in changed:
+            self._style(i)
+
     def set_labels_visible(self, visible: bool) -> None:
         self.labels_visible = visible
         for i in range(len(self.items)):
@@ -176,9 +184,10 @@ class KeypointLayer(QObject):
         item.setSymbol(symbol)
         label = item.label()
         if label is not None:
-            name = self.schema.keypoints[i] + (" ?" if low else "")
+            flagged = i in self.flagged
+            name = self.schema.keypoints[i] + (" ?" if low else "") + (" ⚑" if flagged else "")
             label.setFormat(name)
-            label.setColor(LOW_CONFIDENCE if low else (MISSING if not visible else colour))
+            label.setColor(LOW_CONFIDENCE if low else FLAGGED if flagged else (MISSING if not visible else colour))
             label.setVisible(self.labels_visible)
         item.update()
 

@@ -20,20 +20,6 @@ from vam_gui.gui.inference import Inference
 from vam_gui.gui.workers import Workers
 
 
-def infer_facing(schema, xy) -> str | None:
-    """Lateral views: which side the anterior corners are on, from the points themselves."""
-    import numpy as np
-
-    if schema.view != "LAT":
-        return None
-    corner = np.asarray(schema.corner)
-    anterior = xy[(corner == 0) | (corner == 2), 0]
-    posterior = xy[(corner == 1) | (corner == 3), 0]
-    if not (np.isfinite(anterior).any() and np.isfinite(posterior).any()):
-        return None
-    return "left" if np.nanmean(anterior) < np.nanmean(posterior) else "right"
-
-
 class MainWindow(QMainWindow):
     image_shown = Signal(str)  # image id, after the canvas shows it
     body_ready = Signal()
@@ -56,11 +42,14 @@ class MainWindow(QMainWindow):
         self.docks: dict[str, QDockWidget] = {}
         for title, area in (("Worklist", Qt.DockWidgetArea.LeftDockWidgetArea),
                             ("Keypoints", Qt.DockWidgetArea.RightDockWidgetArea),
+                            ("Measurements", Qt.DockWidgetArea.RightDockWidgetArea),
                             ("View", Qt.DockWidgetArea.RightDockWidgetArea)):
             dock = QDockWidget(title, self)
             dock.setObjectName(f"dock-{title.lower()}")
             self.addDockWidget(area, dock)
             self.docks[title] = dock
+        self.tabifyDockWidget(self.docks["Keypoints"], self.docks["Measurements"])
+        self.docks["Keypoints"].raise_()
         self.cursor_label = QLabel("")
         self.statusBar().addPermanentWidget(self.cursor_label)
         self.inference = Inference(self.workers, self.statusBar())
@@ -99,6 +88,10 @@ class MainWindow(QMainWindow):
         self.worklist = WorklistPanel()
         self.keypoints = KeypointTable(schema)
         self.view_panel = ViewPanel(self.canvas)
+        from vam_gui.gui.review import ReviewTools
+
+        self.review = ReviewTools(self)
+        self.docks["Measurements"].setWidget(self.review.panel)
         self.docks["Worklist"].setWidget(self.worklist)
         self.docks["Keypoints"].setWidget(self.keypoints)
         self.docks["View"].setWidget(self.view_panel)
@@ -179,6 +172,12 @@ class MainWindow(QMainWindow):
         self._action(r, "&Previous image", lambda: self.step_image(-1), "PgUp", "previous")
         self._action(r, "Next &unreviewed image", self.next_unreviewed, "U")
         self._action(r, "Next &low-confidence point", self.next_low_confidence, "L")
+        self._action(r, "Next fla&gged point", lambda: self.canvas and self.review.next_flagged_point(), "G",
+                     tip="Jump to the next point an anatomical check flagged")
+        self._action(r, "Next most &uncertain image", lambda: self.canvas and self.review.next_most_uncertain(),
+                     "Shift+U", tip="The unaccepted image with the lowest confidence")
+        r.addSeparator()
+        self._action(r, "Correction &report…", lambda: self.canvas and self.review.show_report())
 
         v = m.addMenu("&View")
         self.heat_action = self._action(v, "&Heatmap overlay", None, "H", "heatmap", checkable=True)
@@ -246,6 +245,7 @@ class MainWindow(QMainWindow):
             self.canvas.layer.set_labels_visible(self.view_panel.labels.isChecked())
             self.keypoints.set_schema(study.schema)
         self.worklist.model.set_images(study.list_images())
+        self.review.study_opened()
         self.settings.add_recent(study.path)
         self.setWindowTitle(f"{study.path.name} — vam-gui {__version__}")
         missing = study.missing_images()
@@ -283,37 +283,15 @@ class MainWindow(QMainWindow):
 
         ask_import(self)
 
-    def _new_study(self, sources: list[str]) -> None:
-        from vam_gui.io import Study, StudyError
-
-        target, _ = QFileDialog.getSaveFileName(self, "New study file", "study.vamstudy",
-                                                "vam-gui studies (*.vamstudy)")
-        if not target:
-            return
-        if not target.endswith(".vamstudy"):
-            target += ".vamstudy"
-        schema = self.canvas.layer.schema.name if self.canvas is not None else "lumbar-ap-20"
-        try:
-            with Study.create(target, schema=schema) as study:
-                report = study.add_images(sources)
-        except StudyError as exc:
-            QMessageBox.warning(self, "Cannot create study", str(exc))
-            return
-        if report.skipped:
-            QMessageBox.information(self, "Some files were skipped", "\n".join(
-                f"{Path(p).name}: {why}" for p, why in report.skipped[:20]))
-        self.open_study(target)
-
     def new_study_from_files(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(self, "Radiographs", "",
-                                                "Images (*.dcm *.png *.jpg *.jpeg *.tif *.tiff);;All files (*)")
-        if files:
-            self._new_study(files)
+        from vam_gui.gui.study_dialogs import new_study_from_files
+
+        new_study_from_files(self)
 
     def new_study_from_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Folder of radiographs")
-        if folder:
-            self._new_study([folder])
+        from vam_gui.gui.study_dialogs import new_study_from_folder
+
+        new_study_from_folder(self)
 
     def _fill_recent(self) -> None:
         self.recent_menu.clear()
@@ -358,10 +336,17 @@ class MainWindow(QMainWindow):
         self.canvas.layer.set_data(ann if not ann.is_empty() else None, conf)
         info = study.image_info(image_id)
         self.keypoints.show_annotation(ann, conf, info.spacing, self.settings.confidence_threshold)
-        self.canvas.set_facing(info.facing or infer_facing(study.schema, ann.xy))
+        self.canvas.set_facing(info.facing or self._inferred_facing(ann))
+        self.review.refresh()
         if heatmaps:
             maps = study.heatmaps(image_id) if pred is not None else None
             self.canvas.set_heatmaps(maps, pred.letterbox if pred is not None else None)
+
+    def _inferred_facing(self, ann) -> str | None:
+        from vam_gui.core.measure import corner_table, infer_facing
+
+        schema = self.study.schema
+        return infer_facing(corner_table(schema, ann.xy, ann.visible)) if schema.view == "LAT" else None
 
     def _end_view(self) -> None:
         if self._view_id is not None and self.study is not None:
@@ -391,6 +376,7 @@ class MainWindow(QMainWindow):
     def _push(self, command) -> bool:
         if self.stack is None:
             return False
+        self._ask_reviewer_once()
         try:
             self.stack.push(command)
         except (ValueError, IndexError) as exc:
@@ -398,6 +384,22 @@ class MainWindow(QMainWindow):
             self.refresh_points()
             return False
         return True
+
+    def _ask_reviewer_once(self) -> None:
+        """Edits are signed: before the first one, ask for the reviewer's name (once, kept in
+        the settings; the login name is the default)."""
+        if self.settings.reviewer:
+            return
+        from vam_gui.core.commands import default_user
+
+        name, ok = QInputDialog.getText(self, "Reviewer", "Your name, written on every edit:",
+                                        text=default_user())
+        self.settings.reviewer = (name.strip() if ok else "") or default_user()
+        self.stack.user = self.settings.reviewer
+        try:
+            save_settings(self.settings)
+        except OSError as exc:
+            self.statusBar().showMessage(f"could not save settings: {exc}", 6000)
 
     def _point_moved(self, index: int, x: float, y: float) -> None:
         from vam_gui.core.commands import MovePoint

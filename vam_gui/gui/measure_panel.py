@@ -104,7 +104,6 @@ class MeasurementPanel(QWidget):
         for flag in flags:
             item = QListWidgetItem(f"{'⚠' if flag.severity == 'warning' else '✖'} {flag.message}")
             item.setForeground(QBrush(QColor("#ff3b30" if flag.severity == "error" else "#e09a00")))
-            item.setData(Qt.ItemDataRole.UserRole, len(self.flags) - 0)
             self.flags.addItem(item)
 
     def _flag_activated(self, item: QListWidgetItem) -> None:

@@ -30,15 +30,23 @@ def flag_counts(study) -> dict[str, int]:
 
 
 def study_report(study, reviewer: str | None = None) -> CorrectionReport:
-    """The correction report: moves counted from the final state against the prediction."""
+    """The correction report: moves counted from the final state against the prediction.
+    Images are named by their per-study pseudonyms (as in every export), never by UID or
+    file name."""
+    from dataclasses import replace
+
+    from vam_gui.io.export.pseudonyms import image_pseudonym
+
     predictions, annotations, spacings, seconds = {}, {}, {}, {}
+    name = {}
     for info in study.list_images():
         pred = study.prediction(info.image_id)
         if pred is None:
             continue
-        predictions[info.image_id] = pred.xy
-        annotations[info.image_id] = study.annotation(info.image_id)
-        spacings[info.image_id] = info.spacing
-        seconds[info.image_id] = study.review_seconds(info.image_id)
-    return correction_report(study.schema, study.edit_log(), predictions, annotations, spacings, seconds,
-                             reviewer)
+        key = name[info.image_id] = image_pseudonym(study.study_uid, info.image_id)
+        predictions[key] = pred.xy
+        annotations[key] = study.annotation(info.image_id)
+        spacings[key] = info.spacing
+        seconds[key] = study.review_seconds(info.image_id)
+    log = [replace(e, image_id=name.get(e.image_id, "?")) for e in study.edit_log() if e.image_id in name]
+    return correction_report(study.schema, log, predictions, annotations, spacings, seconds, reviewer)

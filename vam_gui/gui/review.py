@@ -1,0 +1,141 @@
+"""Spine-aware review in the window: the measurements dock, check flags on the canvas and in
+the worklist, uncertainty-first navigation and the correction report."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from PySide6.QtCore import QObject
+from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QLabel, QMessageBox, QTableWidget,
+                               QTableWidgetItem, QVBoxLayout)
+
+from vam_gui.core.atomic import write_bytes_atomic
+from vam_gui.gui.measure_panel import MeasurementPanel
+
+
+class ReviewTools(QObject):
+    def __init__(self, window) -> None:
+        super().__init__(window)
+        self.window = window
+        self.panel = MeasurementPanel()
+        self.panel.flag_chosen.connect(self._flag_chosen)
+        self.flags: list = []
+
+    # ------------------------------------------------------------------ per image
+    def study_opened(self) -> None:
+        """Count the flags of every image for the worklist (checks are cheap: numpy only)."""
+        from vam_gui.io.review import flag_counts
+
+        w = self.window
+        for image_id, n in flag_counts(w.study).items():
+            w.worklist.model.set_flags(image_id, n)
+
+    def refresh(self) -> None:
+        """Recompute measurements and flags of the current image (after a finished edit)."""
+        from vam_gui.io.review import image_review
+
+        w = self.window
+        if w.study is None or w.current_id is None:
+            self.panel.show_result(None, [])
+            w.canvas.layer.set_flagged(())
+            return
+        result, self.flags = image_review(w.study, w.current_id)
+        self.panel.show_result(result, self.flags)
+        w.canvas.layer.set_flagged({i for f in self.flags for i in f.points})
+        w.worklist.model.set_flags(w.current_id, len(self.flags))
+
+    def _flag_chosen(self, flag) -> None:
+        if flag.points:
+            self.window._keypoint_chosen(flag.points[0])
+
+    def next_flagged_point(self) -> None:
+        """Select the next point (after the selected one) that a check flagged."""
+        w = self.window
+        points = sorted({i for f in self.flags for i in f.points})
+        if not points:
+            w.statusBar().showMessage("No flagged point on this image", 4000)
+            return
+        current = w.canvas.layer.selected
+        after = [i for i in points if current is None or i > current]
+        w._keypoint_chosen(after[0] if after else points[0])
+        flag = next(f for f in self.flags if w.canvas.layer.selected in f.points)
+        w.statusBar().showMessage(flag.message, 8000)
+
+    def next_most_uncertain(self) -> None:
+        """The unaccepted image with the lowest worst confidence (then the most flags)."""
+        w = self.window
+        if w.study is None:
+            return
+        flags = w.worklist.model.flag_counts
+        candidates = [i for i in w.study.list_images()
+                      if i.status != "accepted" and i.image_id != w.current_id and i.worst_confidence is not None]
+        if not candidates:
+            w.statusBar().showMessage("No other predicted, unaccepted image", 5000)
+            return
+        best = min(candidates, key=lambda i: (i.worst_confidence, -flags.get(i.image_id, 0)))
+        w.show_image(best.image_id)
+
+    # ------------------------------------------------------------------ report
+    def show_report(self) -> None:
+        from vam_gui.io.review import study_report
+
+        w = self.window
+        if w.study is None:
+            return
+        report = study_report(w.study, reviewer=w.stack.user if w.stack else None)
+        ReportDialog(report, w).exec()
+
+
+class ReportDialog(QDialog):
+    """The correction report: summary, a per-keypoint table, and Save as CSV."""
+
+    def __init__(self, report, parent=None) -> None:
+        super().__init__(parent)
+        self.report = report
+        self.setWindowTitle("Correction report")
+        self.resize(720, 560)
+        d = report.to_dict()
+        hours = d.get("total_review_seconds", 0) / 3600
+        summary = QLabel(
+            f"Reviewer: {d.get('reviewer') or '–'} (edits by: {', '.join(d.get('reviewers') or []) or '–'})\n"
+            f"{d.get('points_moved', 0)} of {d.get('points_compared', 0)} predicted points moved · "
+            f"time on images {hours:.2f} h")
+        table = QTableWidget(0, 6)
+        table.setHorizontalHeaderLabels(["Keypoint", "Moved", "Mean px", "Max px", "Mean mm", "Max mm"])
+        rows = d.get("keypoints", [])
+        table.setRowCount(len(rows))
+
+        def cell(v, digits=2):
+            return "–" if v is None else (f"{v:.{digits}f}" if isinstance(v, float) else str(v))
+
+        for r, kp in enumerate(rows):
+            values = [kp.get("name"), kp.get("n_moved"), kp.get("mean_px"), kp.get("max_px"),
+                      kp.get("mean_mm"), kp.get("max_mm")]
+            for c, v in enumerate(values):
+                table.setItem(r, c, QTableWidgetItem(cell(v)))
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Close)
+        buttons.accepted.connect(self.save_csv)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(summary)
+        layout.addWidget(table)
+        layout.addWidget(buttons)
+
+    def csv_bytes(self) -> bytes:
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerows(self.report.to_csv_rows())
+        return buf.getvalue().encode("utf-8")
+
+    def save_csv(self, path: str | None = None) -> Path | None:
+        if not path:
+            path, _ = QFileDialog.getSaveFileName(self, "Save correction report", "correction-report.csv",
+                                                  "CSV (*.csv)")
+        if not path:
+            return None
+        try:
+            return write_bytes_atomic(path, self.csv_bytes())
+        except OSError as exc:
+            QMessageBox.warning(self, "Cannot save the report", str(exc))
+            return None

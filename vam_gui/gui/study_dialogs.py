@@ -1,0 +1,48 @@
+"""File > New study: pick radiographs (files or a folder), a keypoint schema and a study file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
+
+
+def _new_study(window, sources: list[str]) -> None:
+    from vam_gui.core.schema import DEFAULT_SCHEMA, available_schemas
+    from vam_gui.io import Study, StudyError
+
+    names = available_schemas()
+    current = window.study.schema.name if window.study is not None else DEFAULT_SCHEMA
+    schema, ok = QInputDialog.getItem(window, "Keypoint schema", "Landmarks to review:", names,
+                                      names.index(current) if current in names else 0, False)
+    if not ok:
+        return
+    target, _ = QFileDialog.getSaveFileName(window, "New study file", "study.vamstudy",
+                                            "vam-gui studies (*.vamstudy)")
+    if not target:
+        return
+    if not target.endswith(".vamstudy"):
+        target += ".vamstudy"
+    try:
+        with Study.create(target, schema=schema) as study:
+            report = study.add_images(sources)
+    except StudyError as exc:
+        QMessageBox.warning(window, "Cannot create study", str(exc))
+        return
+    if report.skipped:
+        QMessageBox.information(window, "Some files were skipped", "\n".join(
+            f"{Path(p).name}: {why}" for p, why in report.skipped[:20]))
+    window.open_study(target)
+
+
+def new_study_from_files(window) -> None:
+    files, _ = QFileDialog.getOpenFileNames(window, "Radiographs", "",
+                                            "Images (*.dcm *.png *.jpg *.jpeg *.tif *.tiff);;All files (*)")
+    if files:
+        _new_study(window, files)
+
+
+def new_study_from_folder(window) -> None:
+    folder = QFileDialog.getExistingDirectory(window, "Folder of radiographs")
+    if folder:
+        _new_study(window, [folder])

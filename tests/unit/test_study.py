@@ -235,3 +235,17 @@ def test_version_1_files_are_migrated(tmp_path):
         assert s.image_ids() == ["a"] and s.image_info("a").max_spread is None
     assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == study_db.SCHEMA_VERSION
     assert "max_spread" in [r[1] for r in sqlite3.connect(path).execute("PRAGMA table_info(predictions)")]
+
+
+def test_atomic_writes_get_ordinary_permissions(tmp_path):
+    import os
+    import stat
+
+    from vam_gui.core.atomic import write_bytes_atomic
+
+    mask = os.umask(0o022)
+    try:
+        path = write_bytes_atomic(tmp_path / "x.json", b"{}")
+    finally:
+        os.umask(mask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644

@@ -8,13 +8,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import torch
 import torch.nn as nn
 
 from vam_gui import __version__
+from vam_gui.core.atomic import new_temp_file
 from vam_gui.model.config import ConfigError, ModelConfig
 
 FORMAT = "vam-gui-checkpoint"
@@ -27,7 +27,7 @@ class CheckpointError(ValueError):
 
 def _atomic_target(path: Path):
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = new_temp_file(path)
     os.close(fd)
     return Path(tmp)
 

@@ -26,25 +26,12 @@ def bench_dicom_load(
     (``dicom_load_ratio``; about 1 means the reader adds little to pydicom itself).
     """
     import pydicom
-    from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
+    from vam_gui.io.dicom_write import dx_dataset
     from vam_gui.io.radiograph import load_radiograph
 
     arr = np.random.default_rng(0).integers(0, 4096, (side, side), dtype=np.uint16)
-    ds = Dataset()
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.1.1"
-    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID = generate_uid()
-    ds.Modality = "DX"
-    ds.Rows = ds.Columns = side
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, 12, 11
-    ds.PixelRepresentation, ds.SamplesPerPixel = 0, 1
-    ds.PhotometricInterpretation = "MONOCHROME2"
-    ds.PixelSpacing = [0.15, 0.15]
-    ds.WindowCenter, ds.WindowWidth = 2048, 4096
-    ds.PixelData = arr.tobytes()
+    ds = dx_dataset(arr, spacing=(0.15, 0.15), bits_stored=12, window=(2048, 4096))
     path = Path(tmpdir) / "bench_dicom_load.dcm"
     ds.save_as(path, enforce_file_format=True)
 

@@ -24,34 +24,17 @@ def phantom_dicom_bytes(ph: Phantom, *, monochrome1: bool, uid_root_seed: int) -
     """A DX DICOM of a phantom with PixelSpacing (MONOCHROME1 stores the inverted values)."""
     import io
 
-    from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+    from vam_gui.io.dicom_write import dx_dataset
 
     pixels = ph.pixels.astype(np.uint16)
-    ds = Dataset()
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.1.1"  # DX for presentation
-    uid = generate_uid(entropy_srcs=[f"vam-gui-synth-{uid_root_seed}"])
-    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID = uid
-    ds.Modality = "DX"
-    ds.BodyPartExamined = "LSPINE"
-    ds.ViewPosition = "AP" if ph.facing is None else "LL"
-    ds.PatientName = "PHANTOM^SYNTHETIC"
-    ds.PatientID = f"SYNTH{uid_root_seed:06d}"
-    ds.Rows, ds.Columns = pixels.shape
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, 16, 15
-    ds.PixelRepresentation, ds.SamplesPerPixel = 0, 1
-    ds.PixelSpacing = [f"{ph.spacing[0]:.6f}", f"{ph.spacing[1]:.6f}"]
     lo, hi = np.percentile(pixels[::4, ::4], [0.5, 99.5])
     if monochrome1:
-        ds.PhotometricInterpretation = "MONOCHROME1"
         pixels = (65535 - pixels).astype(np.uint16)
         lo, hi = 65535 - hi, 65535 - lo
-    else:
-        ds.PhotometricInterpretation = "MONOCHROME2"
-    ds.WindowCenter, ds.WindowWidth = f"{(lo + hi) / 2:.1f}", f"{max(hi - lo, 1):.1f}"
-    ds.PixelData = pixels.tobytes()
+    ds = dx_dataset(pixels, spacing=ph.spacing, photometric="MONOCHROME1" if monochrome1 else "MONOCHROME2",
+                    window=((lo + hi) / 2, hi - lo), uid_seed=f"vam-gui-synth-{uid_root_seed}",
+                    BodyPartExamined="LSPINE", ViewPosition="AP" if ph.facing is None else "LL",
+                    PatientName="PHANTOM^SYNTHETIC", PatientID=f"SYNTH{uid_root_seed:06d}")
     buf = io.BytesIO()
     ds.save_as(buf, enforce_file_format=True)
     return buf.getvalue()

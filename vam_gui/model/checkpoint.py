@@ -64,16 +64,20 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, config: ModelConf
     return path
 
 
+def _load_plain(path: Path):
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises UnpicklingError and friends
+        raise CheckpointError(f"{path.name}: cannot be loaded as plain weights ({exc})") from exc
+
+
 def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     """Tensors from a ``.safetensors`` file or a plain ``.pt`` (weights only, no pickled code)."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such file")
     if path.suffix in (".pt", ".pth"):
-        try:
-            obj = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # torch raises UnpicklingError and friends
-            raise CheckpointError(f"{path.name}: cannot be loaded as plain weights ({exc})") from exc
+        obj = _load_plain(path)
         if isinstance(obj, dict) and "state_dict" in obj:
             obj = obj["state_dict"]
         if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
@@ -93,10 +97,7 @@ def read_config(path: str | os.PathLike) -> ModelConfig:
     if not path.is_file():
         raise CheckpointError(f"{path}: no such file")
     if path.suffix in (".pt", ".pth"):
-        try:
-            obj = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:
-            raise CheckpointError(f"{path.name}: cannot be loaded as plain weights ({exc})") from exc
+        obj = _load_plain(path)
         text = obj.get("config") if isinstance(obj, dict) else None
         if isinstance(text, dict):
             text = json.dumps(text)

@@ -18,8 +18,7 @@ __all__ = ["bench_export"]
 
 
 def _write_dicoms(folder: Path, n: int, side: int) -> list[Path]:
-    from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+    from vam_gui.io.dicom_write import dx_dataset
 
     rng = np.random.default_rng(0)
     yy, xx = np.mgrid[0:side, 0:side].astype(np.float32) / side
@@ -28,18 +27,7 @@ def _write_dicoms(folder: Path, n: int, side: int) -> list[Path]:
     paths = []
     for i in range(n):
         arr = np.clip(base + rng.normal(0, 40, base.shape), 0, 4095).astype(np.uint16)
-        ds = Dataset()
-        ds.file_meta = FileMetaDataset()
-        ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.1.1"
-        ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID = generate_uid()
-        ds.Modality = "DX"
-        ds.Rows = ds.Columns = side
-        ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, 12, 11
-        ds.PixelRepresentation, ds.SamplesPerPixel = 0, 1
-        ds.PhotometricInterpretation = "MONOCHROME2"
-        ds.PixelSpacing = [0.15, 0.15]
-        ds.PixelData = arr.tobytes()
+        ds = dx_dataset(arr, spacing=(0.15, 0.15), bits_stored=12)
         path = folder / f"bench-{i:03d}.dcm"
         ds.save_as(path, enforce_file_format=True)
         paths.append(path)

@@ -176,7 +176,8 @@ def _cmd_screenshot(args: argparse.Namespace) -> int:
         width, height = (int(v) for v in args.size.lower().split("x"))
     except ValueError:
         raise CliError(f"--size must look like 1400x900, got {args.size!r}") from None
-    path = render_screenshot(args.out, args.study, width=width, height=height, checkpoint=args.checkpoint)
+    path = render_screenshot(args.out, args.study, width=width, height=height, checkpoint=args.checkpoint,
+                             dock=args.dock)
     print(f"window rendered -> {path}", file=sys.stderr)
     return 0
 
@@ -278,6 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--study", help="a study file (*.vamstudy)")
     p.add_argument("--checkpoint", help="predict images that have no prediction yet with this model")
     p.add_argument("--size", default="1400x900", help="window size WxH (default 1400x900)")
+    p.add_argument("--dock", choices=["Keypoints", "Measurements"], help="bring this dock tab to the front")
     p.set_defaults(func=_cmd_screenshot)
 
     p = sub.add_parser("export", help="export labels or a training dataset (de-identified)",

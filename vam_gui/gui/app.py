@@ -118,8 +118,10 @@ def run_app(paths: list[Path]) -> int:
     window = build_window(paths)
     window.show()
     if os.environ.get("QT_QPA_PLATFORM") == "offscreen" and os.environ.get("VAM_GUI_EXIT_AFTER_SHOW"):
-        window.ensure_body()  # a smoke check of start-up: build everything, then leave
-        app.processEvents()
-        window.close()
-        return 0
+        # A smoke check of start-up: build everything, let the study open, then leave.
+        from PySide6.QtCore import QTimer
+
+        window.ensure_body()
+        QTimer.singleShot(500, window.close)
+        return app.exec()
     return app.exec()

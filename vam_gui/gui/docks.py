@@ -135,9 +135,11 @@ class WorklistPanel(QWidget):
         self.proxy.sort(-1)
         self.table.verticalHeader().hide()
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        header.setMinimumSectionSize(40)
+        header.setMinimumSectionSize(36)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        for col, width in enumerate((118, 76, 44, 50, 40)):
+            self.table.setColumnWidth(col, width)
+        header.setStretchLastSection(True)
         self.filter_box = QComboBox()
         self.filter_box.addItem("All images", None)
         for status in STATUSES:

@@ -43,16 +43,19 @@ def phantom_study(folder: Path, *, seed: int = 7, size: int = 512) -> Path:
 
 
 def render_screenshot(out: str | os.PathLike, study: str | os.PathLike | None = None, *,
-                      width: int = 1400, height: int = 900, checkpoint: str | None = None) -> Path:
+                      width: int = 1400, height: int = 900, checkpoint: str | None = None,
+                      dock: str | None = None) -> Path:
     """Open the window offscreen on ``study`` (default: the bundled sample study, else a
     phantom study) showing its first image, and save the window as a PNG."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtTest import QTest
+
     from vam_gui.core.settings import Settings
     from vam_gui.gui.app import application, first_start_study
     from vam_gui.gui.main_window import MainWindow
 
     out = Path(out)
-    app = application()
+    application()
     with tempfile.TemporaryDirectory(prefix="vam-gui-shot-") as tmp:
         target = Path(study) if study is not None else (first_start_study() or phantom_study(Path(tmp)))
         if checkpoint is not None:
@@ -65,8 +68,9 @@ def render_screenshot(out: str | os.PathLike, study: str | os.PathLike | None = 
         first = window.study.image_ids()[0] if window.study.image_ids() else None
         if first is not None and window.current_id != first:
             window.show_image(first)
-        for _ in range(3):
-            app.processEvents()
+        if dock in window.docks:
+            window.docks[dock].raise_()
+        QTest.qWait(200)  # let layout, the deferred dock sizes and painting happen
         image = window.grab()
         window.close()
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -77,6 +77,9 @@ class Canvas(pg.GraphicsLayoutWidget):
         self.facing_label = pg.TextItem("", color="#dddddd", anchor=(0, 0))
         self.facing_label.setZValue(30)
         self.view.addItem(self.facing_label)
+        self.hint = pg.TextItem("Open a study (Ctrl+O), or start one from radiographs (Ctrl+N)",
+                                color="#9e9e9e", anchor=(0.5, 0.5))
+        self.view.addItem(self.hint)
         self.radiograph: Radiograph | None = None
         self.window = (0.0, 1.0)
         self._colormap = "inferno"
@@ -96,6 +99,7 @@ class Canvas(pg.GraphicsLayoutWidget):
     def set_radiograph(self, rad: Radiograph | None, *, fit: bool = True) -> None:
         self.radiograph = rad
         self.layer.cancel_drags()
+        self.hint.setVisible(rad is None)
         if rad is None:
             self.image_item.clear()
             self.set_heatmaps(None)

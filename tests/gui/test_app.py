@@ -67,3 +67,24 @@ def test_new_study_from_folder_dialog(qtbot, window, tmp_path, monkeypatch):
     window.new_study_from_folder()
     assert window.study.path.name == "lat.vamstudy" and window.study.schema.name == "lumbar-lat-22"
     assert window.canvas.layer.schema.k == 22 and window.keypoints.rowCount() == 22
+
+
+def test_first_start_opens_the_sample_with_the_demo_model(qtbot):
+    """`vam-gui` with no arguments: the bundled sample study (copied to the user data folder,
+    never written in the package) with the demo model loaded and predictions shown."""
+    from vam_gui.core.resources import resources_dir
+    from vam_gui.core.settings import data_dir
+    from vam_gui.gui.app import build_window
+
+    window = build_window([])
+    qtbot.addWidget(window)
+    wait_body(qtbot, window)
+    qtbot.waitUntil(lambda: window.predictor is not None, timeout=60000)
+    assert window.study.path.parent == data_dir() / "sample"
+    assert not str(window.study.path).startswith(str(resources_dir()))
+    assert window.study.prediction(window.current_id) is not None
+    assert all(item.isVisible() for item in window.canvas.layer.items)
+    assert window.canvas.heat_item.image is not None
+    assert "demo" in window.inference.model_label.text()
+    window.workers.wait()
+    window.close()

@@ -179,3 +179,16 @@ def test_dataset_items(phantoms):
     assert small["image"].shape == (3, 64, 64)
     assert torch.allclose(small["xy"], (item["xy"] + 0.5) * 0.5 - 0.5, atol=1e-5)
     assert {e["split"] for e in ds.entries} <= {"train", "val"}
+
+
+def test_shipped_demo_model_is_accurate_on_unseen_phantoms(tmp_path):
+    """The bundled demo model (trained on phantom seeds 0..1999) on seeds it never saw."""
+    from vam_gui.core.resources import resource_path
+    from vam_gui.io.synth import synthesize
+    from vam_gui.model.evaluate import evaluate
+
+    demo = resource_path("models", "demo.safetensors")
+    assert demo.is_file() and demo.stat().st_size <= 20 * 1024 * 1024
+    synthesize(tmp_path, 6, seed=950000, dataset_size=128, images=False)
+    result = evaluate(demo, tmp_path / "dataset", device="cpu")
+    assert result["mre_model_px"] <= 3.0, result["mre_model_px"]

@@ -25,9 +25,9 @@ def clean_column(window):
 
 
 def table_value(panel, name):
-    for r in range(panel.table.rowCount()):
-        if panel.table.item(r, 0).text() == name:
-            return panel.table.item(r, 1).text()
+    for row_name, value, _note in panel.model.rows:
+        if row_name == name:
+            return value
     raise KeyError(name)
 
 
@@ -36,6 +36,8 @@ def test_moving_a_corner_updates_measurements_and_flags(qtbot, window, clean_col
 
     win = window
     panel = win.review.panel
+    win.docks["Measurements"].raise_()  # the panel draws only while it is visible
+    qtbot.waitUntil(panel.isVisible)
     assert win.review.flags == []
     assert table_value(panel, "L3.height.left") == "19.0 px"
     # drag L3-UL (index 8) to the right of L3-UR: left/right swapped

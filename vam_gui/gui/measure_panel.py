@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QListWidget, QListWidgetItem,
-                               QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+                               QSplitter, QTableView, QVBoxLayout, QWidget)
 
 from vam_gui.core.checks import Flag
 from vam_gui.core.measure import Measurements
@@ -16,6 +16,44 @@ from vam_gui.core.measure import Measurements
 # Heights drawn per level: AP left/middle/right, lateral anterior/middle/posterior.
 SERIES = {"AP": ("left", "middle", "right"), "LAT": ("anterior", "middle", "posterior")}
 SERIES_PENS = ("#4cc9f0", "#ffb703", "#f72585")
+
+
+class MeasurementTable(QAbstractTableModel):
+    """(name, value text, note) rows, replaced in one reset per image (a QTableWidget re-lays
+    its columns out on every setItem: a hundred rows cost tens of milliseconds)."""
+
+    HEADERS = ("Measurement", "Value", "Note")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[tuple[str, str, str]] = []
+
+    def set_rows(self, rows: list[tuple[str, str, str]]) -> None:
+        self.beginResetModel()
+        self.rows = rows
+        self.endResetModel()
+
+    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: N802 - Qt naming
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent=QModelIndex()) -> int:  # noqa: N802
+        return 3
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):  # noqa: N802
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+            return self.HEADERS[section]
+        return None
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self.rows[index.row()][index.column()]
+        return None
+
+
+def _value_text(value, unit: str) -> str:
+    if isinstance(value, float):
+        return f"{value:.1f} {unit}".strip() if unit else f"{value:.2f}"
+    return "–" if value is None else f"{value} {unit}".strip()
 
 
 class MeasurementPanel(QWidget):
@@ -30,12 +68,15 @@ class MeasurementPanel(QWidget):
         self.plot.setMouseEnabled(x=False, y=False)
         self._curves = [self.plot.plot([], [], pen=pg.mkPen(c, width=2), symbol="o", symbolSize=6,
                                        symbolBrush=c, name=n) for c, n in zip(SERIES_PENS, ("", "", ""))]
-        self.table = QTableWidget(0, 3)
-        self.table.setHorizontalHeaderLabels(["Measurement", "Value", "Note"])
+        self.model = MeasurementTable()
+        self.table = QTableView()
+        self.table.setModel(self.model)
         self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(22)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self.table.setColumnWidth(0, 170)
+        self.table.setColumnWidth(1, 80)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.flags = QListWidget()
         self.flags.itemActivated.connect(self._flag_activated)
@@ -51,27 +92,32 @@ class MeasurementPanel(QWidget):
         layout.addWidget(self.summary)
         layout.addWidget(split)
         self._flags: list[Flag] = []
+        self._pending: tuple | None = None
 
     def show_result(self, result: Measurements | None, flags: list[Flag]) -> None:
+        """Show an image's result; while the tab is hidden only remember it (drawn when shown)."""
+        self._pending = (result, flags)
+        if self.isVisible():
+            self._draw()
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        super().showEvent(event)
+        self._draw()
+
+    def _draw(self) -> None:
+        if self._pending is None:
+            return
+        result, flags = self._pending
+        self._pending = None
         self._show_flags(flags)
         if result is None:
             self.summary.setText("")
-            self.table.setRowCount(0)
+            self.model.set_rows([])
             for c in self._curves:
                 c.setData([], [])
             return
         self._show_plot(result)
-        rows = result.rows()
-        self.table.setUpdatesEnabled(False)
-        self.table.setRowCount(len(rows))
-        for r, (name, value, unit, note) in enumerate(rows):
-            if isinstance(value, float):
-                text = f"{value:.1f} {unit}".strip() if unit else f"{value:.2f}"
-            else:
-                text = "–" if value is None else f"{value} {unit}".strip()
-            for c, t in enumerate((name, text, note)):
-                self.table.setItem(r, c, QTableWidgetItem(t))
-        self.table.setUpdatesEnabled(True)
+        self.model.set_rows([(name, _value_text(value, unit), note) for name, value, unit, note in result.rows()])
         angles = [a for a in result.angles if a.value_deg is not None and a.name != "max_cobb"]
         parts = [f"lengths in {result.unit}"]
         parts += [f"{a.name.replace('_', ' ')} {a.value_deg:.1f}°" for a in angles[:2]]

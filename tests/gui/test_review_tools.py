@@ -38,6 +38,9 @@ def test_moving_a_corner_updates_measurements_and_flags(qtbot, window, clean_col
     panel = win.review.panel
     win.docks["Measurements"].raise_()  # the panel draws only while it is visible
     qtbot.waitUntil(panel.isVisible)
+    # the worker counts every image's flags for the worklist
+    qtbot.waitUntil(lambda: len(win.worklist.model.flag_counts) == 3)
+    assert set(win.worklist.model.flag_counts.values()) == {0}
     assert win.review.flags == []
     assert table_value(panel, "L3.height.left") == "19.0 px"
     # drag L3-UL (index 8) to the right of L3-UR: left/right swapped

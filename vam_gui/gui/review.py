@@ -25,12 +25,14 @@ class ReviewTools(QObject):
 
     # ------------------------------------------------------------------ per image
     def study_opened(self) -> None:
-        """Count the flags of every image for the worklist (checks are cheap: numpy only)."""
-        from vam_gui.io.review import flag_counts
+        """Count the flags of every image for the worklist, in a worker: a few ms an image,
+        which for a large study is seconds the window must not freeze for."""
+        from vam_gui.io.review import count_flags
 
         w = self.window
-        for image_id, n in flag_counts(w.study).items():
-            w.worklist.model.set_flags(image_id, n)
+        job = w.workers.submit(count_flags, w.study, w.study.image_ids())
+        study = w.study
+        job.signals.item.connect(lambda _id, item: w.study is study and w.worklist.model.set_flags(*item))
 
     def refresh(self) -> None:
         """Recompute measurements and flags of the current image (after a finished edit)."""

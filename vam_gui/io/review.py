@@ -8,7 +8,8 @@ from vam_gui.core.measure import Measurements, measure
 from vam_gui.core.report import CorrectionReport, correction_report
 
 
-def image_review(study, image_id: str) -> tuple[Measurements | None, list[Flag]]:
+def image_review(study, image_id: str, *, with_measurements: bool = True
+                 ) -> tuple[Measurements | None, list[Flag]]:
     """Measurements and flags of one image's current annotation. The heatmap peaks are the
     decoded prediction (DARK's points), which is what "far from its peak" compares against."""
     ann = study.annotation(image_id)
@@ -18,15 +19,25 @@ def image_review(study, image_id: str) -> tuple[Measurements | None, list[Flag]]
     pred = study.prediction(image_id)
     peaks = pred.xy if pred is not None else None
     result = measure(study.schema, ann.xy, ann.visible, spacing=info.spacing, facing=info.facing,
-                     spacing_is_detector=info.spacing_is_detector)
+                     spacing_is_detector=info.spacing_is_detector) if with_measurements else None
     flags = check(study.schema, ann.xy, ann.visible, heatmap_peaks=peaks, prediction_xy=peaks,
                   spacing=info.spacing, facing=info.facing)
     return result, flags
 
 
-def flag_counts(study) -> dict[str, int]:
-    """Number of flags per image (for the worklist)."""
-    return {image_id: len(image_review(study, image_id)[1]) for image_id in study.image_ids()}
+def count_flags(study, image_ids, *, progress=None, cancel=None, emit=None) -> dict[str, int]:
+    """Number of flags per image (for the worklist); ``emit((image_id, n))`` as each is done,
+    so a worker can fill the worklist while the reviewer already works."""
+    counts = {}
+    for n, image_id in enumerate(image_ids, 1):
+        if cancel is not None and cancel():
+            break
+        counts[image_id] = len(image_review(study, image_id, with_measurements=False)[1])
+        if emit is not None:
+            emit((image_id, counts[image_id]))
+        if progress is not None:
+            progress(n, len(image_ids))
+    return counts
 
 
 def study_report(study, reviewer: str | None = None) -> CorrectionReport:

@@ -141,3 +141,23 @@ def test_cli_errors_are_one_line(tmp_path, capsys, checkpoint):
     assert len(err) == 1 and err[0].startswith("vam-gui: error: checkpoint not found")
     assert main(["predict", str(tmp_path), "-c", str(checkpoint), "-o", str(tmp_path / "o.json"),
                  "--shard", "9/2"]) == 2
+
+
+def test_cuda_out_of_memory_falls_back_to_cpu_with_a_warning():
+    """The fallback path, driven by a model whose first call runs out of (CUDA) memory."""
+    config = tiny_config()
+    model = build_model(config).eval()
+    real_forward = model.forward
+    calls = []
+
+    def flaky(x):
+        calls.append(x.device.type)
+        if len(calls) == 1:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real_forward(x)
+
+    model.forward = flaky
+    predictor = Predictor((model, config), device="cpu")
+    with pytest.warns(RuntimeWarning, match="continuing on the CPU"):
+        pred = predictor.predict(np.random.rand(60, 40).astype(np.float32))
+    assert pred.xy.shape == (20, 2) and len(calls) == 2 and predictor.device.type == "cpu"

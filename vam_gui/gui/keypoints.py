@@ -197,11 +197,14 @@ class KeypointLayer(QObject):
             xs, ys = [], []
             for a, b in self._edges_by_vertebra[v]:
                 pa, pb = self.position(a), self.position(b)
-                if pa is None or pb is None:
-                    continue
+                if pa is None or pb is None or not (self._shown(a) and self._shown(b)):
+                    continue  # no outline through a point marked missing
                 xs += [pa[0] + 0.5, pb[0] + 0.5]
                 ys += [pa[1] + 0.5, pb[1] + 0.5]
             self._outlines[v].setData(xs, ys)
+
+    def _shown(self, i: int) -> bool:
+        return self._annotation is None or bool(self._annotation.visible[i])
 
     def _dragging(self, item: KeypointItem) -> None:
         # Per mouse move: redraw one vertebra's outline (a few segments), nothing else.

@@ -122,7 +122,7 @@ class MeasurementPanel(QWidget):
         parts = [f"lengths in {result.unit}"]
         parts += [f"{a.name.replace('_', ' ')} {a.value_deg:.1f}°" for a in angles[:2]]
         if result.slip is not None and result.slip.percent is not None:
-            parts.append(f"L5–S1 slip {result.slip.percent:.0f} %" + (f" (grade {result.slip.grade})"
+            parts.append(f"L5–S1 slip {round(result.slip.percent) + 0:.0f} %" + (f" (grade {result.slip.grade})"
                                                                      if result.slip.grade else ""))
         self.summary.setText(" · ".join(parts) + ("" if not result.notes else "\n" + " ".join(result.notes)))
 

@@ -192,3 +192,18 @@ def test_shipped_demo_model_is_accurate_on_unseen_phantoms(tmp_path):
     synthesize(tmp_path, 6, seed=950000, dataset_size=128, images=False)
     result = evaluate(demo, tmp_path / "dataset", device="cpu")
     assert result["mre_model_px"] <= 3.0, result["mre_model_px"]
+
+
+def test_train_accepts_a_folder_of_images_with_labels_json(tmp_path):
+    """A synth folder without a dataset (images + labels.json) is converted once, then trained."""
+    from vam_gui.io.synth import synthesize
+    from vam_gui.model.cli_commands import resolve_dataset
+
+    synthesize(tmp_path / "s", 3, seed=77, difficulty=0.2)
+    dataset = resolve_dataset(tmp_path / "s", size=64)
+    assert dataset == tmp_path / "s" / "dataset-S64" and (dataset / "manifest.json").is_file()
+    assert resolve_dataset(tmp_path / "s", size=64) == dataset  # reused, not rebuilt
+    assert main(["train", str(tmp_path / "s"), "--out", str(tmp_path / "run"), "--size", "64", "--epochs", "1",
+                 "--batch-size", "2", "--max-steps", "1", "--d-model", "32", "--bridge-layers", "1",
+                 "--vam-layers", "1", "--decoder-channels", "16,16,8,8", "-q"]) == 0
+    assert (tmp_path / "run" / "last.safetensors").is_file()

@@ -239,7 +239,8 @@ def train(opts: TrainOptions, *, progress: Callable[[dict], None] | None = None)
         if rank == 0:
             errors, _, val_loss = radial_errors(model, val_loader, device, config.sigma, autocast) \
                 if len(val_ds) else (np.full((1, 1), np.nan), None, float("nan"))
-            mre, med = float(np.nanmean(errors)), float(np.nanmedian(errors))
+            finite = errors[np.isfinite(errors)]  # no validation items: NaN, and no "best"
+            mre, med = (float(finite.mean()), float(np.median(finite))) if finite.size else (math.nan, math.nan)
             with metrics_csv.open("a") as f:
                 f.write(f"{epoch},{step},{np.mean(losses):.6g},{val_loss:.6g},{mre:.4f},{med:.4f},"
                         f"{sched.get_last_lr()[0]:.3g},{time.time() - t_start:.1f}\n")

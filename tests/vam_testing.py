@@ -12,3 +12,36 @@ def tiny_config(**overrides):
                   decoder_channels=[16, 16, 8, 8], dropout=0.0)
     params.update(overrides)
     return ModelConfig(**params)
+
+
+def byte_mutations():
+    """A hypothesis strategy for one byte-level mutation: flip, set, insert, delete, truncate."""
+    from hypothesis import strategies as st
+
+    return st.one_of(
+        st.tuples(st.just("flip"), st.integers(0, 10_000), st.integers(1, 255)),
+        st.tuples(st.just("set"), st.integers(0, 10_000), st.integers(0, 255)),
+        st.tuples(st.just("insert"), st.integers(0, 10_000), st.binary(min_size=1, max_size=8)),
+        st.tuples(st.just("delete"), st.integers(0, 10_000), st.integers(1, 16)),
+        st.tuples(st.just("truncate"), st.integers(0, 10_000), st.just(0)),
+    )
+
+
+def mutate(data: bytes, mutations) -> bytes:
+    """Apply mutations drawn from :func:`byte_mutations` to a file's bytes."""
+    buf = bytearray(data)
+    for kind, pos, arg in mutations:
+        if not buf:
+            break
+        i = pos % len(buf)
+        if kind == "flip":
+            buf[i] ^= arg
+        elif kind == "set":
+            buf[i] = arg
+        elif kind == "insert":
+            buf[i:i] = arg
+        elif kind == "delete":
+            del buf[i : i + arg]
+        else:
+            del buf[i:]
+    return bytes(buf)

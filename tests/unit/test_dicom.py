@@ -34,6 +34,7 @@ import vam_gui.io.dicom as vdicom
 from vam_gui.io.bench import bench_dicom_load
 from vam_gui.core.radiograph import Radiograph, Window
 from vam_gui.io import RadiographError, load_radiograph
+from vam_testing import byte_mutations, mutate
 
 # Identifying values: none of them may appear in a loaded radiograph.
 PATIENT = {"PatientName": "DOE^JANE", "PatientID": "PID12345", "PatientBirthDate": "19700101",
@@ -527,29 +528,8 @@ def _base_files() -> dict[str, bytes]:
 
 _BASES = _base_files()
 
-_mutation = st.one_of(
-    st.tuples(st.just("flip"), st.integers(0, 10_000), st.integers(1, 255)),
-    st.tuples(st.just("insert"), st.integers(0, 10_000), st.binary(min_size=1, max_size=8)),
-    st.tuples(st.just("delete"), st.integers(0, 10_000), st.integers(1, 16)),
-    st.tuples(st.just("truncate"), st.integers(0, 10_000), st.just(0)),
-)
-
-
-def _mutate(data: bytes, mutations) -> bytes:
-    buf = bytearray(data)
-    for kind, pos, arg in mutations:
-        if not buf:
-            break
-        i = pos % len(buf)
-        if kind == "flip":
-            buf[i] ^= arg
-        elif kind == "insert":
-            buf[i:i] = arg
-        elif kind == "delete":
-            del buf[i : i + arg]
-        else:
-            del buf[i:]
-    return bytes(buf)
+_mutation = byte_mutations()
+_mutate = mutate
 
 
 @settings(deadline=None, max_examples=300,

@@ -20,6 +20,7 @@ import vam_gui.io.radiograph as rio
 from vam_gui.core.radiograph import Radiograph, Window, array_image_id
 from vam_gui.io import RadiographError, load_radiograph
 from vam_gui.io import Radiograph as ReexportedRadiograph
+from vam_testing import byte_mutations, mutate
 
 
 def _write(path, array, params=()):
@@ -586,32 +587,8 @@ _BASES = {
     "bmp": cv2.imencode(".bmp", np.arange(48, dtype=np.uint8).reshape(6, 8))[1].tobytes(),
 }
 
-_mutation = st.one_of(
-    st.tuples(st.just("flip"), st.integers(0, 10_000), st.integers(1, 255)),
-    st.tuples(st.just("set"), st.integers(0, 10_000), st.integers(0, 255)),
-    st.tuples(st.just("insert"), st.integers(0, 10_000), st.binary(min_size=1, max_size=8)),
-    st.tuples(st.just("delete"), st.integers(0, 10_000), st.integers(1, 16)),
-    st.tuples(st.just("truncate"), st.integers(0, 10_000), st.just(0)),
-)
-
-
-def _mutate(data: bytes, mutations) -> bytes:
-    buf = bytearray(data)
-    for kind, pos, arg in mutations:
-        if not buf:
-            break
-        i = pos % len(buf)
-        if kind == "flip":
-            buf[i] ^= arg
-        elif kind == "set":
-            buf[i] = arg
-        elif kind == "insert":
-            buf[i:i] = arg
-        elif kind == "delete":
-            del buf[i : i + arg]
-        else:
-            del buf[i:]
-    return bytes(buf)
+_mutation = byte_mutations()
+_mutate = mutate
 
 
 _FIXTURE_OK = [HealthCheck.function_scoped_fixture]  # the file is rewritten per example

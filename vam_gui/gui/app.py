@@ -31,6 +31,24 @@ def display_available() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
+def quiet_offscreen_warnings() -> None:
+    """The offscreen platform (screenshots, benchmarks) warns that it cannot propagate size
+    hints on every window layout; drop that line, pass every other Qt message on."""
+    from PySide6.QtCore import qInstallMessageHandler
+
+    previous = None
+
+    def handler(mode, context, message):
+        if "propagateSizeHints" in message:
+            return
+        if previous is not None:
+            previous(mode, context, message)
+        else:
+            print(message, file=sys.stderr)
+
+    previous = qInstallMessageHandler(handler)
+
+
 def application():
     """The QApplication (created once)."""
     from PySide6.QtWidgets import QApplication

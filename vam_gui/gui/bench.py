@@ -117,10 +117,11 @@ def bench_interaction(moves: int = 60, switches: int = 8) -> dict[str, float]:
     from PySide6.QtWidgets import QApplication
 
     from vam_gui.core.settings import Settings
-    from vam_gui.gui.app import application
+    from vam_gui.gui.app import application, quiet_offscreen_warnings
     from vam_gui.gui.main_window import MainWindow
 
     application()
+    quiet_offscreen_warnings()
     with tempfile.TemporaryDirectory(prefix="vam-gui-bench-") as tmp:
         path = _bench_study(Path(tmp))
         win = MainWindow(Settings(reviewer="bench"))

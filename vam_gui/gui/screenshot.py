@@ -51,11 +51,12 @@ def render_screenshot(out: str | os.PathLike, study: str | os.PathLike | None = 
     from PySide6.QtTest import QTest
 
     from vam_gui.core.settings import Settings
-    from vam_gui.gui.app import application, first_start_study
+    from vam_gui.gui.app import application, first_start_study, quiet_offscreen_warnings
     from vam_gui.gui.main_window import MainWindow
 
     out = Path(out)
     application()
+    quiet_offscreen_warnings()
     with tempfile.TemporaryDirectory(prefix="vam-gui-shot-") as tmp:
         target = Path(study) if study is not None else (first_start_study() or phantom_study(Path(tmp)))
         if checkpoint is not None:

@@ -28,6 +28,10 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         raise CliError("no input images found")
     if not Path(args.checkpoint).is_file():
         raise CliError(f"checkpoint not found: {args.checkpoint}")
+    out_dir = Path(args.out).resolve().parent
+    if not out_dir.is_dir() or not os.access(out_dir, os.W_OK):
+        # Checked first: a long prediction run must not end in an unwritable output.
+        raise CliError(f"cannot write {args.out}: {out_dir} is not a writable folder")
 
     from vam_gui.model import CheckpointError, Predictor
 
@@ -429,6 +433,10 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except CliError as exc:
         print(f"vam-gui: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a disk full, a folder that vanished, no permission: one line
+        where = f": {exc.filename}" if getattr(exc, "filename", None) else ""
+        print(f"vam-gui: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("vam-gui: interrupted", file=sys.stderr)

@@ -161,3 +161,10 @@ def test_cuda_out_of_memory_falls_back_to_cpu_with_a_warning():
     with pytest.warns(RuntimeWarning, match="continuing on the CPU"):
         pred = predictor.predict(np.random.rand(60, 40).astype(np.float32))
     assert pred.xy.shape == (20, 2) and len(calls) == 2 and predictor.device.type == "cpu"
+
+
+def test_cli_predict_refuses_an_unwritable_output_before_predicting(tmp_path, capsys, checkpoint):
+    png = write_png(tmp_path / "a.png", 40, 30)
+    assert main(["predict", str(png), "-c", str(checkpoint), "-o", str(tmp_path / "no" / "such" / "o.json")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not a writable folder" in err[0]

@@ -31,6 +31,7 @@ class MainWindow(QMainWindow):
         self.stack = None
         self.current_id: str | None = None
         self._view_id: int | None = None
+        self._current_spacing: tuple[float, float] | None = None
         self.canvas = None
         self.first_paint_at: float | None = None
         self.workers = Workers(parent=self)
@@ -335,6 +336,7 @@ class MainWindow(QMainWindow):
         conf = pred.confidence if pred is not None else None
         self.canvas.layer.set_data(ann if not ann.is_empty() else None, conf)
         info = study.image_info(image_id)
+        self._current_spacing = info.spacing
         self.keypoints.show_annotation(ann, conf, info.spacing, self.settings.confidence_threshold)
         self.canvas.set_facing(info.facing or self._inferred_facing(ann))
         self.review.refresh()
@@ -509,9 +511,9 @@ class MainWindow(QMainWindow):
             return
         x, y, value = where
         text = f"x {x:.1f}  y {y:.1f} px"
-        info = self.study.image_info(self.current_id) if self.study and self.current_id else None
-        if info is not None and info.spacing is not None:
-            text += f"  ({x * info.spacing[1]:.1f}, {y * info.spacing[0]:.1f} mm)"
+        spacing = self._current_spacing  # per mouse move: no database query
+        if spacing is not None:
+            text += f"  ({x * spacing[1]:.1f}, {y * spacing[0]:.1f} mm)"
         self.cursor_label.setText(f"{text}   value {value:g}")
 
     # ------------------------------------------------------------------ inference

@@ -16,6 +16,16 @@ def synthetic_radiograph(seed: int, h: int = 160, w: int = 120) -> np.ndarray:
     return np.clip(img, 0, 65535).astype(np.uint16)
 
 
+@pytest.fixture(autouse=True)
+def _isolated_qsettings(tmp_path):
+    """Window geometry and dock layout go to a per-test folder, so no test inherits another's
+    layout (nor the user's)."""
+    from PySide6.QtCore import QSettings
+
+    QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, str(tmp_path / "qsettings"))
+    yield
+
+
 @pytest.fixture
 def study_path(tmp_path):
     from vam_gui.io import Study

@@ -199,3 +199,27 @@ def test_screenshot_command_renders_a_phantom(tmp_path):
 
     image = QImage(str(out))
     assert (image.width(), image.height()) == (1200, 800)
+
+
+def test_cursor_readout_and_layout_restored(qtbot, study_path, tmp_path):
+    from PySide6.QtCore import QSettings
+
+    from vam_gui.core.settings import Settings
+    from vam_gui.gui.main_window import MainWindow
+
+    first = MainWindow(Settings(reviewer="t"))
+    qtbot.addWidget(first)
+    first.show()
+    first.open_study(study_path)
+    first.canvas.cursor_moved.emit((10.0, 20.5, 123.0))
+    assert first.cursor_label.text() == "x 10.0  y 20.5 px   value 123"
+    first.resize(700, 500)  # the offscreen "screen" is small: stay inside it
+    first.docks["View"].hide()
+    size = (first.width(), first.height())
+    first.close()
+    assert QSettings("vam-gui", "vam-gui").value("state") is not None
+    second = MainWindow(Settings(reviewer="t"))
+    qtbot.addWidget(second)
+    assert (second.width(), second.height()) == size
+    assert second.docks["View"].isHidden() and not second.docks["Worklist"].isHidden()
+    second.close()

@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 
 from vam_gui.core.phantom_parts import (
-    _affine_apply, _affine_inv, _draw_posterior_ap, _draw_posterior_lat, _draw_sacrum, _Level, _sacrum_body,
+    _ORDER, _TABLE, _jsonable, _affine_apply, _affine_inv, _draw_posterior_ap, _draw_posterior_lat, _draw_sacrum, _Level, _sacrum_body,
 )
 from vam_gui.core.rasterize import _Canvas, _chaikin, _side, polygon_coverage
 from vam_gui.core.schema import Schema, load_schema
@@ -53,41 +53,6 @@ from vam_gui.core.schema import Schema, load_schema
 __all__ = ["Phantom", "make_phantom", "polygon_coverage", "preview_rgb"]
 
 # Levels the generator knows, cranial to caudal. S1 stands for the whole sacrum.
-_ORDER: tuple[str, ...] = (
-    "C3", "C4", "C5", "C6", "C7",
-    *(f"T{i}" for i in range(1, 13)),
-    "L1", "L2", "L3", "L4", "L5",
-    "S1",
-)  # fmt: skip
-
-
-def _level_table() -> dict[str, tuple[float, float, float, float]]:
-    """name -> (height, AP width, lateral depth, disc below), relative to L3 (disc: to the mean).
-
-    Rough adult proportions: thoracic bodies smaller and with thinner discs, lumbar widths
-    growing caudally.
-    """
-    table: dict[str, tuple[float, float, float, float]] = {}
-    for i, name in enumerate(("C3", "C4", "C5", "C6", "C7")):
-        table[name] = (0.50 + 0.02 * i, 0.42 + 0.03 * i, 0.45 + 0.02 * i, 0.55)
-    for i in range(12):
-        f = i / 11.0
-        table[f"T{i + 1}"] = (0.60 + 0.29 * f, 0.60 + 0.24 * f, 0.55 + 0.37 * f, 0.50 + 0.35 * f)
-    lumbar = zip(
-        ("L1", "L2", "L3", "L4", "L5"),
-        (0.94, 0.97, 1.00, 1.01, 1.00),
-        (0.90, 0.94, 1.00, 1.04, 1.08),
-        (0.94, 0.97, 1.00, 1.00, 0.98),
-        (0.85, 0.95, 1.00, 1.05, 0.95),
-    )
-    for name, h, w, dp, disc in lumbar:
-        table[name] = (h, w, dp, disc)
-    table["S1"] = (0.95, 1.05, 1.00, 0.0)
-    return table
-
-
-_TABLE = _level_table()
-
 
 @dataclass
 class Phantom:
@@ -616,27 +581,6 @@ def _generate(
         params=_jsonable(P),
     )
     return ph, {"outlines": outlines_img, "levels": names, "schema_pos": schema_pos}
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
-    if isinstance(obj, (bool, np.bool_)):
-        return bool(obj)
-    if isinstance(obj, (int, np.integer)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        return float(obj)
-    return obj
-
-
-# ---------------------------------------------------------------------------------------
-# Posterior elements and sacrum (local frames: u lateral/anterior, v down; units px)
-# ---------------------------------------------------------------------------------------
 
 
 def preview_rgb(ph: Phantom, *, radius: float = 3.0, color: tuple[int, int, int] = (255, 0, 0),

@@ -4,10 +4,69 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from vam_gui.core.rasterize import _Canvas, _chaikin, _ellipse
+
+_ORDER: tuple[str, ...] = (
+    "C3", "C4", "C5", "C6", "C7",
+    *(f"T{i}" for i in range(1, 13)),
+    "L1", "L2", "L3", "L4", "L5",
+    "S1",
+)  # fmt: skip
+
+
+def _level_table() -> dict[str, tuple[float, float, float, float]]:
+    """name -> (height, AP width, lateral depth, disc below), relative to L3 (disc: to the mean).
+
+    Rough adult proportions: thoracic bodies smaller and with thinner discs, lumbar widths
+    growing caudally.
+    """
+    table: dict[str, tuple[float, float, float, float]] = {}
+    for i, name in enumerate(("C3", "C4", "C5", "C6", "C7")):
+        table[name] = (0.50 + 0.02 * i, 0.42 + 0.03 * i, 0.45 + 0.02 * i, 0.55)
+    for i in range(12):
+        f = i / 11.0
+        table[f"T{i + 1}"] = (0.60 + 0.29 * f, 0.60 + 0.24 * f, 0.55 + 0.37 * f, 0.50 + 0.35 * f)
+    lumbar = zip(
+        ("L1", "L2", "L3", "L4", "L5"),
+        (0.94, 0.97, 1.00, 1.01, 1.00),
+        (0.90, 0.94, 1.00, 1.04, 1.08),
+        (0.94, 0.97, 1.00, 1.00, 0.98),
+        (0.85, 0.95, 1.00, 1.05, 0.95),
+    )
+    for name, h, w, dp, disc in lumbar:
+        table[name] = (h, w, dp, disc)
+    table["S1"] = (0.95, 1.05, 1.00, 0.0)
+    return table
+
+
+_TABLE = _level_table()
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _jsonable(obj.tolist())
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        return float(obj)
+    return obj
+
+
+# ---------------------------------------------------------------------------------------
+# Posterior elements and sacrum (local frames: u lateral/anterior, v down; units px)
+# ---------------------------------------------------------------------------------------
+
+
 
 
 @dataclass

@@ -5,15 +5,9 @@ returns it with the schema's corner landmarks. The landmarks are computed from t
 (never by image analysis) and are exactly the corners of the polygons that were drawn.
 
 Pixel convention (as everywhere in vam_gui): the centre of pixel (row i, column j) is
-(x = j, y = i); pixel (i, j) covers [j - 0.5, j + 0.5] x [i - 0.5, i + 0.5]. Shapes are
-rasterised by :func:`polygon_coverage`, an anti-aliased scanline rasteriser that computes
-the exact covered length of each pixel along x and samples ``n_sub`` sub-scanlines per
-pixel along y (sub-scanline centres at i - 0.5 + (k + 0.5) / n_sub). So an edge lands at
-its sub-pixel position with no half-pixel offset: no supersample/downsample step is needed
-and there is no offset to compensate (error <= 1 / (2 n_sub) px along y, none along x).
-
-Only numpy is imported at module import; OpenCV is imported inside the functions that
-need it. No torch, no Qt.
+(x = j, y = i). Shapes are drawn by :func:`polygon_coverage` (``vam_gui.core.rasterize``),
+which puts every edge at its sub-pixel position: no supersampling, no offset to compensate.
+Only numpy at import; OpenCV inside the functions that need it. No torch, no Qt.
 
 Content
 -------

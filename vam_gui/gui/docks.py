@@ -47,6 +47,12 @@ class WorklistModel(QAbstractTableModel):
         if row is not None:
             self.dataChanged.emit(self.index(row, 4), self.index(row, 4))
 
+    def set_flags_many(self, counts: dict[str, int]) -> None:
+        """A batch from the flag-count worker: one repaint of the column, not one per image."""
+        self.flag_counts.update(counts)
+        if self.rows:
+            self.dataChanged.emit(self.index(0, 4), self.index(len(self.rows) - 1, 4))
+
     def row_of(self, image_id: str) -> int | None:
         return self._index.get(image_id)
 

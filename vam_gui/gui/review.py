@@ -32,7 +32,7 @@ class ReviewTools(QObject):
         w = self.window
         job = w.workers.submit(count_flags, w.study, w.study.image_ids())
         study = w.study
-        job.signals.item.connect(lambda _id, item: w.study is study and w.worklist.model.set_flags(*item))
+        job.signals.item.connect(lambda _id, counts: w.study is study and w.worklist.model.set_flags_many(counts))
 
     def refresh(self) -> None:
         """Recompute measurements and flags of the current image (after a finished edit)."""

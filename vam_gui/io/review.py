@@ -25,18 +25,26 @@ def image_review(study, image_id: str, *, with_measurements: bool = True
     return result, flags
 
 
-def count_flags(study, image_ids, *, progress=None, cancel=None, emit=None) -> dict[str, int]:
-    """Number of flags per image (for the worklist); ``emit((image_id, n))`` as each is done,
-    so a worker can fill the worklist while the reviewer already works."""
-    counts = {}
+def count_flags(study, image_ids, *, progress=None, cancel=None, emit=None,
+                batch: int = 256) -> dict[str, int]:
+    """Number of flags per image (for the worklist); ``emit({image_id: n, ...})`` once per
+    ``batch`` images, so a worker fills the worklist while the reviewer already works without
+    one Qt signal per image (each emit crosses threads and costs the UI a slot call)."""
+    counts: dict[str, int] = {}
+    pending: dict[str, int] = {}
+    total = len(image_ids)
     for n, image_id in enumerate(image_ids, 1):
         if cancel is not None and cancel():
             break
-        counts[image_id] = len(image_review(study, image_id, with_measurements=False)[1])
-        if emit is not None:
-            emit((image_id, counts[image_id]))
-        if progress is not None:
-            progress(n, len(image_ids))
+        counts[image_id] = pending[image_id] = len(image_review(study, image_id, with_measurements=False)[1])
+        if len(pending) >= batch or n == total:
+            if emit is not None:
+                emit(pending)
+            if progress is not None:
+                progress(n, total)
+            pending = {}
+    if pending and emit is not None:  # cancelled part-way: what was counted still shows
+        emit(pending)
     return counts
 
 

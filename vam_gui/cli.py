@@ -36,7 +36,10 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from vam_gui.model import CheckpointError, Predictor
 
     try:
-        predictor = Predictor(args.checkpoint, device=args.device)
+        from vam_gui.core.schema import load_schema
+
+        predictor = Predictor(args.checkpoint, device=args.device, refine=not args.no_refine,
+                              schema=load_schema(args.schema) if args.schema else None)
     except (CheckpointError, ValueError) as exc:
         raise CliError(str(exc)) from None
     with tqdm(total=len(files), unit="img", desc="predict", disable=args.quiet) as bar:
@@ -127,7 +130,7 @@ def _study_predict(args: argparse.Namespace) -> int:
         infos = study.list_images()
         todo = [i.image_id for i in infos if args.all or i.worst_confidence is None]
         try:
-            predictor = load_predictor(args.checkpoint, args.device)
+            predictor = load_predictor(args.checkpoint, args.device, refine=not args.no_refine)
             with tqdm(total=len(todo), unit="img", desc="predict", disable=args.quiet) as bar:
                 result = predict_study_images(study, predictor, todo, progress=lambda d, t: bar.update(d - bar.n))
         except (CheckpointError, ValueError) as exc:
@@ -253,10 +256,38 @@ def _cmd_import(args: argparse.Namespace) -> int:
                 report = import_labels(study, args.format, args.paths, user=args.user, progress=progress)
         except (LabelImportError, OSError) as exc:
             raise CliError(str(exc)) from None
+        failing = _check_summary(study, report.imported)
     for origin, reason in report.skipped:
         print(f"skipped {origin}: {reason}", file=sys.stderr)
     print(f"{len(report.imported)} image(s) imported into {Path(args.study).name}", file=sys.stderr)
+    if failing:
+        print(failing, file=sys.stderr)
     return 1 if report.skipped else 0
+
+
+def _check_summary(study, image_ids: list[str], examples: int = 5) -> str:
+    """One paragraph on imported labels that fail the anatomical checks (imported anyway: a
+    reviewer decides), e.g. a vertebra's corners at the wrong level in a public label set."""
+    from collections import Counter
+
+    from vam_gui.io.review import image_review
+
+    kinds: Counter = Counter()
+    lines = []
+    images = 0
+    for image_id in image_ids:
+        flags = image_review(study, image_id, with_measurements=False)[1]
+        if not flags:
+            continue
+        images += 1
+        kinds.update(f.kind for f in flags)
+        if len(lines) < examples:
+            lines.append(f"  {study.image_info(image_id).file_name}: {flags[0].message}")
+    if not images:
+        return ""
+    head = (f"{images} of {len(image_ids)} imported image(s) fail the anatomical checks (imported anyway; "
+            f"G in the window jumps to them): " + ", ".join(f"{k} {n}" for k, n in kinds.most_common()))
+    return "\n".join([head, *lines, *(["  ..."] if images > len(lines) else [])])
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -335,6 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("file")
     q.add_argument("--checkpoint", "-c", required=True)
     q.add_argument("--all", action="store_true", help="also re-predict images that have a prediction")
+    q.add_argument("--no-refine", action="store_true", help="one pass on the whole film (no crop pass)")
     q.add_argument("--device", default="auto")
     q.add_argument("--quiet", "-q", action="store_true")
     q = study_sub.add_parser("info", help="counts by status and missing images",
@@ -351,6 +383,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", "-o", required=True, help="output JSON file")
     p.add_argument("--device", default="auto", help="auto (CUDA when available), cuda, cuda:N or cpu")
     p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--schema", help="predict only this subset of the model's schema (e.g. lumbar-ap-20)")
+    p.add_argument("--no-refine", action="store_true", help="one pass on the whole film (no crop pass)")
     p.add_argument("--shard", help="i/n: take every n-th file of the sorted list starting at i (0-based)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_predict)
@@ -380,7 +414,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--size", type=int, help="model input S (default: the dataset's)")
+    p.add_argument("--size", help="model input S or HxW, multiples of 32, e.g. 256 or 384x160 for full-length "
+                                  "films (default: the dataset's S, or --init's size)")
+    p.add_argument("--store-size", type=int, default=1024,
+                   help="S of the stored images when a folder with labels.json is converted (default 1024: "
+                        "crops for the second pass need the resolution)")
+    p.add_argument("--augment-strength", type=float, default=1.0,
+                   help="appearance augmentation: 0 off, 1 default, 2 strong (gamma, contrast, blur, noise, "
+                        "CLAHE, exposure gradients, collimation, burned-in text and markers)")
+    p.add_argument("--crop-share", type=float, default=0.65,
+                   help="share of training samples cut around a run of vertebrae (what the second pass sees)")
+    p.add_argument("--pretrained", help="a local torchvision weights file for the backbone (new runs)")
     p.add_argument("--backbone", choices=["efficientnet_v2_s", "mobilenet_v3_large"])
     p.add_argument("--d-model", type=int)
     p.add_argument("--bridge-layers", type=int)
@@ -399,15 +443,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", "-q", action="store_true")
     p.set_defaults(func=_run_model_command("cmd_train"))
 
-    p = sub.add_parser("evaluate", help="radial errors of a checkpoint on a dataset",
-                       description="Mean and median radial error (model px, original px, mm), SDR at 2, 2.5, "
-                                   "3 and 4 mm (px without spacing) and a per-keypoint table.")
-    p.add_argument("dataset")
+    p = sub.add_parser("evaluate", help="landmark errors of a checkpoint (px, %% of height, vertebral heights, mm)",
+                       description="Run the full predictor (both passes) on the images of a folder with "
+                                   "labels.json, a study (its accepted images) or a dataset folder, and report "
+                                   "mean and median error in original px, %% of image height, vertebral heights "
+                                   "and mm (when every image has a spacing), SDR, per-vertebra errors and the "
+                                   "number of level-shifted images (prediction one vertebra off the truth).")
+    p.add_argument("dataset", help="a folder with labels.json, a .vamstudy or a dataset folder")
     p.add_argument("--checkpoint", "-c", required=True)
-    p.add_argument("--split", choices=["train", "val"], help="default: every item")
-    p.add_argument("--val-fraction", type=float, default=0.1)
+    p.add_argument("--schema", help="evaluate only this subset schema's points (e.g. lumbar-ap-20)")
+    p.add_argument("--sdr", help="SDR thresholds with units px, mm, %%h or vh, e.g. 2,4mm or 0.5,1%%h")
+    p.add_argument("--no-refine", action="store_true", help="one pass on the whole film (no crop pass)")
+    p.add_argument("--all", action="store_true", help="a study: every labelled image, not only accepted ones")
     p.add_argument("--device", default="auto")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=_run_model_command("cmd_evaluate"))
 
     p = sub.add_parser("bench", help="measure speed on this machine",

@@ -222,8 +222,7 @@ def check(schema: Schema, xy: np.ndarray, visible: np.ndarray | None = None, *,
                               f"than {HEIGHT_JUMP_FRACTION:.0%} from {others}", pts(v, (0, 1, 2, 3)), v,
                               "warning"))
 
-    px_heights = [_middle_height(table_px[v]) for v in range(nv) if full[v]]
-    median_px = float(np.median(px_heights)) if px_heights else None
+    median_px = median_middle_height(table_px)
 
     # -- distance to the heatmap peaks -----------------------------------------------------------
     if heatmap_peaks is not None:
@@ -240,9 +239,9 @@ def check(schema: Schema, xy: np.ndarray, visible: np.ndarray | None = None, *,
 
     # -- labels shifted by one level against the prediction ---------------------------------------
     if prediction_xy is not None:
-        flag = _level_shift(schema, table_px, corner_table(schema, prediction_xy), median_px, index)
-        if flag is not None:
-            flags.append(flag)
+        shift = level_shift(schema, xy, prediction_xy, visible=visible)
+        if shift is not None:
+            flags.append(_level_shift_flag(schema, *shift, index))
     return flags
 
 
@@ -271,11 +270,31 @@ def _middle_height(c: np.ndarray) -> float:
     return float(np.hypot(*(c[[0, 1]].mean(axis=0) - c[[2, 3]].mean(axis=0))))
 
 
-def _level_shift(schema: Schema, ann: np.ndarray, pred: np.ndarray, median_ann: float | None,
-                 index: dict) -> Flag | None:
+def median_middle_height(table: np.ndarray) -> float | None:
+    """Median middle height over the complete vertebrae of a [V, 4, 2] corner table: the image's
+    own length scale, so thresholds hold at any resolution. None when no vertebra is complete."""
+    heights = [_middle_height(c) for c in table if np.isfinite(c).all()]
+    return float(np.median(heights)) if heights else None
+
+
+def level_shift(schema: Schema, xy: np.ndarray, reference_xy: np.ndarray, *,
+                visible: np.ndarray | None = None) -> tuple[int, tuple[int, ...]] | None:
+    """(delta, matched vertebra indices) when the points ``xy`` sit one level off
+    ``reference_xy``, else None. One rule shared by the review flag, reader studies and
+    evaluation, so "level-shifted" means the same thing everywhere.
+
+    delta = +1: ``xy`` names each vertebra one level too cranially (its v sits on the
+    reference's v+1), so moving every label one vertebra down would match. ``visible`` masks
+    ``xy``; NaN points on either side are ignored. A vertebra counts when its mean corner
+    distance to the reference's v±1 is under SHIFT_MATCH_FRACTION and to the reference's v over
+    SHIFT_MISMATCH_FRACTION of the median vertebral height (the reference's, else ``xy``'s); a
+    shift needs more than SHIFT_MIN_SHARE of the comparable vertebrae and SHIFT_MIN_COUNT."""
+    ann = corner_table(schema, xy, visible)
+    pred = corner_table(schema, reference_xy)
     nv = len(schema.vertebrae)
-    pred_h = [_middle_height(pred[v]) for v in range(nv) if np.isfinite(pred[v]).all()]
-    h = float(np.median(pred_h)) if pred_h else median_ann  # the prediction's scale, if it has one
+    h = median_middle_height(pred)
+    if h is None:
+        h = median_middle_height(ann)
     if not h:
         return None
 
@@ -300,6 +319,10 @@ def _level_shift(schema: Schema, ann: np.ndarray, pred: np.ndarray, median_ann: 
     s, matched = best
     if len(matched) < SHIFT_MIN_COUNT or len(matched) <= SHIFT_MIN_SHARE * len(comparable):
         return None
+    return s, tuple(matched)
+
+
+def _level_shift_flag(schema: Schema, s: int, matched: tuple[int, ...], index: dict) -> Flag:
     names = schema.vertebrae
     pairs = ", ".join(f"annotated {names[v]} sits on predicted {names[v + s]}" for v in matched)
     fix = "down" if s > 0 else "up"

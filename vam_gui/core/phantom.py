@@ -27,7 +27,10 @@ posteriorly); the sacrum as a curved wedge whose top edge is the S1 superior end
 
 Nuisances (scaled by ``difficulty``): scoliosis amplitude, per-vertebra tilt (+-5 deg),
 global rotation (+-10 deg), scale (0.85..1.15), translation, blur, noise, low-frequency
-gradient, gamma; the output range (max 4000..60000) is always random.
+gradient, gamma; the output range (max 4000..60000) is always random. Difficulty above 1 adds
+(``vam_gui.core.phantom_extras``, strength d - 1) curves up to ~60 deg Cobb with apical axial
+rotation, fainter bone, more soft tissue and bowel gas, surgical hardware, a ruler, lead markers
+and burned-in text; phantoms with difficulty <= 1 are unchanged by it.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from vam_gui.core import phantom_extras as _ex
 from vam_gui.core.phantom_parts import (
     _ORDER, _TABLE, _jsonable, _affine_apply, _affine_inv, _draw_posterior_ap, _draw_posterior_lat, _draw_sacrum, _Level, _sacrum_body,
 )
@@ -81,9 +85,12 @@ def make_phantom(
 
     Deterministic by ``seed``. ``size=(H, W)`` or drawn per seed (H 640..1024, W 0.7..0.9 H;
     0.4..0.55 H for long columns such as spine-ap-68). ``difficulty`` in [0, 1] scales the
-    nuisances (0: upright, centred, no scoliosis, little noise). ``clean=True`` skips blur,
-    noise, gamma and the intensity gradient (the anatomy, its texture and the landmarks are
-    the same as without it).
+    nuisances (0: upright, centred, no scoliosis, little noise); (1, 2] adds, with strength
+    difficulty - 1, hardware (rods, screws, cages), a ruler, lead markers, burned-in text,
+    curves up to ~60 deg Cobb with axial rotation, fainter bone, more soft tissue and gas (a
+    difficulty <= 1 phantom is exactly what it was before these extras; labels stay the drawn
+    corners). ``clean=True`` skips blur, noise, gamma and the intensity gradient (the anatomy,
+    its texture and the landmarks are the same as without it).
     """
     return _generate(schema, seed=seed, size=size, difficulty=difficulty, clean=clean)[0]
 
@@ -105,6 +112,10 @@ def _generate(
     d = float(np.clip(difficulty, 0.0, 1.0))
     rng = np.random.default_rng(seed)
     P: dict[str, Any] = {"view": view, "difficulty": d, "clean": bool(clean)}
+    xd = float(np.clip(difficulty - 1.0, 0.0, 1.0))  # > 0: the extras (own random stream)
+    xr, XP = (_ex.extras_rng(seed) if xd > 0 else None), {}
+    if xd > 0:
+        P.update(difficulty=1.0 + xd, extras=XP)
 
     # --- which levels -----------------------------------------------------------------
     unknown = [v for v in sch.vertebrae if v not in _ORDER]
@@ -200,7 +211,12 @@ def _generate(
         g1 = math.sin(math.pi * waves + phase)
         g = g - (g0 + (g1 - g0) * u)
         in_span = (u >= 0) & (u <= 1)
-        g = g / max(float(np.abs(g[in_span]).max()), 1e-6) * amp
+        shape = g / max(float(np.abs(g[in_span]).max()), 1e-6)
+        g = shape * amp
+        if xd > 0:
+            amp = _ex.scoliosis_amp(shape, s_grid, [levels[p].s for p in schema_pos],
+                                    tilt[schema_pos], amp, xd, xr, XP)
+            g = shape * amp
         alpha = np.arctan(np.gradient(g, s_grid))
         P.update(scoliosis_px=amp, scoliosis_waves=waves, scoliosis_phase=phase)
     ds = 0.5
@@ -225,6 +241,8 @@ def _generate(
             lv.center, a = along(lv.s)
             lv.theta = a + tilt[i]
         lv.rot = float(np.clip(a * 0.8, -0.3, 0.3)) if not lat else 0.0
+    if xd > 0 and not lat:
+        _ex.axial_rotation(levels, s_grid, g, xd)
 
     # --- local corners and outlines -------------------------------------------------------
     for i, lv in enumerate(levels):
@@ -303,6 +321,10 @@ def _generate(
         mirror_t = np.array([W - 1.0, 0.0])
     lin = R @ mirror
     A = np.concatenate([lin, (R @ (mirror_t - c0) + c0 + trans)[:, None]], axis=1)
+    if xd > 0:  # stronger curves: keep every landmark inside the image
+        A, f_fit = _ex.fit_in_image(A, span_pts + offset, W, H)
+        scale *= f_fit
+        XP["fit_scale"] = f_fit
     spacing = spacing_mm / scale
     P["spacing_mm"] = spacing
 
@@ -339,6 +361,8 @@ def _generate(
     post_val = float(rng.uniform(0.7, 1.0))  # posterior elements, relative
     rim_px = float(rng.uniform(2.0, 3.5))
     P.update(body=body_val, rim=rim_val, texture=tex_amp, posterior=post_val, rim_px=rim_px)
+    if xd > 0:
+        body_val, rim_val, rim_px = _ex.fainter_bone(body_val, rim_val, rim_px, xd, xr, XP)
 
     # --- background (smooth fields on a coarse grid, in the canonical frame) ----------------
     step = 8
@@ -413,6 +437,10 @@ def _generate(
     P["bowel_gas"] = n_gas
     background = cv2.resize(bg.astype(np.float32), (W, H), interpolation=cv2.INTER_LINEAR)
     canvas.img += background
+    if xd > 0:
+        _ex.more_soft_tissue(canvas.img, A, dict(
+            col_x=col_x, w_ref=w_ref, pitch=pitch, y_dia=y_dia, y_l5=level_y("L5"), mid_u=mid_u,
+            half=half, tissue=tissue), lat, scale, xd, xr, XP)
 
     # --- ribs, clavicles (thick anti-aliased polylines) ------------------------------------
     ribs = np.zeros((H, W), dtype=np.uint8)
@@ -556,12 +584,17 @@ def _generate(
         lo, hi = lo + window_lo * (hi - lo), lo + window_hi * (hi - lo)
     img = (img - lo) * (1.0 / max(hi - lo, 1e-6))
     np.clip(img, 0.0, 1.0, out=img)
+    if xd > 0:  # metal, ruler and markers over the anatomy (never moves a landmark)
+        img, burned = _ex.overlays(img, levels, L2I, lat, spacing, scale,
+                                   0.0 if clean else blur, xd, xr, XP)
     if not clean:
         if abs(gamma - 1.0) > 1e-6:
             img = np.power(img, gamma, dtype=np.float32)
         noise = rng.standard_normal((H, W), dtype=np.float32)
         img += noise * np.sqrt(noise_add**2 + noise_poisson**2 * img)
         np.clip(img, 0.0, 1.0, out=img)
+    if xd > 0:
+        img = _ex.burn_in(img, burned)
     pixels = np.rint(vmin + (vmax - vmin) * img).astype(np.uint16)
 
     ph = Phantom(

@@ -52,6 +52,25 @@ class Schema:
                 f"schema {self.name!r}: unknown keypoint {keypoint_name!r}"
             ) from None
 
+    def is_subset_of(self, other: Schema) -> bool:
+        """Every keypoint of this schema is one of ``other``'s, by name, in the same view."""
+        return self.view == other.view and set(self.keypoints) <= set(other.keypoints)
+
+    def indices_in(self, other: Schema) -> np.ndarray:
+        """[K] index into ``other``'s keypoints of each of this schema's keypoints, matched by
+        name: how a network trained on ``other`` (say spine-ap-68) predicts a study of this
+        schema (say lumbar-ap-20). The network's schema stays the truth of what it outputs;
+        this only picks from it."""
+        if self.view != other.view:
+            raise SchemaError(f"schema {self.name!r} ({self.view}) cannot take points from "
+                              f"{other.name!r} ({other.view}): different views")
+        where = {name: i for i, name in enumerate(other.keypoints)}
+        missing = [n for n in self.keypoints if n not in where]
+        if missing:
+            raise SchemaError(f"schema {self.name!r} is not a subset of {other.name!r}: "
+                              f"{len(missing)} keypoint(s) missing there (e.g. {missing[0]})")
+        return np.array([where[n] for n in self.keypoints], dtype=np.int64)
+
     def vertebra_array(self) -> np.ndarray:
         return np.asarray(self.vertebra, dtype=np.int64)
 

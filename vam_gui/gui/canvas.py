@@ -141,17 +141,19 @@ class Canvas(pg.GraphicsLayoutWidget):
 
     # ------------------------------------------------------------------ heatmaps
     def set_heatmaps(self, maps: np.ndarray | None, letterbox: Letterbox | None = None) -> None:
-        """uint8 [K, S, S] heatmaps (255 = 1.0) in model pixels, placed on the image through
-        the letterbox: model pixel (i, j) lands where its original-pixel footprint is."""
+        """uint8 [K, H, W] heatmaps (255 = 1.0) in model pixels, placed on the image through
+        the letterbox (crop + fit) of the pass that made them: model pixel (i, j) lands where
+        its original-pixel footprint is."""
         self._heatmaps = maps
         if maps is None or letterbox is None:
             self.heat_item.clear()
             return
-        # Model pixel j spans canvas [(j - pad) / s, (j + 1 - pad) / s): set the transform
-        # directly (ImageItem.setRect depends on the size of the image shown before).
+        # Model pixel j spans canvas [(j - pad) / s + crop, (j + 1 - pad) / s + crop) (crop 0
+        # for a whole-film pass): set the transform directly (ImageItem.setRect depends on the
+        # size of the image shown before).
         s = letterbox.scale
         tr = QTransform()
-        tr.translate(-letterbox.pad_x / s, -letterbox.pad_y / s)
+        tr.translate(letterbox.crop_x - letterbox.pad_x / s, letterbox.crop_y - letterbox.pad_y / s)
         tr.scale(1 / s, 1 / s)
         self.heat_item.setTransform(tr)
         self._show_heat()

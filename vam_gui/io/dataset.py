@@ -105,8 +105,9 @@ def sparse_targets(xy_model: np.ndarray, visible: np.ndarray, size: int, sigma: 
 
 
 def encode_item(src: DatasetSource, schema: Schema, *, size: int, sigma: float,
-                preprocessing: dict | None = None) -> tuple[bytes, bytes, dict]:
-    """(PNG bytes, NPZ bytes, manifest entry) for one source; pure, no files touched."""
+                preprocessing: dict | None = None, targets: bool = True) -> tuple[bytes, bytes | None, dict]:
+    """(PNG bytes, NPZ bytes or None without ``targets``, manifest entry) for one source;
+    pure, no files touched."""
     import io
 
     import cv2
@@ -119,10 +120,11 @@ def encode_item(src: DatasetSource, schema: Schema, *, size: int, sigma: float,
     xy = np.asarray(src.xy, dtype=np.float64).reshape(schema.k, 2)
     visible = np.asarray(src.visible, dtype=bool).reshape(schema.k) & np.isfinite(xy).all(axis=1)
     xy_model = box.to_model(xy)
-    targets = sparse_targets(xy_model, visible, size, sigma)
-    buf = io.BytesIO()
-    _savez_targets(buf, targets)
-    npz = buf.getvalue()
+    npz = None
+    if targets:
+        buf = io.BytesIO()
+        _savez_targets(buf, sparse_targets(xy_model, visible, size, sigma))
+        npz = buf.getvalue()
     png_bytes = png.tobytes()
 
     def pts(a: np.ndarray) -> list:
@@ -135,7 +137,7 @@ def encode_item(src: DatasetSource, schema: Schema, *, size: int, sigma: float,
     entry = {
         "id": src.item_id,
         "image": f"images/{src.item_id}.png",
-        "targets": f"targets/{src.item_id}.npz",
+        "targets": f"targets/{src.item_id}.npz" if npz is not None else None,
         "letterbox": box.to_dict(),
         "xy_model": pts(xy_model),
         "xy_original": pts(xy),
@@ -144,7 +146,7 @@ def encode_item(src: DatasetSource, schema: Schema, *, size: int, sigma: float,
         "mm_per_model_px": mm_per_model_px,
         "sources": list(src.sources) if src.sources else [],
         "split": src.split,
-        "sha256": {"image": _sha256(png_bytes), "targets": _sha256(npz)},
+        "sha256": {"image": _sha256(png_bytes), **({"targets": _sha256(npz)} if npz is not None else {})},
         **src.extra,
     }
     return png_bytes, npz, entry
@@ -162,10 +164,12 @@ def write_dataset(
     progress: Callable[[int, int], None] | None = None,
     cancel: Callable[[], bool] | None = None,
     workers: int = 1,
+    targets: bool = True,
 ) -> Path:
     """Write a dataset folder; returns the manifest path. ``info`` adds top-level manifest
     fields (the model that predicted, counts, ...); it is read only after the last source
-    has been consumed, so the caller may fill it while ``sources`` is iterated. The manifest
+    has been consumed, so the caller may fill it while ``sources`` is iterated. Without
+    ``targets`` no npz is written (training regenerates them from the points). The manifest
     is written last and only when every item is on disk, so a failed or cancelled export
     never looks complete."""
     from concurrent.futures import ThreadPoolExecutor
@@ -174,7 +178,8 @@ def write_dataset(
         raise ValueError(f"S must be a positive multiple of 32, got {size}")
     out = Path(out_dir)
     (out / "images").mkdir(parents=True, exist_ok=True)
-    (out / "targets").mkdir(parents=True, exist_ok=True)
+    if targets:
+        (out / "targets").mkdir(parents=True, exist_ok=True)
     manifest_path = out / MANIFEST
     if manifest_path.exists():
         manifest_path.unlink()  # the folder is being rewritten: it is incomplete until the end
@@ -182,9 +187,10 @@ def write_dataset(
     pre = default_preprocessing()
 
     def encode(src: DatasetSource) -> dict:
-        png, npz, entry = encode_item(src, schema, size=size, sigma=sigma, preprocessing=pre)
+        png, npz, entry = encode_item(src, schema, size=size, sigma=sigma, preprocessing=pre, targets=targets)
         write_bytes_atomic(out / entry["image"], png)
-        write_bytes_atomic(out / entry["targets"], npz)
+        if npz is not None:
+            write_bytes_atomic(out / entry["targets"], npz)
         return entry
 
     # OpenCV, zlib and torch release the GIL, so threads overlap the heavy parts.

@@ -409,6 +409,8 @@ class Study:
             if prediction.heatmaps is not None:
                 maps = np.asarray(prediction.heatmaps)
                 quantised = np.rint(np.clip(maps, 0, 1) * 255).astype(np.uint8)
+                # "size" is the maps' width; their height follows from the byte count (maps of
+                # a film-shaped input are H x W, older square ones S x S).
                 conn.execute("INSERT OR REPLACE INTO heatmaps(image, k, size, data) VALUES (?, ?, ?, ?)",
                              (rid, maps.shape[0], maps.shape[-1], zlib.compress(quantised.tobytes(), 1)))
             else:
@@ -424,12 +426,12 @@ class Study:
                 )
 
     def heatmaps(self, image_id: str) -> np.ndarray | None:
-        """The latest prediction's heatmaps as uint8 [K, S, S] (255 = 1.0), for display."""
+        """The latest prediction's heatmaps as uint8 [K, H, W] (255 = 1.0), for display."""
         rows = self._query("SELECT k, size, data FROM heatmaps WHERE image = ?", (self._row(image_id),))
         if not rows:
             return None
-        k, size, data = rows[0]
-        return np.frombuffer(zlib.decompress(data), dtype=np.uint8).reshape(k, size, size)
+        k, width, data = rows[0]
+        return np.frombuffer(zlib.decompress(data), dtype=np.uint8).reshape(k, -1, width)
 
     def prediction(self, image_id: str) -> StoredPrediction | None:
         rows = self._query("SELECT xy, confidence, spread, model_id, created_at, letterbox FROM predictions"

@@ -130,6 +130,34 @@ def bench_training(device: torch.device, *, quick: bool = False) -> dict[str, fl
     return out
 
 
+def bench_two_pass(device: torch.device, *, repeats: int = 5) -> dict[str, float]:
+    """The shipped demo model on one full-length phantom film, predicting the lumbar-ap-20
+    points (what a lumbar study asks of a whole-column model): one pass on the whole film
+    against the two-pass predictor (whole film, then a crop around L1-L5). Same image, same
+    model, the two timed alternately; preprocessing included, as a user pays for it."""
+    from vam_gui.core.phantom import make_phantom
+    from vam_gui.core.resources import resource_path
+    from vam_gui.core.schema import load_schema
+    from vam_gui.model.predictor import Predictor
+
+    single = Predictor(resource_path("models", "demo.safetensors"), device=device, refine=False)
+    double = Predictor((single.model, single.config), device=device, refine=True)
+    lumbar = load_schema("lumbar-ap-20")
+    schema = lumbar if lumbar.is_subset_of(single.network_schema) else single.network_schema
+    pixels = make_phantom("spine-ap-68", seed=424242).pixels
+    for p in (single, double):  # warm-up
+        p.predict(pixels, schema=schema)
+    times: dict[str, list[float]] = {"one": [], "two": []}
+    for _ in range(repeats):
+        for name, p in (("one", single), ("two", double)):
+            times[name].append(_median_s(lambda p=p: p.predict(pixels, schema=schema), 1, warmup=0,
+                                         sync=device.type == "cuda"))
+    one, two = statistics.median(times["one"]), statistics.median(times["two"])
+    h, w = single.config.input_hw
+    return {f"predict_ms_one_pass_{h}x{w}": one * 1e3, f"predict_ms_two_pass_{h}x{w}": two * 1e3,
+            "predict_two_pass_ratio": two / one}
+
+
 def run_model_benchmarks(device: torch.device, *, quick: bool = False) -> dict[str, float | str]:
     results: dict[str, float | str] = {
         "device": str(device),
@@ -138,5 +166,6 @@ def run_model_benchmarks(device: torch.device, *, quick: bool = False) -> dict[s
     results.update(bench_targets(device, repeats=3 if quick else 7))
     results.update(bench_dark(device, repeats=5 if quick else 20))
     results.update(bench_forward(device, size=256 if quick else 512, repeats=1 if quick else 3))
+    results.update(bench_two_pass(device, repeats=2 if quick else 5))
     results.update(bench_training(device, quick=quick))
     return results

@@ -7,9 +7,26 @@ import sys
 from pathlib import Path
 
 
-def resolve_dataset(path: str | Path, *, size: int = 256, sigma: float = 2.0) -> Path:
+# The input of a new run on a folder with labels.json when --size is not given.
+DEFAULT_TRAIN_SIZE = 256
+
+
+def parse_size(text: str) -> int | list[int]:
+    """"256" -> 256, "384x160" -> [384, 160] (H x W, multiples of 32)."""
+    parts = text.lower().replace(" ", "").split("x")
+    try:
+        values = [int(v) for v in parts]
+    except ValueError:
+        raise ValueError(f"--size must be S or HxW (e.g. 256 or 384x160), got {text!r}") from None
+    if len(values) not in (1, 2) or min(values) < 64 or any(v % 32 for v in values):
+        raise ValueError(f"--size must be S or HxW, multiples of 32 from 64, got {text!r}")
+    return values[0] if len(values) == 1 or values[0] == values[1] else values
+
+
+def resolve_dataset(path: str | Path, *, size: int = 256, sigma: float = 2.0, targets: bool = True) -> Path:
     """A dataset folder (manifest.json), a synth folder holding one (dataset/), or a folder of
-    images with our labels.json (converted once into <folder>/dataset-S<size>)."""
+    images with our labels.json (converted once into <folder>/dataset-S<size>; without
+    ``targets`` no npz files, which training regenerates anyway)."""
     from vam_gui.io.dataset import DatasetError, DatasetSource, write_dataset
 
     p = Path(path)
@@ -36,7 +53,8 @@ def resolve_dataset(path: str | Path, *, size: int = 256, sigma: float = 2.0) ->
                                 rad.spacing, [k.get("source", "") for k in kps])
 
     out = p / f"dataset-S{size}"
-    write_dataset(sources(), out, schema, size=size, sigma=sigma, total=len(doc["images"]), workers=2)
+    write_dataset(sources(), out, schema, size=size, sigma=sigma, total=len(doc["images"]), workers=2,
+                  targets=targets)
     return out
 
 
@@ -62,19 +80,27 @@ def cmd_train(args) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    dataset = resolve_dataset(args.dataset, size=args.size or 256)
+    size = parse_size(args.size) if args.size else None
+    # Crops for the second pass are cut from the stored image: store films larger than the input.
+    dataset = resolve_dataset(args.dataset, size=args.store_size, targets=False)
     model = {}
-    for key in ("backbone", "d_model", "bridge_layers", "vam_layers"):
+    for key in ("backbone", "d_model", "bridge_layers", "vam_layers", "pretrained"):
         if getattr(args, key) is not None:
             model[key] = getattr(args, key)
-    if args.size:
-        model["input_size"] = args.size
+    converted = dataset == Path(args.dataset) / f"dataset-S{args.store_size}"
+    if size is None and converted and not args.init:
+        # A converted labels folder is stored large for the crops; the network's input stays
+        # at the default (a new run would otherwise take the stored S, 1024, as its input).
+        size = DEFAULT_TRAIN_SIZE
+    if size:
+        model["input_size"] = size
     if args.decoder_channels:
         model["decoder_channels"] = [int(v) for v in args.decoder_channels.split(",")]
     opts = TrainOptions(dataset=str(dataset), out=args.out, epochs=args.epochs, batch_size=args.batch_size,
                         lr=args.lr, device=args.device, workers=args.workers, seed=args.seed, init=args.init,
                         resume=args.resume, max_steps=args.max_steps, max_minutes=args.max_minutes,
-                        half_checkpoints=args.half, val_fraction=args.val_fraction, model=model)
+                        half_checkpoints=args.half, val_fraction=args.val_fraction, model=model,
+                        augment_strength=args.augment_strength, crop_p=args.crop_share)
     bar = tqdm(unit="step", desc="train", disable=args.quiet)
 
     def progress(info: dict) -> None:
@@ -85,14 +111,25 @@ def cmd_train(args) -> int:
     summary = train(opts, progress=progress)
     bar.close()
     print(json.dumps(summary), file=sys.stderr)
+    if summary.get("interrupted"):
+        print(f"vam-gui: interrupted; the run is saved in {args.out} (continue with --resume)", file=sys.stderr)
+        return 130
     return 0
 
 
 def cmd_evaluate(args) -> int:
+    from tqdm import tqdm
+
+    from vam_gui.core.metrics import parse_sdr
     from vam_gui.model.evaluate import evaluate, format_table
 
-    dataset = resolve_dataset(args.dataset)
-    result = evaluate(args.checkpoint, dataset, split=args.split, device=args.device,
-                      val_fraction=args.val_fraction)
+    sdr = parse_sdr(args.sdr) if args.sdr else None
+    with tqdm(unit="img", desc="evaluate", disable=args.json or args.quiet) as bar:
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        result = evaluate(args.checkpoint, args.dataset, schema=args.schema, refine=not args.no_refine,
+                          device=args.device, sdr=sdr, all_images=args.all, progress=progress)
     print(json.dumps(result) if args.json else format_table(result))
     return 0

@@ -38,7 +38,7 @@ class ConfigError(ValueError):
 class ModelConfig:
     schema: str = DEFAULT_SCHEMA
     backbone: str = "efficientnet_v2_s"
-    input_size: int = 512
+    input_size: int | list[int] = 512  # S (square) or [H, W], each a multiple of 32
     d_model: int = 256
     bridge_layers: int = 4
     bridge_heads: int = 8
@@ -62,8 +62,15 @@ class ModelConfig:
             raise ConfigError(f"unknown backbone {self.backbone!r}; choose one of {', '.join(BACKBONES)}")
         if self.decoder not in DECODERS:
             raise ConfigError(f"unknown decoder {self.decoder!r}; choose one of {', '.join(DECODERS)}")
-        if not isinstance(self.input_size, int) or self.input_size < 64 or self.input_size % 32:
-            raise ConfigError(f"input_size must be a multiple of 32 and at least 64, got {self.input_size!r}")
+        size = self.input_size
+        if isinstance(size, tuple):
+            size = self.input_size = list(size)
+        sides = size if isinstance(size, list) else [size]
+        if (len(sides) not in (1, 2) or not all(isinstance(v, int) and not isinstance(v, bool) for v in sides)
+                or min(sides) < 64 or any(v % 32 for v in sides) or max(sides) > 4096):
+            raise ConfigError(f"input_size must be S or [H, W], multiples of 32 from 64 to 4096, got {size!r}")
+        if isinstance(size, list) and size[0] == size[1]:
+            self.input_size = size[0]  # a square stays a plain S, as in older checkpoints
         if self.d_model % 4 or self.d_model % self.bridge_heads or self.d_model % self.vam_heads:
             raise ConfigError(
                 f"d_model={self.d_model} must be divisible by 4 and by the head counts "
@@ -88,6 +95,12 @@ class ModelConfig:
             return load_schema(self.schema)
         except SchemaError as exc:
             raise ConfigError(f"unknown schema in model config: {exc}") from exc
+
+    @property
+    def input_hw(self) -> tuple[int, int]:
+        """(H, W) of the network input."""
+        size = self.input_size
+        return (size[0], size[1]) if isinstance(size, list) else (size, size)
 
     @property
     def num_keypoints(self) -> int:

@@ -1,9 +1,9 @@
 """The multi-scale decoder, as specified by the seed document (component 4).
 
 The classes, their constructor arguments, channel lists and layer order follow the seed
-exactly; the one generalisation is that ``output_size`` (S, a multiple of 32) sets the
-query grid to S/32 x S/32 and the stage-1 skip size to S/16 x S/16, which are the seed's
-16 x 16 and 32 x 32 at its default S = 512.
+exactly; the one generalisation is that ``output_size`` (S, or (H, W) for an input that keeps
+a film's aspect; multiples of 32) sets the query grid to H/32 x W/32 and the stage-1 skip
+size to H/16 x W/16, which are the seed's 16 x 16 and 32 x 32 at its default S = 512.
 """
 
 from __future__ import annotations
@@ -13,10 +13,12 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
-def _check_output_size(output_size: int) -> int:
-    if not isinstance(output_size, int) or output_size <= 0 or output_size % 32:
-        raise ValueError(f"output_size must be a positive multiple of 32, got {output_size!r}")
-    return output_size
+def _check_output_size(output_size) -> tuple[int, int]:
+    """S or (H, W), each a positive multiple of 32 -> (H, W)."""
+    sides = list(output_size) if isinstance(output_size, (tuple, list)) else [output_size, output_size]
+    if len(sides) != 2 or not all(isinstance(v, int) and v > 0 and v % 32 == 0 for v in sides):
+        raise ValueError(f"output_size must be S or (H, W), each a positive multiple of 32, got {output_size!r}")
+    return sides[0], sides[1]
 
 
 class ConvBlock(nn.Module):
@@ -82,18 +84,18 @@ class MultiScaleDecoder(nn.Module):
         query_dim: int = 256,
         backbone_channels: list = [24, 48, 64, 256],  # noqa: B006 - the seed's signature
         decoder_channels: list = [256, 128, 64, 32],  # noqa: B006
-        output_size: int = 512,
+        output_size: int | tuple[int, int] = 512,
     ):
         super().__init__()
         self.num_keypoints = num_keypoints
         self.output_size = _check_output_size(output_size)
-        grid = output_size // 32
-        self.skip1_size = (2 * grid, 2 * grid)
+        grid = (self.output_size[0] // 32, self.output_size[1] // 32)
+        self.skip1_size = (2 * grid[0], 2 * grid[1])
 
         self.query_to_spatial = QueryToSpatial(
             num_keypoints=num_keypoints,
             query_dim=query_dim,
-            spatial_size=(grid, grid),
+            spatial_size=grid,
             out_channels=decoder_channels[0],
         )
         self.stages = nn.ModuleList([
@@ -130,12 +132,11 @@ class SimpleDecoder(nn.Module):
         in_channels: int = 256,
         num_keypoints: int = 20,
         backbone_channels: list = [24, 48, 64, 256],  # noqa: B006
-        output_size: int = 512,
+        output_size: int | tuple[int, int] = 512,
     ):
         super().__init__()
         self.output_size = _check_output_size(output_size)
-        grid = output_size // 32
-        self.skip1_size = (2 * grid, 2 * grid)
+        self.skip1_size = (self.output_size[0] // 16, self.output_size[1] // 16)
         self.up1 = DecoderStage(in_channels, backbone_channels[2], 128)
         self.up2 = DecoderStage(128, backbone_channels[2], 128)
         self.up3 = DecoderStage(128, backbone_channels[1], 64)

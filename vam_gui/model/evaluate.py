@@ -1,100 +1,149 @@
-"""`vam-gui evaluate`: radial errors of a checkpoint on a dataset folder."""
+"""`vam-gui evaluate`: how far a checkpoint's points land from the truth, in the users' units.
+
+The full ``Predictor`` (both passes unless ``refine=False``) runs on each image and the
+errors are measured in original pixels, % of image height, vertebral heights and mm (when
+every image has a spacing), with SDR at the user's thresholds and the number of images whose
+prediction sits one vertebra off the truth (``core.checks.level_shift``). Inputs:
+- a folder with our ``labels.json`` (what ``synth`` and exports write): its original images;
+- a study (``.vamstudy``): its accepted images, or all with ``all_images``;
+- a training-dataset folder: each stored letterboxed film is predicted as an image and the
+  points mapped back to original px through the stored letterbox.
+"""
 
 from __future__ import annotations
 
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
-from torch.utils.data import DataLoader
 
-from vam_gui.core.letterbox import Letterbox
-from vam_gui.model.checkpoint import load_checkpoint
-from vam_gui.model.dark import dark_decode
-from vam_gui.model.dataset import VamDataset, collate
-from vam_gui.model.predictor import resolve_device
-
-SDR_THRESHOLDS = (2.0, 2.5, 3.0, 4.0)
+from vam_gui.core.metrics import SdrThreshold, evaluate_points, format_report
+from vam_gui.core.schema import Schema
 
 
-@torch.no_grad()
-def evaluate(checkpoint: str | Path, dataset: str | Path, *, split: str | None = None, device: str = "auto",
-             batch_size: int = 4, val_fraction: float = 0.1) -> dict:
-    """Mean/median radial error in model px, original px and mm (when every item's spacing is
-    known), the successful detection rate at 2, 2.5, 3 and 4 mm (px when spacing is unknown),
-    and a per-keypoint table. ``split``: None (all items), "train" or "val"."""
-    dev = resolve_device(device)
-    model, config = load_checkpoint(checkpoint, device=dev)
-    size = config.input_size
-    ds = VamDataset(dataset, split=split, val_fraction=val_fraction, with_targets=False, size=size)
-    schema = config.get_schema()
-    if ds.schema.keypoints != schema.keypoints:
-        raise ValueError(f"the checkpoint predicts {schema.name!r} but the dataset holds {ds.schema.name!r}")
-    if len(ds) == 0:
-        raise ValueError(f"{dataset}: no items to evaluate" + (f" in split {split!r}" if split else ""))
-    model_err, orig_err, mm_err = [], [], []
-    for batch in DataLoader(ds, batch_size=batch_size, collate_fn=collate):
-        heat = model(batch["image"].to(dev)).float()
-        pred = dark_decode(heat, sigma=config.sigma)[0].cpu().numpy().astype(np.float64)
-        truth = batch["xy"].numpy().astype(np.float64)
-        visible = batch["visible"].numpy()
-        for i in range(len(pred)):
-            box = Letterbox.from_dict(batch["letterbox"][i])
-            entry = ds.entries[int(batch["index"][i])]
-            d_model = np.linalg.norm(pred[i] - truth[i], axis=1)
-            d_orig_xy = box.to_original(pred[i]) - box.to_original(truth[i])
-            d_orig = np.linalg.norm(d_orig_xy, axis=1)
-            spacing = entry.get("spacing")
-            d_mm = (np.hypot(d_orig_xy[:, 0] * spacing[1], d_orig_xy[:, 1] * spacing[0])
-                    if spacing else np.full(len(d_orig), np.nan))
-            mask = np.where(visible[i], 1.0, np.nan)
-            model_err.append(d_model * mask)
-            orig_err.append(d_orig * mask)
-            mm_err.append(d_mm * mask)
-    model_err, orig_err, mm_err = (np.stack(a) for a in (model_err, orig_err, mm_err))
-    have_mm = bool(np.isfinite(mm_err[np.isfinite(model_err)]).all())
-    sdr_basis = mm_err if have_mm else orig_err
-    valid = np.isfinite(sdr_basis)
-    result = {
-        "checkpoint": str(checkpoint),
-        "dataset": str(dataset),
-        "split": split or "all",
-        "images": int(model_err.shape[0]),
-        "points": int(np.isfinite(model_err).sum()),
-        "input_size": size,
-        "mre_model_px": float(np.nanmean(model_err)),
-        "median_model_px": float(np.nanmedian(model_err)),
-        "mre_px": float(np.nanmean(orig_err)),
-        "median_px": float(np.nanmedian(orig_err)),
-        "mre_mm": float(np.nanmean(mm_err)) if have_mm else None,
-        "median_mm": float(np.nanmedian(mm_err)) if have_mm else None,
-        "sdr_unit": "mm" if have_mm else "px",
-        "sdr": {f"{t:g}": float((sdr_basis[valid] <= t).mean()) for t in SDR_THRESHOLDS},
-        "per_keypoint": [
-            {"name": name,
-             "mre_model_px": float(np.nanmean(model_err[:, k])) if np.isfinite(model_err[:, k]).any() else None,
-             "mre_mm": float(np.nanmean(mm_err[:, k])) if have_mm and np.isfinite(mm_err[:, k]).any() else None,
-             "max_model_px": float(np.nanmax(model_err[:, k])) if np.isfinite(model_err[:, k]).any() else None}
-            for k, name in enumerate(schema.keypoints)
-        ],
-    }
-    return result
+@dataclass
+class Case:
+    name: str
+    load: Callable[[], np.ndarray]  # the pixels the predictor sees
+    truth: np.ndarray  # [K, 2] original px, in the truth schema
+    visible: np.ndarray  # [K]
+    height: int  # original image height
+    spacing: tuple[float, float] | None
+    to_original: Callable[[np.ndarray], np.ndarray] | None = None  # predicted px -> original px
+
+
+def _labels_cases(folder: Path) -> tuple[Schema, Iterator[Case], int]:
+    from vam_gui.io import load_radiograph
+
+    doc = json.loads((folder / "labels.json").read_text(encoding="utf-8"))
+    schema = Schema.from_dict(doc["schema"], source=str(folder / "labels.json"))
+    entries = doc["images"]
+
+    def cases() -> Iterator[Case]:
+        for e in entries:
+            kps = e["keypoints"]
+            xy = np.array([[np.nan if k["x"] is None else k["x"], np.nan if k["y"] is None else k["y"]]
+                           for k in kps], dtype=np.float64)
+            path = folder / e["file"]
+            spacing = tuple(e["spacing"]) if e.get("spacing") else None
+            yield Case(e["id"], lambda p=path: load_radiograph(p).pixels, xy,
+                       np.array([bool(k["visible"]) for k in kps]), int(e["height"]), spacing)
+    return schema, cases(), len(entries)
+
+
+def _study_cases(path: Path, all_images: bool) -> tuple[Schema, Iterator[Case], int]:
+    from vam_gui.io.export.pseudonyms import image_pseudonym
+    from vam_gui.io.study import Study
+
+    study = Study.open(path)
+    infos = [i for i in study.list_images() if all_images or i.status == "accepted"]
+
+    def cases() -> Iterator[Case]:
+        try:
+            for info in infos:
+                ann = study.annotation(info.image_id)
+                if ann.is_empty():
+                    continue
+                rad = study.load_radiograph(info.image_id)
+                yield Case(image_pseudonym(study.study_uid, info.image_id), lambda r=rad: r.pixels,
+                           np.asarray(ann.xy, dtype=np.float64), np.asarray(ann.visible, dtype=bool),
+                           int(rad.pixels.shape[0]), info.spacing)
+        finally:
+            study.close()
+    return study.schema, cases(), len(infos)
+
+
+def _dataset_cases(folder: Path) -> tuple[Schema, Iterator[Case], int]:
+    import cv2
+
+    from vam_gui.io.dataset import entry_arrays, read_manifest
+
+    manifest = read_manifest(folder)
+    schema = Schema.from_dict(manifest["schema"], source=str(folder / "manifest.json"))
+
+    def cases() -> Iterator[Case]:
+        for e in manifest["items"]:
+            xy_stored, visible, box = entry_arrays(e, schema.k)
+            spacing = tuple(e["spacing"]) if e.get("spacing") else None
+            yield Case(e["id"], lambda p=folder / e["image"]: cv2.imread(str(p), cv2.IMREAD_UNCHANGED),
+                       box.to_original(xy_stored), visible, box.height, spacing, to_original=box.to_original)
+    return schema, cases(), len(manifest["items"])
+
+
+def open_cases(path: str | Path, *, all_images: bool = False) -> tuple[Schema, Iterator[Case], int]:
+    """(truth schema, cases, count) of a labels folder, a study or a dataset folder."""
+    p = Path(path)
+    if p.is_file() and p.suffix == ".vamstudy":
+        return _study_cases(p, all_images)
+    if (p / "labels.json").is_file():
+        return _labels_cases(p)
+    for candidate in (p, p / "dataset"):
+        if (candidate / "manifest.json").is_file():
+            return _dataset_cases(candidate)
+    raise ValueError(f"{p}: not a study, a folder with labels.json or a dataset folder (manifest.json)")
+
+
+def evaluate(checkpoint: str | Path, data: str | Path, *, schema: str | None = None, refine: bool = True,
+             device: str = "auto", sdr: list[SdrThreshold] | None = None, all_images: bool = False,
+             progress: Callable[[int, int], None] | None = None) -> dict:
+    """Evaluate ``checkpoint`` on ``data``; ``schema`` names a subset (e.g. lumbar-ap-20) of
+    both the truth's and the network's schema to evaluate only its points."""
+    from vam_gui.core.schema import load_schema
+    from vam_gui.model.predictor import Predictor
+
+    truth_schema, cases, total = open_cases(data, all_images=all_images)
+    predictor = Predictor(checkpoint, device=device, refine=refine, keep_heatmaps=False)
+    wanted = load_schema(schema) if schema else truth_schema
+    pick = wanted.indices_in(truth_schema)  # SchemaError names the missing keypoint
+    wanted.indices_in(predictor.network_schema)
+    preds, truths, visibles, heights, spacings, names = [], [], [], [], [], []
+    t0 = time.perf_counter()
+    for n, case in enumerate(cases, 1):
+        pred = predictor.predict(case.load(), schema=wanted).xy
+        preds.append(case.to_original(pred) if case.to_original else pred)
+        truths.append(case.truth[pick])
+        visibles.append(case.visible[pick] & np.isfinite(case.truth[pick]).all(axis=1))
+        heights.append(case.height)
+        spacings.append(case.spacing)
+        names.append(case.name)
+        if progress is not None:
+            progress(n, total)
+    if not preds:
+        raise ValueError(f"{data}: no labelled images to evaluate")
+    seconds = time.perf_counter() - t0
+    result = evaluate_points(wanted, preds, truths, visibles, heights=heights, spacings=spacings, sdr=sdr,
+                             names=names)
+    return {"checkpoint": str(checkpoint), "data": str(data), "schema": wanted.name,
+            "model_schema": predictor.network_schema.name, "input_size": predictor.config.input_size,
+            "refine": refine, "seconds_per_image": seconds / len(preds), **result}
 
 
 def format_table(result: dict) -> str:
-    lines = [
-        f"{result['images']} image(s), {result['points']} point(s), S = {result['input_size']}, split {result['split']}",
-        f"mean radial error   {result['mre_model_px']:.3f} model px   {result['mre_px']:.2f} px"
-        + (f"   {result['mre_mm']:.2f} mm" if result["mre_mm"] is not None else ""),
-        f"median radial error {result['median_model_px']:.3f} model px   {result['median_px']:.2f} px"
-        + (f"   {result['median_mm']:.2f} mm" if result["median_mm"] is not None else ""),
-        "SDR " + "  ".join(f"<= {t} {result['sdr_unit']}: {100 * v:.1f} %" for t, v in result["sdr"].items()),
-        "",
-        f"{'keypoint':<10} {'MRE model px':>13} {'MRE mm':>8} {'max model px':>13}",
-    ]
-    for row in result["per_keypoint"]:
-        def f(v, w, d):
-            return f"{v:>{w}.{d}f}" if v is not None else f"{'–':>{w}}"
-        lines.append(f"{row['name']:<10} {f(row['mre_model_px'], 13, 3)} {f(row['mre_mm'], 8, 2)} "
-                     f"{f(row['max_model_px'], 13, 2)}")
-    return "\n".join(lines)
+    size = result["input_size"]
+    size_text = f"{size[0]}x{size[1]}" if isinstance(size, list) else str(size)
+    head = (f"{result['schema']} points from a {result['model_schema']} model, input {size_text}, "
+            f"{'two passes' if result['refine'] else 'one pass'}, {result['seconds_per_image']:.2f} s/image")
+    return head + "\n" + format_report(result)

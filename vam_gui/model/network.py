@@ -18,11 +18,11 @@ class VamNet(nn.Module):
         schema = config.get_schema()
         self.config = config
         self.num_keypoints = schema.k
-        size, d = config.input_size, config.d_model
+        (height, width), d = config.input_hw, config.d_model
         self.backbone = Backbone(config.backbone, pretrained=config.pretrained)
         c1, c2, c3, c4 = self.backbone.channels
         self.bridge = TransformerBridge(
-            c4, d, size // 32, layers=config.bridge_layers, heads=config.bridge_heads,
+            c4, d, (height // 32, width // 32), layers=config.bridge_layers, heads=config.bridge_heads,
             ffn_mult=config.ffn_mult, dropout=config.dropout,
         )
         # F4 reaches the decoders only through the bridge, so its width there is D.
@@ -35,17 +35,17 @@ class VamNet(nn.Module):
             )
             self.decoder = MultiScaleDecoder(
                 schema.k, query_dim=d, backbone_channels=skips,
-                decoder_channels=list(config.decoder_channels), output_size=size,
+                decoder_channels=list(config.decoder_channels), output_size=(height, width),
             )
         else:
             self.vam = None
             self.decoder = SimpleDecoder(in_channels=d, num_keypoints=schema.k,
-                                         backbone_channels=skips, output_size=size)
+                                         backbone_channels=skips, output_size=(height, width))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        size = self.config.input_size
-        if x.ndim != 4 or x.shape[1] != 3 or x.shape[2] != size or x.shape[3] != size:
-            raise ValueError(f"expected input [B, 3, {size}, {size}], got {list(x.shape)}")
+        h, w = self.config.input_hw
+        if x.ndim != 4 or x.shape[1] != 3 or x.shape[2] != h or x.shape[3] != w:
+            raise ValueError(f"expected input [B, 3, {h}, {w}], got {list(x.shape)}")
         feats = self.backbone(x)
         tokens, grid = self.bridge(feats["F4"])
         if self.vam is None:

@@ -12,11 +12,13 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from vam_gui.core.crop import column_crop
 from vam_gui.core.prediction import Prediction
+from vam_gui.core.schema import Schema
 from vam_gui.model.checkpoint import file_digest, load_checkpoint
 from vam_gui.model.config import ModelConfig
 from vam_gui.model.dark import dark_decode
-from vam_gui.model.preprocess import prepare
+from vam_gui.model.preprocess import grayscale, prepare
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -36,15 +38,24 @@ def _pixels_of(item) -> np.ndarray:
 
 
 class Predictor:
-    """Runs a checkpoint on radiographs.
+    """Runs a checkpoint on radiographs, in two passes by default.
 
     ``checkpoint`` is a checkpoint path or an already built ``(model, config)`` pair.
+    Pass 1 letterboxes the whole film into the model input and finds the wanted schema's
+    vertebrae; pass 2 (``refine``) predicts again on a crop around them (a margin of
+    ``REFINE_MARGIN`` vertebral heights, the crop's aspect matched to the input) at the
+    model's full resolution. The points, their heatmaps and the letterbox (crop + fit) of a
+    Prediction are those of the pass that produced the points. ``schema``: a subset of the
+    network's schema (by keypoint name) to predict, e.g. a lumbar study from a whole-column
+    model; default the network's own.
+
     On CUDA the forward pass runs under autocast (bfloat16 where supported, else float16);
     a CUDA out-of-memory error moves the model to the CPU with a warning and retries.
     """
 
     def __init__(self, checkpoint: str | os.PathLike | tuple[nn.Module, ModelConfig],
-                 device: str | torch.device = "auto", *, keep_heatmaps: bool = True):
+                 device: str | torch.device = "auto", *, keep_heatmaps: bool = True, refine: bool = True,
+                 schema: Schema | None = None):
         self.device = resolve_device(device)
         if isinstance(checkpoint, tuple):
             self.model, self.config = checkpoint
@@ -53,8 +64,11 @@ class Predictor:
             path = Path(checkpoint)
             self.model, self.config = load_checkpoint(path)
             self.model_id = f"{path.stem}:{file_digest(path)}"
-        self.schema = self.config.get_schema()
+        self.network_schema = self.config.get_schema()
         self.keep_heatmaps = keep_heatmaps
+        self.refine = refine
+        self.schema = schema or self.network_schema
+        self.schema.indices_in(self.network_schema)  # a schema it cannot predict fails here
         self.model.to(self.device).eval()
 
     # The dtype autocast uses on this device, or None for full precision.
@@ -76,37 +90,64 @@ class Predictor:
             with torch.inference_mode():
                 return self.model(batch).float()
 
-    def predict(self, radiograph_or_array) -> Prediction:
-        """One image (a Radiograph or an [H, W] array) -> its Prediction."""
-        return self.predict_many([radiograph_or_array])[0]
+    def _pass(self, images: list[np.ndarray], crops: list, schema: Schema) -> list[Prediction]:
+        """One forward pass over a batch: each image fitted whole (crop None) or cropped;
+        the heatmaps of ``schema``'s keypoints kept."""
+        prepared = [prepare(img, self.config, crop=crop) for img, crop in zip(images, crops)]
+        pick = torch.from_numpy(schema.indices_in(self.network_schema))
+        heatmaps = self._forward(torch.stack([t for t, _ in prepared]))[:, pick]
+        xy, conf, spread = dark_decode(heatmaps, sigma=self.config.sigma)
+        xy, conf, spread = xy.cpu().numpy(), conf.cpu().numpy(), spread.cpu().numpy()
+        maps = heatmaps.to(torch.float16).cpu().numpy() if self.keep_heatmaps else None
+        return [Prediction(
+            xy=box.to_original(xy[i]),
+            confidence=conf[i].astype(np.float32),
+            spread=(spread[i] / box.scale).astype(np.float32),
+            letterbox=box,
+            heatmaps=None if maps is None else maps[i],
+            keypoints=schema.keypoints,
+            model_id=self.model_id,
+        ) for i, (_, box) in enumerate(prepared)]
 
-    def predict_many(self, items: Sequence, *, batch_size: int = 4,
+    def refine_crop(self, first: Prediction, schema: Schema | None = None) -> tuple[float, float, float, float] | None:
+        """The second pass's crop around the first pass's points, or None when it would not
+        look closer than the first pass did (the crop is about the whole film)."""
+        schema = schema or self.schema
+        crop = column_crop(first.xy, schema.vertebra_array(), schema.corner_array(), self.config.input_hw)
+        if crop is None:
+            return None
+        x0, y0, x1, y1 = crop
+        box = first.letterbox
+        if min(box.out_w / (x1 - x0), box.out_h / (y1 - y0)) < 1.15 * box.scale:
+            return None
+        return crop
+
+    def predict(self, radiograph_or_array, *, schema: Schema | None = None) -> Prediction:
+        """One image (a Radiograph or an [H, W] array) -> its Prediction."""
+        return self.predict_many([radiograph_or_array], schema=schema)[0]
+
+    def predict_many(self, items: Sequence, *, batch_size: int = 4, schema: Schema | None = None,
                      progress: Callable[[int, int], None] | None = None,
                      cancel: Callable[[], bool] | None = None) -> list[Prediction]:
         """Predict in batches; ``progress(done, total)`` after each batch; stops early
-        (returning what is done) when ``cancel()`` turns true."""
+        (returning what is done) when ``cancel()`` turns true. ``schema``: predict these
+        keypoints (a subset of the network's; default the predictor's schema)."""
+        schema = schema or self.schema
         out: list[Prediction] = []
         total = len(items)
         for start in range(0, total, max(1, batch_size)):
             if cancel is not None and cancel():
                 break
-            chunk = items[start:start + batch_size]
-            prepared = [prepare(_pixels_of(item), self.config) for item in chunk]
-            batch = torch.stack([t for t, _ in prepared])
-            heatmaps = self._forward(batch)
-            xy, conf, spread = dark_decode(heatmaps, sigma=self.config.sigma)
-            xy, conf, spread = xy.cpu().numpy(), conf.cpu().numpy(), spread.cpu().numpy()
-            maps = heatmaps.to(torch.float16).cpu().numpy() if self.keep_heatmaps else None
-            for i, (_, box) in enumerate(prepared):
-                out.append(Prediction(
-                    xy=box.to_original(xy[i]),
-                    confidence=conf[i].astype(np.float32),
-                    spread=(spread[i] / box.scale).astype(np.float32),
-                    letterbox=box,
-                    heatmaps=None if maps is None else maps[i],
-                    keypoints=self.schema.keypoints,
-                    model_id=self.model_id,
-                ))
+            images = [grayscale(_pixels_of(item)) for item in items[start:start + batch_size]]
+            preds = self._pass(images, [None] * len(images), schema)
+            if self.refine:
+                crops = [self.refine_crop(p, schema) for p in preds]
+                todo = [i for i, c in enumerate(crops) if c is not None]
+                if todo:
+                    second = self._pass([images[i] for i in todo], [crops[i] for i in todo], schema)
+                    for i, pred in zip(todo, second):
+                        preds[i] = pred
+            out.extend(preds)
             if progress is not None:
                 progress(len(out), total)
         return out

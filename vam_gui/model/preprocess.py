@@ -33,9 +33,12 @@ def normalise(img01: np.ndarray | torch.Tensor, config: ModelConfig) -> torch.Te
     return (t.unsqueeze(-3) - mean) / std
 
 
-def prepare(pixels: np.ndarray, config: ModelConfig) -> tuple[torch.Tensor, Letterbox]:
-    """Grayscale pixels -> ([3, S, S] input tensor, letterbox)."""
+def prepare(pixels: np.ndarray, config: ModelConfig, *, crop: tuple[float, float, float, float] | None = None,
+            low_pct: float | None = None, high_pct: float | None = None) -> tuple[torch.Tensor, Letterbox]:
+    """Grayscale pixels -> ([3, H, W] input tensor, letterbox); ``crop`` (pixel edges in
+    original px) fits only that region (the second prediction pass)."""
     pre = config.preprocessing
-    img01, box = letterbox_image(grayscale(pixels), config.input_size,
-                                 low_pct=float(pre["low_pct"]), high_pct=float(pre["high_pct"]))
+    img01, box = letterbox_image(grayscale(pixels), config.input_hw, crop=crop,
+                                 low_pct=float(pre["low_pct"] if low_pct is None else low_pct),
+                                 high_pct=float(pre["high_pct"] if high_pct is None else high_pct))
     return normalise(img01, config), box

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 
-def load_predictor(checkpoint, device: str = "auto"):
-    """A Predictor for ``checkpoint`` (imports torch: call it off the UI thread)."""
+def load_predictor(checkpoint, device: str = "auto", *, refine: bool = True):
+    """A Predictor for ``checkpoint`` (imports torch: call it off the UI thread); two passes
+    (whole film, then a crop around the vertebrae) unless ``refine`` is False."""
     from vam_gui.model.predictor import Predictor
 
-    return Predictor(checkpoint, device=device)
+    return Predictor(checkpoint, device=device, refine=refine)
 
 
 def predict_study_images(
@@ -26,9 +27,10 @@ def predict_study_images(
     from vam_gui.io.radiograph import RadiographError
 
     schema = study.schema
-    if predictor.schema.keypoints != schema.keypoints:
-        raise ValueError(f"the model predicts schema {predictor.schema.name!r} (K = {predictor.schema.k}) "
-                         f"but the study uses {schema.name!r} (K = {schema.k})")
+    net = predictor.network_schema
+    if not schema.is_subset_of(net):
+        raise ValueError(f"the model predicts schema {net.name!r} (K = {net.k}) but the study uses "
+                         f"{schema.name!r} (K = {schema.k}), which is not a subset of it by keypoint name")
     done, errors = [], []
     total = len(image_ids)
     for n, image_id in enumerate(image_ids, 1):
@@ -39,7 +41,7 @@ def predict_study_images(
         except RadiographError as exc:
             errors.append((image_id, str(exc)))
         else:
-            pred = predictor.predict(rad)
+            pred = predictor.predict(rad, schema=schema)
             study.save_prediction(image_id, pred)
             done.append(image_id)
             if emit is not None:

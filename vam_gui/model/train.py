@@ -24,7 +24,7 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader
 
-from vam_gui.model.augment import Augment
+from vam_gui.model.augment import Augment, Views
 from vam_gui.model.checkpoint import load_checkpoint, read_config, save_checkpoint
 from vam_gui.model.config import ModelConfig
 from vam_gui.model.dark import dark_decode
@@ -53,7 +53,9 @@ class TrainOptions:
     amp: bool = True  # on CUDA only
     workers: int = 0
     seed: int = 0
-    init: str | None = None  # fine-tune from this checkpoint
+    init: str | None = None  # fine-tune from this checkpoint (resized to ``model``'s size/schema if they differ)
+    augment_strength: float = 1.0  # appearance augmentation (0 = off, 2 = strong)
+    crop_p: float = 0.65  # share of samples cut around a run of vertebrae (the second pass's view)
     resume: bool = False
     max_steps: int | None = None  # stop early (smoke runs, time-boxed runs)
     max_minutes: float | None = None
@@ -66,18 +68,56 @@ def _dist_info() -> tuple[int, int, int]:
     return int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0")), world
 
 
-def _lr_factor(step: int, total: int, warmup: int) -> float:
+def _lr_factor(step: int, progress: float, warmup: int) -> float:
+    """Linear warm-up over ``warmup`` steps, then cosine decay over ``progress`` in [0, 1]."""
     if step < warmup:
         return (step + 1) / warmup
-    progress = (step - warmup) / max(1, total - warmup)
-    return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+    return 0.5 * (1 + math.cos(math.pi * min(1.0, max(0.0, progress))))
 
 
-def _sigma_at(step: int, total: int, opts: TrainOptions, final: float) -> float:
-    span = max(1, int(total * opts.sigma_epochs))
-    if step >= span or opts.sigma_start <= final:
+def _progress(step: int, total: int, minutes: float, opts: TrainOptions) -> float:
+    """How far through the run: by steps, or by the time budget when that ends first, so a
+    --max-minutes run still anneals its learning rate to zero at the deadline."""
+    frac = step / max(1, total)
+    if opts.max_minutes:
+        frac = max(frac, minutes / opts.max_minutes)
+    return min(1.0, frac)
+
+
+def _sigma_at(progress: float, opts: TrainOptions, final: float) -> float:
+    span = max(1e-9, opts.sigma_epochs)
+    if progress >= span or opts.sigma_start <= final:
         return final
-    return opts.sigma_start + (final - opts.sigma_start) * step / span
+    return opts.sigma_start + (final - opts.sigma_start) * progress / span
+
+
+class _StopSignals:
+    """SIGTERM (a cluster's time limit, ``kill``) and Ctrl-C end training after the current
+    step: the run is saved (last.safetensors, train_state.pt) and can be resumed."""
+
+    def __init__(self) -> None:
+        self.signal: int | None = None
+        self._old: dict = {}
+
+    def __enter__(self) -> _StopSignals:
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, _frame) -> None:
+        if self.signal is not None:  # a second signal: stop now
+            raise KeyboardInterrupt
+        self.signal = signum
+
+    def __exit__(self, *exc) -> None:
+        import signal
+
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
 
 
 def _manifest_digest(folder: Path) -> str:
@@ -96,7 +136,7 @@ def radial_errors(model: torch.nn.Module, loader: DataLoader, device: torch.devi
             heat = model(images).float()
         xy = batch["xy"].to(device)
         visible = batch["visible"].to(device)
-        targets = gaussian_heatmaps(xy, heat.shape[-1], sigma=sigma, visible=visible)
+        targets = gaussian_heatmaps(xy, tuple(heat.shape[-2:]), sigma=sigma, visible=visible)
         losses.append(float(heatmap_loss(heat, targets, visible)))
         pred, _, _ = dark_decode(heat, sigma=sigma)
         err = (pred - xy).norm(dim=-1)
@@ -135,8 +175,38 @@ def _plot(metrics_csv: Path, out_png: Path) -> None:
     os.replace(tmp, out_png)
 
 
+def _build(opts: TrainOptions, dataset_dir: Path, last_path: Path, state_path: Path):
+    """(model, config, saved state) for a new, resumed or fine-tuned run. ``--init`` with
+    another size or schema (``opts.model``) builds that network and carries over the weights
+    that fit (``model.transfer``) instead of keeping the checkpoint's size."""
+    if opts.resume and last_path.is_file():
+        model, config = load_checkpoint(last_path)
+        state = torch.load(state_path, map_location="cpu", weights_only=True) if state_path.is_file() else {}
+        return model, config, state
+    probe = VamDataset(dataset_dir, with_targets=False)
+    data_fields = {"schema": probe.schema.name, "schema_def": probe.schema.to_dict()}
+    if opts.init:
+        model, config = load_checkpoint(opts.init)
+        wanted = {**config.to_dict(), **data_fields, **opts.model, "training": dict(config.training)}
+        new_config = ModelConfig.from_dict(wanted)
+        if new_config.to_json() == config.to_json():
+            return model, config, {}
+        from vam_gui.model.transfer import transfer_state
+
+        fresh = build_model(ModelConfig.from_dict({**new_config.to_dict(), "pretrained": None}))
+        state, _counts = transfer_state(model.state_dict(), config, fresh.state_dict(), new_config)
+        fresh.load_state_dict(state)
+        new_config.training["init"] = {"from": str(opts.init), "transfer": _counts}
+        return fresh, new_config, {}
+    config = ModelConfig(**{**data_fields, "backbone": "mobilenet_v3_large", "input_size": probe.size,
+                            **opts.model})
+    return build_model(config), config, {}
+
+
 def train(opts: TrainOptions, *, progress: Callable[[dict], None] | None = None) -> dict:
-    """Train; returns a summary. ``progress(info)`` is called after every step (rank 0)."""
+    """Train; returns a summary. ``progress(info)`` is called after every step (rank 0).
+    SIGTERM or Ctrl-C stops after the current step with the run saved (summary
+    ``"interrupted": true``)."""
     rank, local_rank, world = _dist_info()
     distributed = world > 1
     if distributed and not dist.is_initialized():
@@ -152,28 +222,18 @@ def train(opts: TrainOptions, *, progress: Callable[[dict], None] | None = None)
 
     dataset_dir = Path(opts.dataset)
     state_path, last_path, best_path = out / "train_state.pt", out / "last.safetensors", out / "best.safetensors"
-    start_epoch, best_mre, step = 0, math.inf, 0
-    if opts.resume and last_path.is_file():
-        model, config = load_checkpoint(last_path)
-        state = torch.load(state_path, map_location="cpu", weights_only=True) if state_path.is_file() else {}
-    elif opts.init:
-        model, config = load_checkpoint(opts.init)
-        state = {}
-    else:
-        probe = VamDataset(dataset_dir, with_targets=False)
-        fields = {"schema": probe.schema.name, "schema_def": probe.schema.to_dict(),
-                  "backbone": "mobilenet_v3_large", "input_size": probe.size, **opts.model}
-        config = ModelConfig(**fields)
-        model = build_model(config)
-        state = {}
-    size = config.input_size
+    model, config, state = _build(opts, dataset_dir, last_path, state_path)
+    start_epoch, best_mre, step, minutes_before = 0, math.inf, 0, 0.0
+    size = config.input_hw
     model.to(device).train()
 
-    augment = Augment(config.get_schema(), size)
+    schema = config.get_schema()
+    augment = Augment(schema, size, strength=opts.augment_strength)
+    views = Views(schema, size, crop_p=opts.crop_p)
     train_ds = VamDataset(dataset_dir, split="train", val_fraction=opts.val_fraction, with_targets=False,
-                          augment=augment, seed=opts.seed, size=size)
+                          augment=augment, views=views, seed=opts.seed, size=size)
     val_ds = VamDataset(dataset_dir, split="val", val_fraction=opts.val_fraction, with_targets=False, size=size)
-    if train_ds.schema.keypoints != config.get_schema().keypoints:
+    if train_ds.schema.keypoints != schema.keypoints:
         raise ValueError(f"dataset schema {train_ds.schema.name!r} differs from the model's {config.schema!r}")
     if len(train_ds) == 0:
         raise ValueError(f"{dataset_dir}: no training items")
@@ -190,11 +250,10 @@ def train(opts: TrainOptions, *, progress: Callable[[dict], None] | None = None)
     total_steps = opts.epochs * steps_per_epoch
     if opts.max_steps:
         total_steps = min(total_steps, opts.max_steps)
-    sched = torch.optim.lr_scheduler.LambdaLR(optim, lambda s: _lr_factor(s, total_steps, opts.warmup_steps))
     if state:
         optim.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
         start_epoch, best_mre, step = int(state["epoch"]) + 1, float(state["best_mre"]), int(state["step"])
+        minutes_before = float(state.get("minutes", 0.0))
     use_amp = opts.amp and device.type == "cuda"
     amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
@@ -205,63 +264,74 @@ def train(opts: TrainOptions, *, progress: Callable[[dict], None] | None = None)
     config.training = {**config.training, "dataset": str(dataset_dir), "dataset_manifest": _manifest_digest(dataset_dir),
                        "options": {k: v for k, v in asdict(opts).items() if k not in ("dataset", "out")}}
     t_start = time.time()
+
+    def minutes() -> float:
+        return minutes_before + (time.time() - t_start) / 60
+
     stopped = False
     epoch = start_epoch - 1
-    for epoch in range(start_epoch, opts.epochs):
-        train_ds.epoch = epoch
-        if sampler is not None:
-            sampler.set_epoch(epoch)
-        losses = []
-        for batch in loader:
-            sigma = _sigma_at(step, total_steps, opts, config.sigma)
-            images = batch["image"].to(device, non_blocking=True)
-            xy, visible = batch["xy"].to(device), batch["visible"].to(device)
-            targets = gaussian_heatmaps(xy, size, sigma=sigma, visible=visible)
-            with autocast() if autocast else torch.autocast("cpu", enabled=False):
-                heat = net(images)
-            loss = heatmap_loss(heat.float(), targets, visible, foreground_weight=opts.foreground_weight)
-            optim.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.unscale_(optim)
-            torch.nn.utils.clip_grad_norm_(net.parameters(), opts.grad_clip)
-            scaler.step(optim)
-            scaler.update()
-            sched.step()
-            step += 1
-            losses.append(loss.item())
-            if progress is not None and rank == 0:
-                progress({"epoch": epoch, "step": step, "total_steps": total_steps, "loss": losses[-1],
-                          "sigma": sigma, "lr": sched.get_last_lr()[0]})
-            out_of_time = opts.max_minutes is not None and (time.time() - t_start) / 60 > opts.max_minutes
-            if (opts.max_steps and step >= opts.max_steps) or out_of_time:
-                stopped = True
+    lr = opts.lr
+    with _StopSignals() as stop:
+        for epoch in range(start_epoch, opts.epochs):
+            train_ds.epoch = epoch
+            if sampler is not None:
+                sampler.set_epoch(epoch)
+            losses = []
+            for batch in loader:
+                frac = _progress(step, total_steps, minutes(), opts)
+                sigma = _sigma_at(frac, opts, config.sigma)
+                lr = opts.lr * _lr_factor(step, frac, opts.warmup_steps)
+                for group in optim.param_groups:
+                    group["lr"] = lr
+                images = batch["image"].to(device, non_blocking=True)
+                xy, visible = batch["xy"].to(device), batch["visible"].to(device)
+                targets = gaussian_heatmaps(xy, size, sigma=sigma, visible=visible)
+                with autocast() if autocast else torch.autocast("cpu", enabled=False):
+                    heat = net(images)
+                loss = heatmap_loss(heat.float(), targets, visible, foreground_weight=opts.foreground_weight)
+                optim.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                scaler.unscale_(optim)
+                torch.nn.utils.clip_grad_norm_(net.parameters(), opts.grad_clip)
+                scaler.step(optim)
+                scaler.update()
+                step += 1
+                losses.append(loss.item())
+                if progress is not None and rank == 0:
+                    progress({"epoch": epoch, "step": step, "total_steps": total_steps, "loss": losses[-1],
+                              "sigma": sigma, "lr": lr})
+                out_of_time = opts.max_minutes is not None and minutes() > opts.max_minutes
+                if (opts.max_steps and step >= opts.max_steps) or out_of_time or stop.signal is not None:
+                    stopped = True
+                    break
+            if rank == 0:
+                errors, _, val_loss = radial_errors(model, val_loader, device, config.sigma, autocast) \
+                    if len(val_ds) and stop.signal is None else (np.full((1, 1), np.nan), None, float("nan"))
+                finite = errors[np.isfinite(errors)]  # no validation items: NaN, and no "best"
+                mre, med = (float(finite.mean()), float(np.median(finite))) if finite.size else (math.nan, math.nan)
+                with metrics_csv.open("a") as f:
+                    f.write(f"{epoch},{step},{np.mean(losses) if losses else math.nan:.6g},{val_loss:.6g},"
+                            f"{mre:.4f},{med:.4f},{lr:.3g},{minutes() * 60:.1f}\n")
+                config.training.update({"epochs_done": epoch + 1, "steps": step, "val_mre_model_px": mre,
+                                        "val_median_model_px": med})
+                save_checkpoint(last_path, model, config, half=opts.half_checkpoints)
+                if math.isfinite(mre) and mre < best_mre:
+                    best_mre = mre
+                    config.training["best_epoch"] = epoch
+                    save_checkpoint(best_path, model, config, half=opts.half_checkpoints)
+                tmp_state = state_path.with_name(".train_state.pt.tmp")
+                torch.save({"optimizer": optim.state_dict(), "epoch": epoch, "best_mre": best_mre, "step": step,
+                            "minutes": minutes()}, tmp_state)
+                os.replace(tmp_state, state_path)
+                if stop.signal is None:
+                    _plot(metrics_csv, out / "metrics.png")
+            if distributed:
+                dist.barrier()
+            if stopped:
                 break
-        if rank == 0:
-            errors, _, val_loss = radial_errors(model, val_loader, device, config.sigma, autocast) \
-                if len(val_ds) else (np.full((1, 1), np.nan), None, float("nan"))
-            finite = errors[np.isfinite(errors)]  # no validation items: NaN, and no "best"
-            mre, med = (float(finite.mean()), float(np.median(finite))) if finite.size else (math.nan, math.nan)
-            with metrics_csv.open("a") as f:
-                f.write(f"{epoch},{step},{np.mean(losses):.6g},{val_loss:.6g},{mre:.4f},{med:.4f},"
-                        f"{sched.get_last_lr()[0]:.3g},{time.time() - t_start:.1f}\n")
-            config.training.update({"epochs_done": epoch + 1, "steps": step, "val_mre_model_px": mre,
-                                    "val_median_model_px": med})
-            save_checkpoint(last_path, model, config, half=opts.half_checkpoints)
-            if math.isfinite(mre) and mre < best_mre:
-                best_mre = mre
-                config.training["best_epoch"] = epoch
-                save_checkpoint(best_path, model, config, half=opts.half_checkpoints)
-            tmp_state = state_path.with_name(".train_state.pt.tmp")
-            torch.save({"optimizer": optim.state_dict(), "scheduler": sched.state_dict(), "epoch": epoch,
-                        "best_mre": best_mre, "step": step}, tmp_state)
-            os.replace(tmp_state, state_path)
-            _plot(metrics_csv, out / "metrics.png")
-        if distributed:
-            dist.barrier()
-        if stopped:
-            break
     summary = {"epochs_done": epoch + 1, "steps": step, "best_val_mre_model_px": best_mre,
-               "checkpoint": str(best_path if best_path.is_file() else last_path), "seconds": time.time() - t_start}
+               "checkpoint": str(best_path if best_path.is_file() else last_path), "seconds": minutes() * 60,
+               "interrupted": stop.signal is not None}
     if rank == 0:
         (out / "summary.json").write_text(json.dumps(summary, indent=1))
     if distributed:

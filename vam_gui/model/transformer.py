@@ -28,12 +28,12 @@ def sine_position_encoding_2d(height: int, width: int, dim: int) -> torch.Tensor
 class TransformerBridge(nn.Module):
     """F4 -> 1x1 conv to D -> tokens + 2D sine positions -> pre-norm encoder layers."""
 
-    def __init__(self, in_channels: int, d_model: int, grid: int, *, layers: int = 4, heads: int = 8,
-                 ffn_mult: int = 4, dropout: float = 0.1):
+    def __init__(self, in_channels: int, d_model: int, grid: int | tuple[int, int], *, layers: int = 4,
+                 heads: int = 8, ffn_mult: int = 4, dropout: float = 0.1):
         super().__init__()
-        self.grid = grid
+        self.grid = tuple(grid) if isinstance(grid, (tuple, list)) else (grid, grid)
         self.proj = nn.Conv2d(in_channels, d_model, 1)
-        self.register_buffer("pos", sine_position_encoding_2d(grid, grid, d_model), persistent=False)
+        self.register_buffer("pos", sine_position_encoding_2d(*self.grid, d_model), persistent=False)
         layer = nn.TransformerEncoderLayer(
             d_model, heads, dim_feedforward=ffn_mult * d_model, dropout=dropout,
             activation="gelu", batch_first=True, norm_first=True,
@@ -43,11 +43,11 @@ class TransformerBridge(nn.Module):
         ) if layers else None
 
     def forward(self, f4: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Returns (tokens [B, N, D], feature map [B, D, g, g])."""
+        """Returns (tokens [B, N, D], feature map [B, D, gh, gw])."""
         x = self.proj(f4)
         b, d, h, w = x.shape
-        if (h, w) != (self.grid, self.grid):
-            raise ValueError(f"bridge built for a {self.grid}x{self.grid} grid, got {h}x{w}")
+        if (h, w) != self.grid:
+            raise ValueError(f"bridge built for a {self.grid[0]}x{self.grid[1]} grid, got {h}x{w}")
         tokens = x.flatten(2).transpose(1, 2) + self.pos.to(x.dtype)
         if self.encoder is not None:
             tokens = self.encoder(tokens)

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -124,7 +125,7 @@ def test_letterbox_image_with_a_crop_puts_a_blob_where_the_box_says(crop, positi
     found = dark_decode(torch.from_numpy(out)[None, None], sigma=sigma_model)[0][0, 0].numpy()
     assert np.abs(found - box.to_model(position)).max() < 0.05
     # outside the image is padding (0)
-    cx0, cy0, cx1, cy1 = box.content_box()
+    cx0, _, _, cy1 = box.content_box()
     if cx0 >= 1:
         assert (out[:, : int(cx0) - 1] == 0).all()
     if cy1 <= size[0] - 1:
@@ -298,7 +299,7 @@ def test_sigterm_stops_training_with_a_loadable_checkpoint(spine, tmp_path):
     assert "interrupted" in log.read_text()
     summary = json.loads((out / "summary.json").read_text())
     assert summary["interrupted"] is True and summary["steps"] >= 2
-    model, config = load_checkpoint(out / "last.safetensors")
+    _, config = load_checkpoint(out / "last.safetensors")
     assert config.schema == "spine-ap-68" and config.input_size == 64
     assert (out / "train_state.pt").is_file()
 
@@ -320,13 +321,13 @@ def test_max_minutes_anneals_the_learning_rate_to_the_deadline():
     at_deadline = _lr_factor(100, _progress(100, 1000, 10.0, timed), warm)
     assert at_deadline == pytest.approx(0.0, abs=1e-12)
     factors = [_lr_factor(100, _progress(100, 1000, m, timed), warm) for m in np.linspace(0, 10, 21)]
-    assert all(a >= b for a, b in zip(factors, factors[1:]))  # decays monotonically with the clock
+    assert all(a >= b for a, b in pairwise(factors))  # decays monotonically with the clock
 
 
 def _blob_centre(img, sigma):
     """Intensity centroid in a window of 4 sigma around the brightest pixel; None when the
     window does not fit in the image."""
-    r = int(math.ceil(4 * sigma)) + 1
+    r = math.ceil(4 * sigma) + 1
     h, w = img.shape
     cy, cx = np.unravel_index(np.argmax(img), img.shape)
     ya, yb, xa, xb = cy - r, cy + r + 1, cx - r, cx + r + 1

@@ -6,7 +6,6 @@ import json
 import sys
 from pathlib import Path
 
-
 # The input of a new run on a folder with labels.json when --size is not given.
 DEFAULT_TRAIN_SIZE = 256
 

@@ -398,7 +398,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--schema", default="lumbar-ap-20")
     p.add_argument("--seed", type=int, default=0, help="phantom i uses seed + i")
     p.add_argument("--dicom", action="store_true", help="write DICOM instead of PNG")
-    p.add_argument("--difficulty", type=float, default=1.0, help="0 = clean and upright, 1 = full variation")
+    p.add_argument("--difficulty", type=float, default=1.0,
+                   help="0 = clean and upright, 1 = full variation, 2 = also surgical hardware, rulers, "
+                        "text, curves to 60 degrees")
     p.add_argument("--study", action="store_true", help="also write a study with the labels imported")
     p.add_argument("--dataset-size", type=int, help="also write a training dataset at this S (multiple of 32)")
     p.add_argument("--no-images", action="store_true", help="only the dataset (no image files, no labels.json)")
@@ -415,7 +417,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--size", help="model input S or HxW, multiples of 32, e.g. 256 or 384x160 for full-length "
-                                  "films (default: the dataset's S, or --init's size)")
+                                  "films (default: a dataset's S, 256 for a folder with labels.json, or --init's size)")
     p.add_argument("--store-size", type=int, default=1024,
                    help="S of the stored images when a folder with labels.json is converted (default 1024: "
                         "crops for the second pass need the resolution)")

@@ -438,9 +438,9 @@ def _generate(
     background = cv2.resize(bg.astype(np.float32), (W, H), interpolation=cv2.INTER_LINEAR)
     canvas.img += background
     if xd > 0:
-        _ex.more_soft_tissue(canvas.img, A, dict(
-            col_x=col_x, w_ref=w_ref, pitch=pitch, y_dia=y_dia, y_l5=level_y("L5"), mid_u=mid_u,
-            half=half, tissue=tissue), lat, scale, xd, xr, XP)
+        _ex.more_soft_tissue(canvas.img, A, {
+            "col_x": col_x, "w_ref": w_ref, "pitch": pitch, "y_dia": y_dia, "y_l5": level_y("L5"),
+            "mid_u": mid_u, "half": half, "tissue": tissue}, lat, scale, xd, xr, XP)
 
     # --- ribs, clavicles (thick anti-aliased polylines) ------------------------------------
     ribs = np.zeros((H, W), dtype=np.uint8)

@@ -22,7 +22,7 @@ Only numpy at import; OpenCV inside the functions. No torch, no Qt.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -168,7 +168,8 @@ def more_soft_tissue(img: np.ndarray, a: np.ndarray, geo: dict[str, float], lat:
             length, width = w_ref * float(rng.uniform(5.0, 9.0)), w_ref * float(rng.uniform(0.9, 1.6))
             u = (X - cx) * math.cos(ang) + (Y - cy) * math.sin(ang)
             v = -(X - cx) * math.sin(ang) + (Y - cy) * math.cos(ang)
-            prof = np.sqrt(np.clip(1.0 - (v / width) ** 2, 0.0, 1.0)) * smooth_in(np.abs(u) - length / 2, 0.1 * width)
+            prof = (np.sqrt(np.clip(1.0 - (v / width) ** 2, 0.0, 1.0))
+                    * smooth_in(np.abs(u) - length / 2, 0.1 * width))
             amp_arm = x * float(rng.uniform(0.08, 0.18))
             add += amp_arm * prof
             # the humerus inside it: a faint band
@@ -187,7 +188,7 @@ def more_soft_tissue(img: np.ndarray, a: np.ndarray, geo: dict[str, float], lat:
 
     # bowel gas: pockets and mottled stool over (lateral: and in front of) the bodies
     gas = np.zeros((H, W), dtype=np.float32)
-    n_pockets = int(round(x * rng.integers(6, 16) if lat else x * rng.integers(2, 7)))
+    n_pockets = round(x * rng.integers(6, 16) if lat else x * rng.integers(2, 7))
     for _ in range(n_pockets):
         if lat:
             gxp = col_x + w_ref * float(rng.uniform(-0.9, 2.5))
@@ -201,7 +202,7 @@ def more_soft_tissue(img: np.ndarray, a: np.ndarray, geo: dict[str, float], lat:
                 off = rng.normal(0.0, 0.35 * w_ref * scale, 2)
                 rad = w_ref * scale * float(rng.uniform(0.04, 0.1))
                 cv2.circle(gas, tuple(int(v) for v in np.round((centre + off) * _ONE)),
-                           max(1, int(round(rad * _ONE))), depth, -1, cv2.LINE_AA, _SH)
+                           max(1, round(rad * _ONE)), depth, -1, cv2.LINE_AA, _SH)
         else:
             rx = w_ref * scale * float(rng.uniform(0.2, 0.7))
             ry = rx * float(rng.uniform(0.4, 1.0))
@@ -259,7 +260,7 @@ def _screw_outline(head: np.ndarray, tip: np.ndarray, radius: float, pitch_px: f
     rr = rr * np.clip((1.0 - s) / 0.12, 0.25, 1.0)  # taper at the tip
     left = head + s[:, None] * d + rr[:, None] * n
     right = head + s[:, None] * d - rr[:, None] * n
-    return np.concatenate([left, tip[None] + 0.0 * e, right[::-1]])
+    return np.concatenate([left, tip[None], right[::-1]])
 
 
 def _rect(c: np.ndarray, e: np.ndarray, half_along: float, half_across: float) -> np.ndarray:
@@ -350,12 +351,12 @@ def _hardware(img: np.ndarray, levels: list, L2I, lat: bool, px_mm: float, mm_c:
                 if j == len(run) - 1:
                     ctrl.append(L2I(lv, np.array([[uu, 0.5 * lv.h]]))[0])
             curve = _catmull_rom(np.array(ctrl), 10)
-            t = max(1, int(round(2 * rod_r * px_mm)))
-            _paint(img, lambda L: cv2.polylines(L, [_p(curve)], False, 255, t, cv2.LINE_AA, _SH),
-                   0.93 * metal, blur)
-            tc = max(1, int(round(0.9 * rod_r * px_mm)))
-            _paint(img, lambda L: cv2.polylines(L, [_p(curve)], False, 255, tc, cv2.LINE_AA, _SH),
-                   metal, blur + 0.5)
+            t = max(1, round(2 * rod_r * px_mm))
+            _paint(img, lambda L, c=curve, t=t: cv2.polylines(L, [_p(c)], False, 255, t,
+                                                              cv2.LINE_AA, _SH), 0.93 * metal, blur)
+            tc = max(1, round(0.9 * rod_r * px_mm))
+            _paint(img, lambda L, c=curve, t=tc: cv2.polylines(L, [_p(c)], False, 255, t,
+                                                               cv2.LINE_AA, _SH), metal, blur + 0.5)
     if heads:
         _paint(img, lambda L: cv2.fillPoly(L, [_p(h) for h in heads], 255, cv2.LINE_AA, _SH),
                metal, blur)
@@ -372,11 +373,11 @@ def _hardware(img: np.ndarray, levels: list, L2I, lat: bool, px_mm: float, mm_c:
             height = float(np.mean(np.abs((quad[2:] - quad[:2][::-1]) @ n)))
             cage = _rect(c, e, float(rng.uniform(0.25, 0.4)) * float(np.hypot(*across)),
                          0.5 * max(height * float(rng.uniform(0.75, 0.95)), 3.0 * px_mm))
-            th = max(1, int(round(1.0 * px_mm)))
+            th = max(1, round(1.0 * px_mm))
             _paint(img, lambda L: cv2.polylines(L, [_p(cage)], True, 255, th, cv2.LINE_AA, _SH),
                    0.85 * metal, blur)
             dots = [c + f * (cage[q] - c) for q in range(4) for f in (0.7,) if rng.random() < 0.7]
-            rr = max(1, int(round(1.2 * px_mm * _ONE)))
+            rr = max(1, round(1.2 * px_mm * _ONE))
             _paint(img, lambda L: [cv2.circle(L, tuple(int(v) for v in np.round(d * _ONE)), rr, 255, -1,
                                               cv2.LINE_AA, _SH) for d in dots], metal, blur)
             info["cage"] = f"{a.name}-{b.name}"
@@ -398,7 +399,7 @@ def _ruler(img: np.ndarray, px_mm: float, blur: float, rng: np.random.Generator,
     edge = x0 if left else x0 + strip  # the ticks start at the outer edge
     sgn = 1.0 if left else -1.0
     cm0 = int(rng.integers(0, 30))
-    th = max(1, int(round(0.6 * px_mm)))
+    th = max(1, round(0.6 * px_mm))
     lines, labels = [], []
     n_mm = int((y_bot - y_top) / px_mm)
     for mm in range(0, n_mm, 5):
@@ -450,9 +451,9 @@ def _markers(img: np.ndarray, lat: bool, px_mm: float, blur: float, rng: np.rand
 
     def draw(L):
         for kind, c, size, filled in shapes:
-            t = -1 if filled else max(1, int(round(0.25 * size)))
+            t = -1 if filled else max(1, round(0.25 * size))
             if kind == "circle":
-                cv2.circle(L, tuple(int(v) for v in np.round(c * _ONE)), int(round(0.5 * size * _ONE)),
+                cv2.circle(L, tuple(int(v) for v in np.round(c * _ONE)), round(0.5 * size * _ONE),
                            255, t, cv2.LINE_AA, _SH)
             else:
                 sq = _rect(c, np.array([1.0, 0.0]), 0.5 * size, 0.5 * size)
@@ -474,7 +475,7 @@ def _markers(img: np.ndarray, lat: bool, px_mm: float, blur: float, rng: np.rand
         x0 = x0 if on_left else W - x0 - tw
         y0 = float(rng.uniform(0.04, 0.3)) * H + tht
         boxed = rng.random() < 0.5
-        th = max(1, int(round(size / 9.0)))
+        th = max(1, round(size / 9.0))
 
         def draw_lr(L):
             cv2.putText(L, side, (int(x0), int(y0)), cv2.FONT_HERSHEY_DUPLEX, fs, 255, th, cv2.LINE_AA)
@@ -500,19 +501,21 @@ def _text(shape: tuple[int, int], lat: bool, rng: np.random.Generator, info: dic
     if rng.random() < 0.8:
         y, mo, dd = int(rng.integers(2005, 2025)), int(rng.integers(1, 13)), int(rng.integers(1, 29))
         hh, mi = int(rng.integers(7, 19)), int(rng.integers(0, 60))
-        items.append(f"{y}-{mo:02d}-{dd:02d}" if rng.random() < 0.5 else f"{dd:02d}/{mo:02d}/{y} {hh:02d}:{mi:02d}")
+        items.append(f"{y}-{mo:02d}-{dd:02d}" if rng.random() < 0.5
+                     else f"{dd:02d}/{mo:02d}/{y} {hh:02d}:{mi:02d}")
     if rng.random() < 0.6:
         items.append("STANDING" if rng.random() < 0.5 else str(_WORDS[int(rng.integers(0, len(_WORDS)))]))
     if rng.random() < 0.5:
         items.append(("LAT" if lat else "AP") if rng.random() < 0.7 else ("L" if rng.random() < 0.5 else "R"))
     corners = [(0, 0), (1, 0), (0, 1), (1, 1)]
     rng.shuffle(corners)
-    font = (cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_PLAIN)[int(rng.integers(0, 3))]
+    fonts = (cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_PLAIN)
+    font = fonts[int(rng.integers(0, 3))]
     for j, text in enumerate(items):
         height = float(rng.uniform(0.012, 0.03)) * H * (2.0 if len(text) <= 3 else 1.0)
         (tw1, th1), _ = cv2.getTextSize(text, font, 1.0, 2)
         fs = min(height / max(th1, 1), 0.45 * W / max(tw1, 1))
-        thick = max(1, int(round(fs * 1.5)))
+        thick = max(1, round(fs * 1.5))
         (tw, tht), base = cv2.getTextSize(text, font, fs, thick)
         cx, cy = corners[j % 4]
         x = int(0.02 * W) if cx == 0 else int(W - 0.02 * W - tw - thick)

@@ -10,17 +10,21 @@ Schema
     The ordered list of K keypoints (vertebra, corner), the vertebra names and the outline
     edges. Nothing hard-codes K. ``vam_gui.core.schema.load_schema``.
 Letterbox
-    The map between original pixels and the S x S model square: uniform scale
-    s = S / max(H, W), image centred, zero padded. Pixel centres sit at integer
-    coordinates in both frames. ``vam_gui.core.letterbox``.
+    The map between original pixels and the model input (S x S, or H x W for a film-shaped
+    input): the whole image, or a crop of it, uniformly scaled to fit, centred, zero
+    padded. Pixel centres sit at integer coordinates in both frames. ``vam_gui.core.letterbox``.
+Pass
+    One forward run of the network on a letterbox. Prediction takes two: the whole film,
+    then a crop around the wanted vertebrae (``vam_gui.core.crop``).
 Heatmap
-    The network's output: one S x S map per keypoint, peaked where it puts the corner.
+    The network's output: one map per keypoint at the input's size, peaked where it puts
+    the corner.
 Target
     The Gaussian heatmap (sigma = 2 model px) a keypoint should produce; zero for a
     missing keypoint. ``vam_gui.model.gaussian_heatmaps``.
 Prediction
     Decoded keypoints (original px), their confidence (peak value) and spread, plus the
-    heatmaps and the letterbox they came from. ``vam_gui.model.Predictor``.
+    heatmaps and the letterbox of the pass they came from. ``vam_gui.model.Predictor``.
 Annotation
     The reviewed keypoints of one image with visibility and per-point source
     (predicted / moved / placed / imported).

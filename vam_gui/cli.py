@@ -413,7 +413,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "metrics.png. For several GPUs: torchrun --nproc-per-node N -m vam_gui train ...")
     p.add_argument("dataset")
     p.add_argument("--out", required=True, help="run folder (checkpoints, metrics)")
-    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--epochs", type=int, help="default 30; with --max-minutes: as many as the time allows")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--size", help="model input S or HxW, multiples of 32, e.g. 256 or 384x160 for full-length "
@@ -440,7 +440,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--val-fraction", type=float, default=0.1)
     p.add_argument("--max-steps", type=int)
-    p.add_argument("--max-minutes", type=float)
+    p.add_argument("--max-minutes", type=float,
+                   help="stop after this many minutes; the learning rate anneals to zero at the deadline")
     p.add_argument("--half", action="store_true", help="store float16 weights (half the size)")
     p.add_argument("--quiet", "-q", action="store_true")
     p.set_defaults(func=_run_model_command("cmd_train"))

@@ -340,3 +340,24 @@ def test_cli_export_and_import(source, tmp_path, capsys):
         assert {e.user for e in s.edit_log()} == {"dan"}
     assert main(["import", path, "--format", "coco", str(tmp_path / "nowhere.json")]) == 2
     assert "no such file or folder" in capsys.readouterr().err
+
+
+def test_cli_import_summarises_labels_that_fail_the_checks(source, tmp_path, capsys):
+    """Public label sets hold a few wrong labels: they are imported, and the import says which."""
+    export_study(source, "json", tmp_path / "out", ExportOptions(all_images=True, include_flagged=True))
+    doc = json.loads((tmp_path / "out" / JSON_FILE).read_text())
+    first = doc["images"][0]["keypoints"]
+    # swap L3's upper corners: a corner-order / outline error the checks must report
+    a, b = (next(k for k in first if k["name"] == n) for n in ("L3-UL", "L3-UR"))
+    a["x"], b["x"] = b["x"], a["x"]
+    (tmp_path / "bad.json").write_text(json.dumps(doc))
+    fresh = new_study(tmp_path)
+    path = str(fresh.path)
+    fresh.close()
+    assert main(["import", path, "--format", "json", str(tmp_path / "bad.json"), "-q"]) == 0
+    err = capsys.readouterr().err
+    assert "image(s) imported" in err
+    assert "fail the anatomical checks (imported anyway" in err
+    assert f"1 of {len(doc['images'])} imported image(s)" in err and "L3: UL and UR look swapped" in err
+    with Study.open(path) as s:  # still imported as given
+        assert len([i for i in s.list_images() if not s.annotation(i.image_id).is_empty()]) == len(doc["images"])

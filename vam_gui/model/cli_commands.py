@@ -95,7 +95,8 @@ def cmd_train(args) -> int:
         model["input_size"] = size
     if args.decoder_channels:
         model["decoder_channels"] = [int(v) for v in args.decoder_channels.split(",")]
-    opts = TrainOptions(dataset=str(dataset), out=args.out, epochs=args.epochs, batch_size=args.batch_size,
+    epochs = args.epochs if args.epochs is not None else (1_000_000 if args.max_minutes else 30)
+    opts = TrainOptions(dataset=str(dataset), out=args.out, epochs=epochs, batch_size=args.batch_size,
                         lr=args.lr, device=args.device, workers=args.workers, seed=args.seed, init=args.init,
                         resume=args.resume, max_steps=args.max_steps, max_minutes=args.max_minutes,
                         half_checkpoints=args.half, val_fraction=args.val_fraction, model=model,

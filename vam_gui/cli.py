@@ -458,6 +458,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sdr", help="SDR thresholds with units px, mm, %%h or vh, e.g. 2,4mm or 0.5,1%%h")
     p.add_argument("--no-refine", action="store_true", help="one pass on the whole film (no crop pass)")
     p.add_argument("--all", action="store_true", help="a study: every labelled image, not only accepted ones")
+    p.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
     p.add_argument("--device", default="auto")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")

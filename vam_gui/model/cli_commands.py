@@ -124,6 +124,10 @@ def cmd_evaluate(args) -> int:
     from vam_gui.model.evaluate import evaluate, format_table
 
     sdr = parse_sdr(args.sdr) if args.sdr else None
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     with tqdm(unit="img", desc="evaluate", disable=args.json or args.quiet) as bar:
         def progress(done: int, total: int) -> None:
             bar.total = total

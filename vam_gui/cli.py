@@ -135,7 +135,7 @@ def _study_predict(args: argparse.Namespace) -> int:
                 result = predict_study_images(study, predictor, todo, progress=lambda d, t: bar.update(d - bar.n))
         except (CheckpointError, ValueError) as exc:
             raise CliError(str(exc)) from None
-    for image_id, message in result["errors"]:
+    for _image_id, message in result["errors"]:
         print(f"skipped {message}", file=sys.stderr)
     print(f"{len(result['done'])} image(s) predicted and stored in {Path(args.file).name}", file=sys.stderr)
     return 1 if result["errors"] else 0

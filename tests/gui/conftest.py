@@ -43,9 +43,9 @@ def study_path(tmp_path):
 @pytest.fixture
 def checkpoint(tmp_path):
     import torch
-    from vam_testing import tiny_config
 
     from vam_gui.model import build_model, save_checkpoint
+    from vam_testing import tiny_config
 
     torch.manual_seed(0)
     config = tiny_config()

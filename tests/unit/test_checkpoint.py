@@ -5,11 +5,11 @@ import pickle
 
 import pytest
 import torch
-from vam_testing import tiny_config
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from vam_gui.model import CheckpointError, ModelConfig, build_model, load_checkpoint, save_checkpoint
+from vam_testing import tiny_config
 
 
 @pytest.fixture

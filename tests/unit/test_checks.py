@@ -8,8 +8,16 @@ import numpy as np
 import pytest
 from test_measure import column, lat_corners, rect
 
-from vam_gui.core.checks import (CORNER_ORDER, HEIGHT_JUMP, LEVEL_ORDER, LEVEL_SHIFT, OUTLINE, OVERLAP,
-                                 PEAK_DISTANCE, check)
+from vam_gui.core.checks import (
+    CORNER_ORDER,
+    HEIGHT_JUMP,
+    LEVEL_ORDER,
+    LEVEL_SHIFT,
+    OUTLINE,
+    OVERLAP,
+    PEAK_DISTANCE,
+    check,
+)
 from vam_gui.core.schema import load_schema
 
 AP = load_schema("lumbar-ap-20")

@@ -43,9 +43,9 @@ def test_study_errors_are_one_line(tmp_path, capsys):
 
 def test_study_predict_stores_predictions(tmp_path, capsys):
     import torch
-    from vam_testing import tiny_config
 
     from vam_gui.model import build_model, save_checkpoint
+    from vam_testing import tiny_config
 
     write_images(tmp_path / "a", n=2)
     study = tmp_path / "s.vamstudy"

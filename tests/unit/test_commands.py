@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 from test_study import fake_prediction, write_images
 
-from vam_gui.core.commands import (AcceptPrediction, CommandStack, MovePoint, SetStatus, SetVisible,
-                                   ShiftLevels)
+from vam_gui.core.commands import AcceptPrediction, CommandStack, MovePoint, SetStatus, SetVisible, ShiftLevels
 from vam_gui.io import Study
 
 

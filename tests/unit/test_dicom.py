@@ -12,7 +12,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import pydicom
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -31,9 +30,9 @@ from pydicom.uid import (
 )
 
 import vam_gui.io.dicom as vdicom
-from vam_gui.io.bench import bench_dicom_load
 from vam_gui.core.radiograph import Radiograph, Window
 from vam_gui.io import RadiographError, load_radiograph
+from vam_gui.io.bench import bench_dicom_load
 from vam_testing import byte_mutations, mutate
 
 # Identifying values: none of them may appear in a loaded radiograph.

@@ -230,7 +230,8 @@ def test_dataset_manifest_hashes_and_counts(study, tmp_path):
     first = m["items"][0]
     assert first["model"] == "vam:demo-1234" and first["status"] == "accepted"
     assert first["points"]["moved"] == 2 and first["file"] == first["id"] + ".png"
-    assert set(first["letterbox"]) == {"size", "height", "width", "scale", "pad_x", "pad_y"}
+    assert set(first["letterbox"]) == {"size", "height", "width", "scale", "pad_x", "pad_y", "out_h", "out_w",
+                                       "crop_x", "crop_y", "crop_w", "crop_h"}
     for item in m["items"]:
         for key in ("image", "targets"):
             data = (out / item[key]).read_bytes()
@@ -240,7 +241,8 @@ def test_dataset_manifest_hashes_and_counts(study, tmp_path):
         t = np.load(out / item["targets"])["targets"]
         assert t.dtype == np.float16 and t.shape == (k, 128, 128)
     files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
-    assert files == sorted(["manifest.json"] + [it["image"] for it in m["items"]] + [it["targets"] for it in m["items"]])
+    assert files == sorted(["manifest.json"] + [it["image"] for it in m["items"]]
+                           + [it["targets"] for it in m["items"]])
 
 
 def test_dataset_targets_decode_to_the_corrected_points(tmp_path):

@@ -15,7 +15,7 @@ from vam_gui.cli import main
 from vam_gui.core.annotation import PointState, ReviewState
 from vam_gui.core.schema import load_schema
 from vam_gui.io import Study
-from vam_gui.io.export import JSON_FILE, COCO_FILE, ExportOptions, export_study
+from vam_gui.io.export import COCO_FILE, JSON_FILE, ExportOptions, export_study
 from vam_gui.io.importers import LabelImportError, ViewMismatchError, import_labels
 
 

@@ -51,8 +51,8 @@ def test_anatomical_embedding_follows_schema():
 
 @pytest.mark.parametrize("decoder", ["multiscale", "simple"])
 def test_tiny_model_trains_one_step(decoder):
-    from vam_testing import tiny_config
     from vam_gui.model import gaussian_heatmaps, heatmap_loss
+    from vam_testing import tiny_config
 
     torch.manual_seed(0)
     config = tiny_config(decoder=decoder)

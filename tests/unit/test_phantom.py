@@ -156,7 +156,8 @@ def test_both_facings_occur_and_lordosis_faces_anterior() -> None:
         # anterior corners lie on the facing side of the posterior ones
         assert np.all(sign * (ph.xy[sa, 0] - ph.xy[sp, 0]) > 0)
         # lordosis: the mid-lumbar bodies stand anterior to the line from L1 to S1
-        mid = lambda v: ph.xy[[schema.index(f"{v}-SA"), schema.index(f"{v}-SP")]].mean(axis=0)  # noqa: E731
+        # called in this iteration only, so binding the loop's `ph` late is what is meant
+        mid = lambda v: ph.xy[[schema.index(f"{v}-SA"), schema.index(f"{v}-SP")]].mean(axis=0)  # noqa: E731, B023
         top, bottom, l3 = mid("L1"), mid("S1"), mid("L3")
         t = (l3[1] - top[1]) / (bottom[1] - top[1])
         chord_x = top[0] + t * (bottom[0] - top[0])

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 import torch
 import torch.nn as nn
-from vam_testing import tiny_config
 
 from vam_gui.cli import main
 from vam_gui.core.letterbox import Letterbox
 from vam_gui.model import Predictor, build_model, gaussian_heatmaps, save_checkpoint
 from vam_gui.model.batch_predict import expand_inputs, parse_shard, select_shard
+from vam_testing import tiny_config
 
 
 class KnownHeatmaps(nn.Module):

@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 
 import vam_gui.io.radiograph as rio
 from vam_gui.core.radiograph import Radiograph, Window, array_image_id
-from vam_gui.io import RadiographError, load_radiograph
 from vam_gui.io import Radiograph as ReexportedRadiograph
+from vam_gui.io import RadiographError, load_radiograph
 from vam_testing import byte_mutations, mutate
 
 

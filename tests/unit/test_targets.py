@@ -58,3 +58,36 @@ def test_cuda_agrees_with_cpu():
     gpu = gaussian_heatmaps(xy.cuda(), 256)
     assert gpu.device.type == "cuda"
     assert (gpu.cpu() - cpu).abs().max().item() < 1e-5
+
+
+@pytest.mark.parametrize("sigma", [1.0, 2.0, 3.5])
+def test_numpy_gaussian_window_agrees_with_torch(sigma):
+    """core.gaussian (numpy, what the dataset writer uses) and the model's generator are one
+    formula: same pixel convention, same values."""
+    from vam_gui.core.gaussian import gaussian_windows
+
+    gen = torch.Generator().manual_seed(5)
+    xy = torch.rand(20, 2, generator=gen) * 80 - 8
+    xy[4] = float("nan")
+    ours = gaussian_windows(xy.numpy(), (48, 64), sigma=sigma)
+    ref = gaussian_heatmaps(xy, (48, 64), sigma=sigma).numpy()
+    assert ours.shape == ref.shape == (20, 48, 64) and ours.dtype == np.float32
+    assert np.abs(ours - ref).max() < 1e-6
+    assert not ours[4].any()
+    half = gaussian_windows(xy.numpy(), 16, sigma=sigma, dtype=np.float16)
+    ref_half = gaussian_heatmaps(xy, 16, sigma=sigma, dtype=torch.float16).numpy()
+    assert half.dtype == np.float16 and np.array_equal(half, ref_half)
+
+
+def test_sparse_targets_match_full_maps_near_each_point():
+    from vam_gui.io.dataset import sparse_targets
+
+    rng = np.random.default_rng(2)
+    xy = rng.uniform(-10, 74, (20, 2))
+    xy[3] = np.nan
+    visible = rng.random(20) > 0.2
+    sparse = sparse_targets(xy, visible, 64, 2.0).astype(np.float32)
+    full = gaussian_heatmaps(torch.from_numpy(xy).float(), 64, visible=torch.from_numpy(visible)).numpy()
+    # equal up to float16 rounding where the window reaches; beyond it the full map is < exp(-8)
+    assert np.abs(sparse - full).max() < max(np.exp(-8), 1e-3)
+    assert not sparse[3].any() and not sparse[~visible].any()

@@ -73,11 +73,10 @@ def test_evaluate_prints_its_table_and_json(phantoms, tmp_path, capsys):
 def test_evaluate_perfect_predictions_score_zero(phantoms, monkeypatch):
     """With a stand-in network that outputs the true targets of whatever view the predictor
     shows it (both passes), every error is ~0."""
-    from vam_testing import tiny_config
-
     from vam_gui.model import evaluate as ev
     from vam_gui.model import predictor as pr
     from vam_gui.model.targets import gaussian_heatmaps
+    from vam_testing import tiny_config
 
     doc = json.loads((phantoms / "labels.json").read_text())
     truths = [np.array([[k["x"], k["y"]] for k in e["keypoints"]], dtype=np.float64) for e in doc["images"]]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -19,7 +20,7 @@ class PointState:
     visible: bool
     source: str
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         # NaN (a point never placed) is not JSON: it is written as null.
         return {
             "x": None if not np.isfinite(self.x) else float(self.x),
@@ -29,7 +30,7 @@ class PointState:
         }
 
     @classmethod
-    def from_json(cls, d: dict) -> PointState:
+    def from_json(cls, d: dict[str, Any]) -> PointState:
         return cls(x=float("nan") if d["x"] is None else float(d["x"]),
                    y=float("nan") if d["y"] is None else float(d["y"]),
                    visible=bool(d["visible"]), source=str(d["source"]))

@@ -23,7 +23,7 @@ def new_temp_file(path: Path) -> tuple[int, str]:
     return fd, tmp
 
 
-def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
+def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = new_temp_file(path)
@@ -40,6 +40,6 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
     return path
 
 
-def write_json_atomic(path: str | os.PathLike, obj: Any, *, indent: int | None = 2) -> Path:
+def write_json_atomic(path: str | os.PathLike[str], obj: Any, *, indent: int | None = 2) -> Path:
     text = json.dumps(obj, indent=indent, allow_nan=False)
     return write_bytes_atomic(path, (text + "\n").encode("utf-8"))

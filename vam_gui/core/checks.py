@@ -12,12 +12,15 @@ vertebral height of the image so they hold at any resolution.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 
-from vam_gui.core.measure import corner_table, infer_facing, to_physical, valid_spacing
+from vam_gui.core.measure import corner_table, infer_facing, to_physical
 from vam_gui.core.schema import Schema
+from vam_gui.core.spacing import valid_spacing
 
 # Flag kinds.
 CORNER_ORDER = "corner_order"  # left/right (AP), anterior/posterior (lateral) or upper/lower swapped
@@ -59,7 +62,7 @@ class Flag:
     vertebra: int | None  # schema vertebra index, None for image-level flags
     severity: str  # "error" (anatomically impossible) or "warning" (implausible)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["points"] = list(self.points)
         return d
@@ -69,7 +72,7 @@ def _cross(o: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
     return float((a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0]))
 
 
-def _crosses(p1, p2, q1, q2) -> bool:
+def _crosses(p1: np.ndarray, p2: np.ndarray, q1: np.ndarray, q2: np.ndarray) -> bool:
     """Proper crossing of segments p1p2 and q1q2 (touching or collinear does not count)."""
     d1, d2 = _cross(q1, q2, p1), _cross(q1, q2, p2)
     d3, d4 = _cross(p1, p2, q1), _cross(p1, p2, q2)
@@ -142,17 +145,17 @@ def check(schema: Schema, xy: np.ndarray, visible: np.ndarray | None = None, *,
     table_px = corner_table(schema, xy, visible)
     table = to_physical(table_px, sp)
     nv = len(schema.vertebrae)
-    index = {(v, c): i for i, (v, c) in enumerate(zip(schema.vertebra, schema.corner))}
+    index = schema.index_by_corner()
     corners_of = [sorted(c for (v2, c) in index if v2 == v) for v in range(nv)]
     names = schema.vertebrae
     # A vertebra is "present" when all its schema corners are: then its centroid is defined and,
     # being the mean of the corners, it does not move when corners are swapped among themselves.
     present = [bool(corners_of[v]) and np.isfinite(table[v, corners_of[v]]).all() for v in range(nv)]
-    centroid = [table[v, corners_of[v]].mean(axis=0) if present[v] else None for v in range(nv)]
+    centroid: list[Any] = [table[v, corners_of[v]].mean(axis=0) if present[v] else None for v in range(nv)]
     full = [present[v] and len(corners_of[v]) == 4 for v in range(nv)]
     flags: list[Flag] = []
 
-    def pts(v: int, cs) -> tuple[int, ...]:
+    def pts(v: int, cs: Iterable[int]) -> tuple[int, ...]:
         return tuple(sorted(index[(v, c)] for c in cs if (v, c) in index))
 
     # -- corner order, in each vertebra's own frame ---------------------------------------
@@ -232,9 +235,9 @@ def check(schema: Schema, xy: np.ndarray, visible: np.ndarray | None = None, *,
         xy_arr = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
         vis = np.ones(schema.k, bool) if visible is None else np.asarray(visible, bool)
         dist = np.hypot(*(xy_arr - peaks).T)
-        for i in np.flatnonzero(vis & np.isfinite(dist) & (dist > thr)):
-            flags.append(Flag(PEAK_DISTANCE, f"{schema.keypoints[i]} is {dist[i]:.1f} px from its "
-                              f"heatmap peak (threshold {thr:.1f} px)", (int(i),), schema.vertebra[i],
+        for j in np.flatnonzero(vis & np.isfinite(dist) & (dist > thr)):
+            flags.append(Flag(PEAK_DISTANCE, f"{schema.keypoints[j]} is {dist[j]:.1f} px from its "
+                              f"heatmap peak (threshold {thr:.1f} px)", (int(j),), schema.vertebra[j],
                               "warning"))
 
     # -- labels shifted by one level against the prediction ---------------------------------------
@@ -245,7 +248,7 @@ def check(schema: Schema, xy: np.ndarray, visible: np.ndarray | None = None, *,
     return flags
 
 
-def _column_axis(v: int, centroid: list) -> np.ndarray:
+def _column_axis(v: int, centroid: list[Any]) -> np.ndarray:
     """Unit caudal direction of the column at vertebra v, from the neighbours' centroids (which
     corner swaps cannot move); image-down when there are none or they point implausibly."""
     prev = centroid[v - 1] if v > 0 else None
@@ -263,7 +266,8 @@ def _column_axis(v: int, centroid: list) -> np.ndarray:
     # More than 60° off image-down means the neighbours themselves are misplaced; don't trust them.
     if n == 0 or d[1] / n < 0.5:
         return _DOWN
-    return d / n
+    out: np.ndarray = d / n
+    return out
 
 
 def _middle_height(c: np.ndarray) -> float:
@@ -310,7 +314,8 @@ def level_shift(schema: Schema, xy: np.ndarray, reference_xy: np.ndarray, *,
             if not 0 <= v + s < nv:
                 continue
             shifted, same = mean_dist(ann[v], pred[v + s]), mean_dist(ann[v], pred[v])
-            if shifted is not None and shifted < SHIFT_MATCH_FRACTION * h and same > SHIFT_MISMATCH_FRACTION * h:
+            if (shifted is not None and same is not None and shifted < SHIFT_MATCH_FRACTION * h
+                    and same > SHIFT_MISMATCH_FRACTION * h):
                 matched.append(v)
         if best is None or len(matched) > len(best[1]):
             best = (s, matched)
@@ -322,7 +327,7 @@ def level_shift(schema: Schema, xy: np.ndarray, reference_xy: np.ndarray, *,
     return s, tuple(matched)
 
 
-def _level_shift_flag(schema: Schema, s: int, matched: tuple[int, ...], index: dict) -> Flag:
+def _level_shift_flag(schema: Schema, s: int, matched: tuple[int, ...], index: dict[tuple[int, int], int]) -> Flag:
     names = schema.vertebrae
     pairs = ", ".join(f"annotated {names[v]} sits on predicted {names[v + s]}" for v in matched)
     fix = "down" if s > 0 else "up"

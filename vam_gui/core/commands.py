@@ -4,17 +4,22 @@ A command holds values (image id, keypoint index, coordinates), never widgets. T
 ``do`` reads the state it is about to change from the study and remembers it; ``undo``
 writes that state back and ``redo`` writes the new state again, so both restore exactly.
 Every do, undo and redo goes through ``study.apply_edit``: one committed, logged
-transaction each. The study is anything with the store's interface (``vam_gui.io.Study``).
+transaction each. The study is anything with the store's interface (``core.store.StudyStore``;
+``vam_gui.io.Study`` is the one we ship).
 """
 
 from __future__ import annotations
 
 import getpass
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
 from vam_gui.core.annotation import Annotation, PointState, ReviewState
+from vam_gui.core.store import StudyStore
+
+# What one command writes: the new state of some points and, optionally, of the review.
+_Edit = tuple[dict[int, PointState], ReviewState | None]
 
 # Editing an image that nobody has looked at yet marks it as being reviewed.
 _STARTED = {"unreviewed": "in_progress"}
@@ -34,23 +39,23 @@ class Command:
 
     def __init__(self, image_id: str) -> None:
         self.image_id = image_id
-        self._before: tuple[dict[int, PointState], ReviewState | None] | None = None
-        self._after: tuple[dict[int, PointState], ReviewState | None] | None = None
+        self._before: _Edit | None = None
+        self._after: _Edit | None = None
 
     @property
     def label(self) -> str:
         return self.kind
 
-    def _prepare(self, study, user: str) -> tuple[dict[int, PointState], ReviewState | None]:
+    def _prepare(self, study: StudyStore, user: str) -> _Edit:
         raise NotImplementedError
 
-    def _started(self, study, user: str) -> ReviewState | None:
+    def _started(self, study: StudyStore, user: str) -> ReviewState | None:
         review = study.status(self.image_id)
         if review.status in _STARTED:
             return ReviewState(_STARTED[review.status], review.comment, user)
         return None
 
-    def do(self, study, user: str) -> None:
+    def do(self, study: StudyStore, user: str) -> None:
         if self._after is None:
             ann = study.annotation(self.image_id)
             points, review = self._prepare(study, user)
@@ -59,14 +64,16 @@ class Command:
             self._after = (points, review)
         self._write(study, user, self._after, self.kind)
 
-    def undo(self, study, user: str) -> None:
+    def undo(self, study: StudyStore, user: str) -> None:
         assert self._before is not None, "undo before do"
         self._write(study, user, self._before, f"undo {self.kind}")
 
-    def redo(self, study, user: str) -> None:
+    def redo(self, study: StudyStore, user: str) -> None:
         self._write(study, user, self._after, f"redo {self.kind}")
 
-    def _write(self, study, user: str, state, kind: str) -> None:
+    def _write(self, study: StudyStore, user: str, state: _Edit | None, kind: str) -> None:
+        if state is None:
+            raise RuntimeError(f"{self.label}: undo or redo before the command was done")
         points, review = state
         study.apply_edit(self.image_id, user=user, kind=kind, label=self.label, points=points, review=review)
 
@@ -77,7 +84,7 @@ class MovePoint(Command):
 
     kind = "move"
 
-    def __init__(self, image_id: str, index: int, xy) -> None:
+    def __init__(self, image_id: str, index: int, xy: Iterable[float]) -> None:
         super().__init__(image_id)
         self.index = int(index)
         x, y = (float(v) for v in xy)
@@ -89,7 +96,7 @@ class MovePoint(Command):
     def label(self) -> str:
         return f"move point {self.index}"
 
-    def _prepare(self, study, user):
+    def _prepare(self, study: StudyStore, user: str) -> _Edit:
         old = study.annotation(self.image_id).point(self.index)
         source = "moved" if np.isfinite(old.x) else "placed"
         return {self.index: PointState(self.xy[0], self.xy[1], True, source)}, self._started(study, user)
@@ -109,7 +116,7 @@ class SetVisible(Command):
     def label(self) -> str:
         return f"{'show' if self.visible else 'mark missing'} point {self.index}"
 
-    def _prepare(self, study, user):
+    def _prepare(self, study: StudyStore, user: str) -> _Edit:
         old = study.annotation(self.image_id).point(self.index)
         if self.visible and not np.isfinite(old.x):
             raise ValueError(f"point {self.index} has no position yet: place it instead")
@@ -121,7 +128,7 @@ class AcceptPrediction(Command):
 
     kind = "accept prediction"
 
-    def _prepare(self, study, user):
+    def _prepare(self, study: StudyStore, user: str) -> _Edit:
         pred = study.prediction(self.image_id)
         if pred is None:
             raise ValueError(f"image {self.image_id} has no prediction to accept")
@@ -144,7 +151,7 @@ class SetStatus(Command):
     def label(self) -> str:
         return f"mark {self.status.replace('_', ' ')}"
 
-    def _prepare(self, study, user):
+    def _prepare(self, study: StudyStore, user: str) -> _Edit:
         return {}, ReviewState(self.status, self.comment, user)
 
 
@@ -164,10 +171,10 @@ class ShiftLevels(Command):
     def label(self) -> str:
         return f"shift labels {'down' if self.delta > 0 else 'up'} {abs(self.delta)} level(s)"
 
-    def _prepare(self, study, user):
+    def _prepare(self, study: StudyStore, user: str) -> _Edit:
         schema = study.schema
         ann: Annotation = study.annotation(self.image_id)
-        where = {(v, c): i for i, (v, c) in enumerate(zip(schema.vertebra, schema.corner))}
+        where = schema.index_by_corner()
         unset = PointState(float("nan"), float("nan"), False, "")
         points = {i: unset for i in range(schema.k)}
         for i, (v, c) in enumerate(zip(schema.vertebra, schema.corner)):
@@ -180,7 +187,7 @@ class ShiftLevels(Command):
 class CommandStack:
     """Undo/redo over one study. ``user`` (default: the login name) signs every edit."""
 
-    def __init__(self, study, *, user: str | None = None) -> None:
+    def __init__(self, study: StudyStore, *, user: str | None = None) -> None:
         self.study = study
         self.user = user or default_user()
         self._done: list[Command] = []

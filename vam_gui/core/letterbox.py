@@ -16,8 +16,10 @@ OpenCV is imported inside the image function.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 # Percentile estimates need no more pixels than this; more only costs time.
 _PERCENTILE_SAMPLES = 1 << 20
@@ -98,15 +100,17 @@ class Letterbox:
     def offset(self) -> np.ndarray:
         return np.array([self.crop_x, self.crop_y])
 
-    def to_model(self, xy: np.ndarray) -> np.ndarray:
+    def to_model(self, xy: npt.ArrayLike) -> np.ndarray:
         """(x, y) in original pixels [..., 2] -> model pixels."""
-        xy = np.asarray(xy, dtype=np.float64)
-        return (xy - self.offset + 0.5) * self.scale - 0.5 + self.pad
+        pts = np.asarray(xy, dtype=np.float64)
+        out: np.ndarray = (pts - self.offset + 0.5) * self.scale - 0.5 + self.pad
+        return out
 
-    def to_original(self, xy: np.ndarray) -> np.ndarray:
+    def to_original(self, xy: npt.ArrayLike) -> np.ndarray:
         """(x, y) in model pixels [..., 2] -> original pixels."""
-        xy = np.asarray(xy, dtype=np.float64)
-        return (xy - self.pad + 0.5) / self.scale - 0.5 + self.offset
+        pts = np.asarray(xy, dtype=np.float64)
+        out: np.ndarray = (pts - self.pad + 0.5) / self.scale - 0.5 + self.offset
+        return out
 
     def matrix(self) -> np.ndarray:
         """2x3 affine map original -> model, in OpenCV's warpAffine layout."""
@@ -130,18 +134,30 @@ class Letterbox:
         crop = None if not self.is_crop else (x0, y0, x0 + self.crop_w, y0 + self.crop_h)
         return Letterbox.fit(self.height, self.width, size, crop)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> Letterbox:
-        extra = {k: (int if k.startswith("out_") else float)(data[k])
+    def from_dict(cls, data: dict[str, Any]) -> Letterbox:
+        extra: dict[str, Any] = {k: (int if k.startswith("out_") else float)(data[k])
                  for k in ("out_h", "out_w", "crop_x", "crop_y", "crop_w", "crop_h") if k in data}
         return cls(size=int(data["size"]), height=int(data["height"]), width=int(data["width"]),
                    scale=float(data["scale"]), pad_x=float(data["pad_x"]), pad_y=float(data["pad_y"]), **extra)
 
 
-def intensity_range(pixels: np.ndarray, low_pct: float = 0.5, high_pct: float = 99.5) -> tuple[float, float]:
+# The model input's intensity recipe (design.md §3): clip to these percentiles of the whole
+# image, scale to [0, 1]. The one place it is defined; model configs (checkpoints) and dataset
+# manifests both record it through intensity_recipe().
+LOW_PCT = 0.5
+HIGH_PCT = 99.5
+
+
+def intensity_recipe() -> dict[str, Any]:
+    """The intensity part of the input recipe, as recorded in checkpoints and manifests."""
+    return {"intensity": "percentile", "low_pct": LOW_PCT, "high_pct": HIGH_PCT}
+
+
+def intensity_range(pixels: np.ndarray, low_pct: float = LOW_PCT, high_pct: float = HIGH_PCT) -> tuple[float, float]:
     """Robust (low, high) of an image from a strided subsample of its pixels."""
     flat = np.asarray(pixels).reshape(-1)
     step = max(1, flat.size // _PERCENTILE_SAMPLES)
@@ -157,8 +173,8 @@ def letterbox_image(
     pixels: np.ndarray,
     size: Size,
     *,
-    low_pct: float = 0.5,
-    high_pct: float = 99.5,
+    low_pct: float = LOW_PCT,
+    high_pct: float = HIGH_PCT,
     crop: tuple[float, float, float, float] | None = None,
 ) -> tuple[np.ndarray, Letterbox]:
     """A grayscale image [H, W] -> the model's input [H_m, W_m] in [0, 1] (float32) and its

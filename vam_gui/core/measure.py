@@ -25,12 +25,14 @@ Sign conventions (all angles in degrees):
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
 from vam_gui.core.schema import Schema
+from vam_gui.core.spacing import valid_spacing
 
 # Genant semiquantitative grade from the height loss (fraction): < 20 % → 0, 20–25 % → 1,
 # 25–40 % → 2, > 40 % → 3 (a loss of exactly 25 % is grade 2, exactly 40 % still grade 2).
@@ -58,25 +60,13 @@ def corner_table(schema: Schema, xy: np.ndarray, visible: np.ndarray | None = No
     return table
 
 
-def valid_spacing(spacing: Any) -> tuple[float, float] | None:
-    """(dy, dx) in mm if usable, else None: zero, negative or malformed spacing means none."""
-    if spacing is None:
-        return None
-    try:
-        dy, dx = (float(s) for s in spacing)
-    except (TypeError, ValueError):
-        return None
-    if not (math.isfinite(dy) and math.isfinite(dx) and dy > 0 and dx > 0):
-        return None
-    return dy, dx
-
-
 def to_physical(points: np.ndarray, spacing: tuple[float, float] | None) -> np.ndarray:
     """Scale (x, y) px to (x·dx, y·dy) mm; identity without spacing."""
     if spacing is None:
         return np.asarray(points, dtype=np.float64)
     dy, dx = spacing
-    return np.asarray(points, dtype=np.float64) * np.array([dx, dy])
+    out: np.ndarray = np.asarray(points, dtype=np.float64) * np.array([dx, dy])
+    return out
 
 
 def complete(corners: np.ndarray) -> bool:
@@ -197,7 +187,8 @@ class Measurements:
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return _clean(asdict(self))
+        out: dict[str, Any] = _clean(asdict(self))
+        return out
 
     def vertebra(self, name: str) -> VertebraMeasurement:
         return next(v for v in self.vertebrae if v.name == name)
@@ -330,7 +321,7 @@ def measure(schema: Schema, xy: np.ndarray, visible: np.ndarray | None = None, *
         if len(hs) == 3 and max(hs) > 0:
             loss = 1.0 - min(hs) / max(hs)
             vm.height_loss_percent = 100.0 * loss
-            vm.loss_reference = names[int(np.argmax([ha, hm, hb]))]
+            vm.loss_reference = names[int(np.argmax(hs))]
             vm.genant_grade = genant_grade(loss)
         result.vertebrae.append(vm)
 
@@ -357,13 +348,16 @@ def measure(schema: Schema, xy: np.ndarray, visible: np.ndarray | None = None, *
     return result
 
 
-def _spine_angles(schema: Schema, table: np.ndarray, lateral: bool, tilt, upper_line, lower_line,
+def _spine_angles(schema: Schema, table: np.ndarray, lateral: bool,
+                  tilt: Callable[[np.ndarray, tuple[int, int]], float | None],
+                  upper_line: tuple[int, int], lower_line: tuple[int, int],
                   angles_ok: bool) -> list[AngleMeasurement]:
     names = schema.vertebrae
     out: list[AngleMeasurement] = []
     missing = "" if angles_ok else "facing unknown"
 
-    def between(name: str, upper: str, lower: str, lower_line_of_lower) -> AngleMeasurement | None:
+    def between(name: str, upper: str, lower: str,
+                lower_line_of_lower: tuple[int, int]) -> AngleMeasurement | None:
         if upper not in names or lower not in names:
             return None
         value = _diff(tilt(table[names.index(upper)], upper_line),

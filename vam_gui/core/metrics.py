@@ -16,12 +16,14 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from vam_gui.core.checks import level_shift, median_middle_height
-from vam_gui.core.measure import corner_table, valid_spacing
+from vam_gui.core.measure import corner_table
 from vam_gui.core.schema import Schema
+from vam_gui.core.spacing import valid_spacing
 
 UNITS = ("px", "mm", "%h", "vh")  # original px, millimetres, % of image height, vertebral heights
 DEFAULT_SDR_PCT_H = (0.5, 1.0)
@@ -125,7 +127,7 @@ def _sdr_rate(err: dict[str, np.ndarray], t: SdrThreshold, all_mm: bool) -> floa
 def evaluate_points(schema: Schema, pred: list[np.ndarray], truth: list[np.ndarray],
                     visible: list[np.ndarray], *, heights: list[int],
                     spacings: list[tuple[float, float] | None],
-                    sdr: list[SdrThreshold] | None = None, names: list[str] | None = None) -> dict:
+                    sdr: list[SdrThreshold] | None = None, names: list[str] | None = None) -> dict[str, Any]:
     """Landmark errors of ``pred`` against ``truth`` ([K, 2] original px per image) as a
     JSON-ready dict (see the module doc for missing predictions).
 
@@ -164,7 +166,7 @@ def evaluate_points(schema: Schema, pred: list[np.ndarray], truth: list[np.ndarr
     if sdr is None:
         sdr = [SdrThreshold(v, "%h") for v in DEFAULT_SDR_PCT_H]
         sdr += [SdrThreshold(v, "mm") for v in DEFAULT_SDR_MM] if all_mm else []
-    result: dict = {"images": n, "points": int(err["counted"].sum()),
+    result: dict[str, Any] = {"images": n, "points": int(err["counted"].sum()),
                     "missing": int((err["counted"] & ~np.isfinite(err["px"])).sum())}
     for key in ("px", "pct_h", "vh", "mm"):
         use = key != "mm" or all_mm
@@ -183,7 +185,7 @@ def evaluate_points(schema: Schema, pred: list[np.ndarray], truth: list[np.ndarr
     return result
 
 
-def _per_vertebra(schema: Schema, err: dict[str, np.ndarray]) -> list[dict]:
+def _per_vertebra(schema: Schema, err: dict[str, np.ndarray]) -> list[dict[str, Any]]:
     rows = []
     for v, name in enumerate(schema.vertebrae):
         cols = [k for k in range(schema.k) if schema.vertebra[k] == v]
@@ -198,7 +200,7 @@ def _fmt(x: float | None, digits: int) -> str:
     return "n/a" if x is None else f"{x:.{digits}f}"
 
 
-def format_report(result: dict) -> str:
+def format_report(result: dict[str, Any]) -> str:
     """Plain-text summary of :func:`evaluate_points`: a few header lines, then one row per
     vertebra, so a console log and a saved .txt read the same."""
     head = f"images: {result['images']}   points: {result['points']}"

@@ -43,7 +43,16 @@ import numpy as np
 
 from vam_gui.core import phantom_extras as _ex
 from vam_gui.core.phantom_parts import (
-    _ORDER, _TABLE, _jsonable, _affine_apply, _affine_inv, _draw_posterior_ap, _draw_posterior_lat, _draw_sacrum, _Level, _sacrum_body,
+    _ORDER,
+    _TABLE,
+    _affine_apply,
+    _affine_inv,
+    _draw_posterior_ap,
+    _draw_posterior_lat,
+    _draw_sacrum,
+    _jsonable,
+    _Level,
+    _sacrum_body,
 )
 from vam_gui.core.rasterize import _Canvas, _chaikin, _side, polygon_coverage
 from vam_gui.core.schema import Schema, load_schema
@@ -61,7 +70,7 @@ class Phantom:
     schema: str
     seed: int
     facing: str | None  # lateral view: "left" or "right" (side the anterior is displayed on)
-    params: dict = field(default_factory=dict)  # the random parameters drawn (JSON-serialisable)
+    params: dict[str, Any] = field(default_factory=dict)  # the random parameters drawn (JSON-serialisable)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -113,7 +122,9 @@ def _generate(
     rng = np.random.default_rng(seed)
     P: dict[str, Any] = {"view": view, "difficulty": d, "clean": bool(clean)}
     xd = float(np.clip(difficulty - 1.0, 0.0, 1.0))  # > 0: the extras (own random stream)
-    xr, XP = (_ex.extras_rng(seed) if xd > 0 else None), {}
+    # the extras' own stream; drawing from it never touches the generator's (difficulty <= 1 pinned)
+    xr = _ex.extras_rng(seed)
+    XP: dict[str, Any] = {}
     if xd > 0:
         P.update(difficulty=1.0 + xd, extras=XP)
 
@@ -277,24 +288,24 @@ def _generate(
 
     # --- keep discs open: push the column apart where neighbouring bodies would touch ------
     for i in range(1, n_lv):
-        a, b = levels[i - 1], levels[i]
+        upper, lower = levels[i - 1], levels[i]
         for _ in range(3):
-            a_bot = a.to_canon(a.corners[2:])
-            b_top = b.to_canon(b.corners[:2])
+            a_bot = upper.to_canon(upper.corners[2:])
+            b_top = lower.to_canon(lower.corners[:2])
             na = a_bot[1] - a_bot[0]
             na = np.array([-na[1], na[0]]) / np.hypot(*na)
-            if na @ a.frame()[1] < 0:
+            if na @ upper.frame()[1] < 0:
                 na = -na
             nb = b_top[1] - b_top[0]
             nb = np.array([-nb[1], nb[0]]) / np.hypot(*nb)
-            if nb @ b.frame()[1] < 0:
+            if nb @ lower.frame()[1] < 0:
                 nb = -nb
             gap = min(float(np.min((b_top - a_bot[0]) @ na)),
                       float(np.min((b_top[0] - a_bot) @ nb)))
-            need = max(0.12 * a.h, 2.0)
+            need = max(0.12 * upper.h, 2.0)
             if gap >= need:
                 break
-            shift = (need - gap + 0.5) * b.frame()[1]
+            shift = (need - gap + 0.5) * lower.frame()[1]
             for lv in levels[i:]:
                 lv.center = lv.center + shift
 
@@ -328,17 +339,17 @@ def _generate(
     spacing = spacing_mm / scale
     P["spacing_mm"] = spacing
 
-    def L2I(lv: _Level, local: np.ndarray) -> np.ndarray:
+    def l2i(lv: _Level, local: np.ndarray) -> np.ndarray:
         return _affine_apply(A, lv.to_canon(local))
 
     # --- drawn body outlines (image frame) and the landmarks: their corner vertices ---------
     outlines_img: list[np.ndarray] = []
     for lv in levels:
         if lv.name == "S1":
-            outlines_img.append(L2I(lv, _sacrum_body(lv, lat)))
+            outlines_img.append(l2i(lv, _sacrum_body(lv, lat)))
             lv.corner_idx = (1, 0)  # the sacrum outline starts SP, SA
         else:
-            outlines_img.append(L2I(lv, lv.outline))
+            outlines_img.append(l2i(lv, lv.outline))
     xy = np.zeros((sch.k, 2), dtype=np.float64)
     for kp in range(sch.k):
         pos = schema_pos[sch.vertebra[kp]]
@@ -450,7 +461,7 @@ def _generate(
         pts = _affine_apply(A, pts_canon)
         sh = 4
         ip = np.round(pts * (1 << sh)).astype(np.int32)[None]
-        cv2.polylines(ribs, ip, False, int(value), max(1, int(round(thickness))),
+        cv2.polylines(ribs, ip, False, int(value), max(1, int(round(thickness))),  # type: ignore[call-overload]
                       cv2.LINE_AA, sh)
 
     for lv in levels:
@@ -518,7 +529,7 @@ def _generate(
                              [1.0, 2.5], [1.6, 1.8], [1.7, 0.8], [1.3, -0.3]])
             ctrl = ctrl * [s1.w, s1.h] + [-float(rng.uniform(0.2, 0.7)) * s1.w,
                                           crest_dy * s1.h]
-            wing = L2I(s1, _chaikin(ctrl, 3))
+            wing = l2i(s1, _chaikin(ctrl, 3))
             canvas.add_shell(wing, 3.5 * scale, 0.9 * ilium_val, 0.6 * ilium_val, 4)
         else:
             # iliac wings in the S1 frame (u to the right), in units of (w, pitch)
@@ -530,7 +541,7 @@ def _generate(
                 pts = ctrl * [sgn * s1.w, lp] + [0.0, -0.5 * s1.h + crest_dy * lp]
                 if sgn < 0:
                     pts = pts[::-1]
-                wing = L2I(s1, _chaikin(pts, 3))
+                wing = l2i(s1, _chaikin(pts, 3))
                 canvas.add_shell(wing, 4.0 * scale, 1.2 * ilium_val, 0.8 * ilium_val, 4, tex,
                                  0.25)
         P["ilium"] = ilium_val
@@ -542,17 +553,17 @@ def _generate(
         rim_t = float(np.clip(rim_px * np.clip(h * scale / 90.0, 0.7, 1.15), 1.5, 4.0))
         pv = post_val * dens
         if lv.name == "S1":
-            _draw_sacrum(canvas, lv, outlines_img[i], L2I, lat, rim_t, body_val * dens,
+            _draw_sacrum(canvas, lv, outlines_img[i], l2i, lat, rim_t, body_val * dens,
                          rim_val * dens, pv, tex, tex_amp, scale)
             continue
         if lat:
-            _draw_posterior_lat(canvas, lv, L2I, pv, scale)
+            _draw_posterior_lat(canvas, lv, l2i, pv, scale)
         else:
-            _draw_posterior_ap(canvas, lv, L2I, pv, scale)
+            _draw_posterior_ap(canvas, lv, l2i, pv, scale)
         # disc below (faint), between this body's lower and the next body's upper endplate
         if i + 1 < n_lv:
             nxt = levels[i + 1]
-            quad = np.concatenate([L2I(lv, lv.corners[[2, 3]]), L2I(nxt, nxt.corners[[1, 0]])])
+            quad = np.concatenate([l2i(lv, lv.corners[[2, 3]]), l2i(nxt, nxt.corners[[1, 0]])])
             canvas.add(quad, 0.04 * dens, 4)
         canvas.add_shell(outlines_img[i], rim_t, rim_val * dens, body_val * dens, 16, tex, tex_amp)
 
@@ -573,7 +584,7 @@ def _generate(
              noise_additive=noise_add, noise_poisson=noise_poisson, vmax=vmax, vmin=vmin,
              window=[window_lo, window_hi])
     if not clean:
-        img = cv2.GaussianBlur(img, (0, 0), blur)
+        img = np.asarray(cv2.GaussianBlur(img, (0, 0), blur))
         ramp = (math.cos(grad_dir) * (GX - W / 2) / W + math.sin(grad_dir) * (GY - H / 2) / H)
         smooth = cv2.resize((1.0 + grad_amp * ramp).astype(np.float32), (W, H),
                             interpolation=cv2.INTER_LINEAR)
@@ -585,7 +596,7 @@ def _generate(
     img = (img - lo) * (1.0 / max(hi - lo, 1e-6))
     np.clip(img, 0.0, 1.0, out=img)
     if xd > 0:  # metal, ruler and markers over the anatomy (never moves a landmark)
-        img, burned = _ex.overlays(img, levels, L2I, lat, spacing, scale,
+        img, burned = _ex.overlays(img, levels, l2i, lat, spacing, scale,
                                    0.0 if clean else blur, xd, xr, XP)
     if not clean:
         if abs(gamma - 1.0) > 1e-6:

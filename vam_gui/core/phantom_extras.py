@@ -23,10 +23,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 _SH = 4  # sub-pixel bits for OpenCV drawing
+# (level, points in the level's canonical frame) -> image px, as the generator defines it
+LevelToImage = Callable[[Any, np.ndarray], np.ndarray]
 _ONE = float(1 << _SH)
 
 
@@ -41,7 +45,8 @@ def _p(pts: np.ndarray) -> np.ndarray:
 
 
 def _affine(a: np.ndarray, pts: np.ndarray) -> np.ndarray:
-    return np.asarray(pts, dtype=np.float64) @ a[:, :2].T + a[:, 2]
+    out: np.ndarray = np.asarray(pts, dtype=np.float64) @ a[:, :2].T + a[:, 2]
+    return out
 
 
 # ---------------------------------------------------------------------------------------
@@ -49,9 +54,9 @@ def _affine(a: np.ndarray, pts: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------------------------------
 
 
-def scoliosis_amp(shape: np.ndarray, s_grid: np.ndarray, s_levels: np.ndarray,
+def scoliosis_amp(shape: np.ndarray, s_grid: np.ndarray, s_levels: npt.ArrayLike,
                   tilt: np.ndarray, amp: float, x: float, rng: np.random.Generator,
-                  info: dict) -> float:
+                  info: dict[str, Any]) -> float:
     """Signed amplitude (px) of the AP curve ``shape`` (max |shape| = 1 on the span).
 
     The Cobb angle of the schema's levels (range of the body headings: curve slope plus the
@@ -80,7 +85,7 @@ def scoliosis_amp(shape: np.ndarray, s_grid: np.ndarray, s_levels: np.ndarray,
     return sign * 0.5 * (lo + hi)
 
 
-def axial_rotation(levels: list, s_grid: np.ndarray, g: np.ndarray, x: float) -> None:
+def axial_rotation(levels: list[Any], s_grid: np.ndarray, g: np.ndarray, x: float) -> None:
     """Blend each body's rotation (``lv.rot``) towards the apical rotation of the curve.
 
     A scoliotic vertebra rotates into the convexity, most at the apex (largest deviation from
@@ -120,7 +125,7 @@ def fit_in_image(a: np.ndarray, pts_canon: np.ndarray, width: int, height: int,
 
 
 def fainter_bone(body: float, rim: float, rim_px: float, x: float, rng: np.random.Generator,
-                 info: dict) -> tuple[float, float, float]:
+                 info: dict[str, Any]) -> tuple[float, float, float]:
     """Lower body density and fainter, thinner cortical rims (osteopenia, thick patients)."""
     kb = 1.0 - x * float(rng.uniform(0.15, 0.45))
     kr = 1.0 - x * float(rng.uniform(0.3, 0.65))
@@ -130,7 +135,7 @@ def fainter_bone(body: float, rim: float, rim_px: float, x: float, rng: np.rando
 
 
 def more_soft_tissue(img: np.ndarray, a: np.ndarray, geo: dict[str, float], lat: bool,
-                     scale: float, x: float, rng: np.random.Generator, info: dict) -> None:
+                     scale: float, x: float, rng: np.random.Generator, info: dict[str, Any]) -> None:
     """Add (in place) thicker soft tissue, folds or arms, and bowel gas over the column.
 
     ``geo`` holds canonical-frame positions: col_x, w_ref, pitch, y_dia, y_l5, mid_u, half,
@@ -210,7 +215,7 @@ def more_soft_tissue(img: np.ndarray, a: np.ndarray, geo: dict[str, float], lat:
                         (max(1, int(rx * _ONE)), max(1, int(ry * _ONE))),
                         float(rng.uniform(0, 180)), 0, 360, depth, -1, cv2.LINE_AA, _SH)
     if n_pockets:
-        gas = cv2.GaussianBlur(gas, (0, 0), max(1.0, 0.06 * w_ref * scale))
+        gas = np.asarray(cv2.GaussianBlur(gas, (0, 0), max(1.0, 0.06 * w_ref * scale)))
         img -= gas * (0.6 + 0.4 * geo["tissue"] / 0.35)
     info.update(tissue_extra=extra, folds=folds, gas_pockets=n_pockets)
 
@@ -220,7 +225,14 @@ def more_soft_tissue(img: np.ndarray, a: np.ndarray, geo: dict[str, float], lat:
 # ---------------------------------------------------------------------------------------
 
 
-def _paint(img: np.ndarray, draw: Callable[[np.ndarray], None], value: float, blur: float) -> None:
+def _polyline(curve: np.ndarray, thickness: int) -> Callable[[np.ndarray], object]:
+    """A drawer of one open anti-aliased polyline (binds its arguments now, not at call time)."""
+    import cv2
+
+    return lambda L: cv2.polylines(L, [_p(curve)], False, 255, thickness, cv2.LINE_AA, _SH)
+
+
+def _paint(img: np.ndarray, draw: Callable[[np.ndarray], object], value: float, blur: float) -> None:
     """Composite one opaque layer (drawn by ``draw`` into a uint8 mask) at ``value``."""
     import cv2
 
@@ -228,7 +240,7 @@ def _paint(img: np.ndarray, draw: Callable[[np.ndarray], None], value: float, bl
     draw(layer)
     alpha = layer.astype(np.float32) * (1.0 / 255.0)
     if blur > 0.3:
-        alpha = cv2.GaussianBlur(alpha, (0, 0), blur)
+        alpha = np.asarray(cv2.GaussianBlur(alpha, (0, 0), blur))
     img += alpha * (value - img)
 
 
@@ -236,7 +248,8 @@ def _catmull_rom(pts: np.ndarray, per: int = 12) -> np.ndarray:
     p = np.asarray(pts, dtype=np.float64)
     if len(p) < 3:
         t = np.linspace(0.0, 1.0, per * max(1, len(p) - 1) + 1)[:, None]
-        return p[0] + t * (p[-1] - p[0])
+        line: np.ndarray = p[0] + t * (p[-1] - p[0])
+        return line
     ext = np.concatenate([2 * p[:1] - p[1:2], p, 2 * p[-1:] - p[-2:-1]])
     out = []
     t = np.linspace(0.0, 1.0, per, endpoint=False)[:, None]
@@ -273,8 +286,8 @@ _CAUDAL_END = {"T8": 0.2, "T9": 0.2, "T10": 0.3, "T11": 0.4, "T12": 0.6, "L1": 0
                "L3": 1.0, "L4": 1.2, "L5": 1.2, "S1": 1.0}
 
 
-def _hardware(img: np.ndarray, levels: list, L2I, lat: bool, px_mm: float, mm_c: float,
-              blur: float, rng: np.random.Generator, info: dict) -> None:
+def _hardware(img: np.ndarray, levels: list[Any], L2I: LevelToImage, lat: bool, px_mm: float, mm_c: float,
+              blur: float, rng: np.random.Generator, info: dict[str, Any]) -> None:
     """Rods, pedicle screws, cages. ``px_mm``: image px per mm; ``mm_c``: canonical px per mm."""
     import cv2
 
@@ -303,10 +316,10 @@ def _hardware(img: np.ndarray, levels: list, L2I, lat: bool, px_mm: float, mm_c:
     metal = float(rng.uniform(0.93, 1.0))
     info.update(hardware=mode, hardware_levels=[levels[i].name for i in run])
 
-    def rod_u(lv, sgn: float) -> float:
+    def rod_u(lv: Any, sgn: float) -> float:
         if lat:  # over the pedicles / facets, just behind the posterior wall
-            return -0.5 * lv.w - 0.32 * lv.w + sgn * 1.2 * mm_c
-        return sgn * (0.5 * lv.w + (rod_r + gap) * mm_c)
+            return float(-0.5 * lv.w - 0.32 * lv.w + sgn * 1.2 * mm_c)
+        return float(sgn * (0.5 * lv.w + (rod_r + gap) * mm_c))
 
     shafts, heads = [], []
     screw_levels = []
@@ -352,11 +365,9 @@ def _hardware(img: np.ndarray, levels: list, L2I, lat: bool, px_mm: float, mm_c:
                     ctrl.append(L2I(lv, np.array([[uu, 0.5 * lv.h]]))[0])
             curve = _catmull_rom(np.array(ctrl), 10)
             t = max(1, round(2 * rod_r * px_mm))
-            _paint(img, lambda L, c=curve, t=t: cv2.polylines(L, [_p(c)], False, 255, t,
-                                                              cv2.LINE_AA, _SH), 0.93 * metal, blur)
+            _paint(img, _polyline(curve, t), 0.93 * metal, blur)
             tc = max(1, round(0.9 * rod_r * px_mm))
-            _paint(img, lambda L, c=curve, t=tc: cv2.polylines(L, [_p(c)], False, 255, t,
-                                                               cv2.LINE_AA, _SH), metal, blur + 0.5)
+            _paint(img, _polyline(curve, tc), metal, blur + 0.5)
     if heads:
         _paint(img, lambda L: cv2.fillPoly(L, [_p(h) for h in heads], 255, cv2.LINE_AA, _SH),
                metal, blur)
@@ -383,7 +394,7 @@ def _hardware(img: np.ndarray, levels: list, L2I, lat: bool, px_mm: float, mm_c:
             info["cage"] = f"{a.name}-{b.name}"
 
 
-def _ruler(img: np.ndarray, px_mm: float, blur: float, rng: np.random.Generator, info: dict) -> None:
+def _ruler(img: np.ndarray, px_mm: float, blur: float, rng: np.random.Generator, info: dict[str, Any]) -> None:
     import cv2
 
     H, W = img.shape
@@ -412,7 +423,7 @@ def _ruler(img: np.ndarray, px_mm: float, blur: float, rng: np.random.Generator,
             labels.append((str(cm0 + mm // 10), y))
     font_scale = 0.3 * strip / 22.0
 
-    def draw(L):
+    def draw(L: np.ndarray) -> None:
         cv2.polylines(L, [_p(ln) for ln in lines], False, 255, th, cv2.LINE_AA, _SH)
         for text, y in labels:
             (tw, tht), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, 1)
@@ -424,7 +435,7 @@ def _ruler(img: np.ndarray, px_mm: float, blur: float, rng: np.random.Generator,
     info["ruler"] = "left" if left else "right"
 
 
-def _mask(shape: tuple[int, int], draw: Callable[[np.ndarray], None], blur: float) -> np.ndarray:
+def _mask(shape: tuple[int, int], draw: Callable[[np.ndarray], object], blur: float) -> np.ndarray:
     import cv2
 
     layer = np.zeros(shape, dtype=np.uint8)
@@ -434,7 +445,7 @@ def _mask(shape: tuple[int, int], draw: Callable[[np.ndarray], None], blur: floa
 
 
 def _markers(img: np.ndarray, lat: bool, px_mm: float, blur: float, rng: np.random.Generator,
-             info: dict) -> None:
+             info: dict[str, Any]) -> None:
     """Lead skin markers (BBs, small squares) and the radiographer's lead L / R marker."""
     import cv2
 
@@ -449,7 +460,7 @@ def _markers(img: np.ndarray, lat: bool, px_mm: float, blur: float, rng: np.rand
         else:
             shapes.append(("square", c, size, rng.random() < 0.5))
 
-    def draw(L):
+    def draw(L: np.ndarray) -> None:
         for kind, c, size, filled in shapes:
             t = -1 if filled else max(1, round(0.25 * size))
             if kind == "circle":
@@ -477,7 +488,7 @@ def _markers(img: np.ndarray, lat: bool, px_mm: float, blur: float, rng: np.rand
         boxed = rng.random() < 0.5
         th = max(1, round(size / 9.0))
 
-        def draw_lr(L):
+        def draw_lr(L: np.ndarray) -> None:
             cv2.putText(L, side, (int(x0), int(y0)), cv2.FONT_HERSHEY_DUPLEX, fs, 255, th, cv2.LINE_AA)
             if boxed:
                 pad = 0.25 * tht
@@ -491,7 +502,7 @@ def _markers(img: np.ndarray, lat: bool, px_mm: float, blur: float, rng: np.rand
 _WORDS = ("STANDING", "ERECT", "WEIGHT BEARING", "PA", "AP", "FULL SPINE", "SCOLIOSIS", "LONG LEG")
 
 
-def _text(shape: tuple[int, int], lat: bool, rng: np.random.Generator, info: dict) -> np.ndarray:
+def _text(shape: tuple[int, int], lat: bool, rng: np.random.Generator, info: dict[str, Any]) -> np.ndarray:
     """Alpha mask of burned-in annotations (crisp: drawn after the acquisition blur)."""
     import cv2
 
@@ -526,9 +537,9 @@ def _text(shape: tuple[int, int], lat: bool, rng: np.random.Generator, info: dic
     return layer.astype(np.float32) * (1.0 / 255.0)
 
 
-def overlays(img: np.ndarray, levels: list, L2I, lat: bool, spacing: float, scale: float,
+def overlays(img: np.ndarray, levels: list[Any], L2I: LevelToImage, lat: bool, spacing: float, scale: float,
              blur: float, x: float, rng: np.random.Generator,
-             info: dict) -> tuple[np.ndarray, np.ndarray | None]:
+             info: dict[str, Any]) -> tuple[np.ndarray, np.ndarray | None]:
     """Draw hardware, ruler and markers into the normalised [0, 1] image (in place) and return
     it with the alpha mask of the burned-in text (or None) for :func:`burn_in`.
 

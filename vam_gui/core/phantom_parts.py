@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from vam_gui.core.phantom_extras import LevelToImage
 from vam_gui.core.rasterize import _Canvas, _chaikin, _ellipse
 
 _ORDER: tuple[str, ...] = (
@@ -92,12 +93,14 @@ class _Level:
     def to_canon(self, local: np.ndarray) -> np.ndarray:
         eu, ev = self.frame()
         local = np.asarray(local, dtype=np.float64)
-        return self.center + local[..., :1] * eu + local[..., 1:2] * ev
+        out: np.ndarray = self.center + local[..., :1] * eu + local[..., 1:2] * ev
+        return out
 
 
 def _affine_apply(a: np.ndarray, pts: np.ndarray) -> np.ndarray:
     pts = np.asarray(pts, dtype=np.float64)
-    return pts @ a[:, :2].T + a[:, 2]
+    out: np.ndarray = pts @ a[:, :2].T + a[:, 2]
+    return out
 
 
 def _affine_inv(a: np.ndarray) -> np.ndarray:
@@ -106,7 +109,7 @@ def _affine_inv(a: np.ndarray) -> np.ndarray:
 
 
 
-def _draw_posterior_ap(canvas: _Canvas, lv: _Level, L2I, pv: float, scale: float) -> None:
+def _draw_posterior_ap(canvas: _Canvas, lv: _Level, L2I: LevelToImage, pv: float, scale: float) -> None:
     h, w = lv.h, lv.w
     shift = lv.rot * w * 0.5
     thoracic = lv.name.startswith("T") or lv.name.startswith("C")
@@ -158,7 +161,7 @@ _LAT_ARCH = np.array([
 ])  # fmt: skip
 
 
-def _draw_posterior_lat(canvas: _Canvas, lv: _Level, L2I, pv: float, scale: float) -> None:
+def _draw_posterior_lat(canvas: _Canvas, lv: _Level, L2I: LevelToImage, pv: float, scale: float) -> None:
     h, w = lv.h, lv.w
     arch = _chaikin(_LAT_ARCH * [w, h] + [-0.5 * w, 0.0], 2)
     canvas.add_shell(L2I(lv, arch), 1.8 * scale, 0.07 * pv, 0.08 * pv, 4)
@@ -189,7 +192,7 @@ def _sacrum_body(lv: _Level, lat: bool) -> np.ndarray:
     return np.concatenate([c[[1]], c[[0]], left, right[::-1]])
 
 
-def _draw_sacrum(canvas: _Canvas, lv: _Level, outline: np.ndarray, L2I, lat: bool, rim_t: float,
+def _draw_sacrum(canvas: _Canvas, lv: _Level, outline: np.ndarray, L2I: LevelToImage, lat: bool, rim_t: float,
                  body: float, rim: float, pv: float, tex: np.ndarray, tex_amp: float,
                  scale: float) -> None:
     h, w = lv.h, lv.w

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -27,7 +28,7 @@ class Prediction:
     def xy_model(self) -> np.ndarray:
         return self.letterbox.to_model(self.xy)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary (no heatmaps); NaN becomes None."""
         def num(v: float) -> float | None:
             return None if not np.isfinite(v) else round(float(v), 4)

@@ -18,9 +18,12 @@ import hashlib
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
+
+from vam_gui.core.grey import channels_equal
+from vam_gui.core.spacing import check_spacing
 
 __all__ = ["Radiograph", "Window", "array_image_id"]
 
@@ -121,7 +124,7 @@ class Radiograph:
             raise ValueError(f"pixels must be uint16 or float32, got {px.dtype}")
         if px.size == 0:
             raise ValueError(f"pixels must not be empty, got shape {px.shape}")
-        self.spacing = _check_spacing(self.spacing)
+        self.spacing = check_spacing(self.spacing)
         if not isinstance(self.window, Window):
             raise TypeError(f"window must be a Window, got {type(self.window).__name__}")
         if self.source is not None:
@@ -177,7 +180,7 @@ class Radiograph:
                     warnings.append("grey + alpha image: the alpha channel was dropped")
                 arr = arr[:, :, 0]
             else:
-                if _channels_equal(arr[:, :, :3]):
+                if channels_equal(arr):
                     warnings.append(
                         "colour image with identical channels: read as grayscale"
                     )
@@ -212,7 +215,7 @@ def array_image_id(pixels: np.ndarray) -> str:
     arr = np.ascontiguousarray(pixels)
     h = hashlib.sha256()
     h.update(f"{arr.dtype.str}{arr.shape}".encode("ascii"))
-    h.update(arr)
+    h.update(arr.data)
     return "sha256:" + h.hexdigest()[:32]
 
 
@@ -223,17 +226,18 @@ def to_storage_dtype(gray: np.ndarray, *, copy: bool = False) -> np.ndarray:
     C-contiguous; it shares memory with ``gray`` only when no conversion was needed and
     ``copy`` is false.
     """
-    if gray.dtype in (np.uint8, np.uint16):
-        target = np.dtype(np.uint16)
-    else:
-        target = np.dtype(np.float32)
+    target: np.dtype[Any] = np.dtype(np.uint16) if gray.dtype in (np.uint8, np.uint16) else np.dtype(np.float32)
     with np.errstate(over="ignore", invalid="ignore"):
         out = gray.astype(target, order="C", copy=copy or gray.dtype != target)
     return np.ascontiguousarray(out)
 
 
 def _luminance(arr: np.ndarray, channel_order: str) -> np.ndarray:
-    """BT.601 luma of ``[H, W, 3|4]``; integer input gives rounded integers of the same range."""
+    """BT.601 luma of ``[H, W, 3|4]``; integer input gives rounded integers of the same range.
+
+    Exact (float64) where ``core.grey.luminance`` (the readers' rule) uses OpenCV's fixed
+    point for uint8/uint16: the two can differ by one grey level. Kept as it is: switching
+    would change the pixels (and the ``array_image_id``) that ``from_array`` gives colour arrays."""
     r, g, b = (0, 1, 2) if channel_order == "RGB" else (2, 1, 0)
     wr, wg, wb = _BT601_RGB
     lum = (
@@ -247,12 +251,6 @@ def _luminance(arr: np.ndarray, channel_order: str) -> np.ndarray:
     return lum
 
 
-def _channels_equal(rgb: np.ndarray) -> bool:
-    return bool(
-        np.array_equal(rgb[:, :, 0], rgb[:, :, 1]) and np.array_equal(rgb[:, :, 0], rgb[:, :, 2])
-    )
-
-
 def _subsample(a: np.ndarray) -> np.ndarray:
     """A strided view holding at most ~``_WINDOW_SAMPLE_PIXELS`` values."""
     n = a.size
@@ -264,13 +262,3 @@ def _subsample(a: np.ndarray) -> np.ndarray:
     return a.reshape(-1)[:: math.ceil(n / _WINDOW_SAMPLE_PIXELS)]
 
 
-def _check_spacing(spacing: object) -> tuple[float, float] | None:
-    if spacing is None:
-        return None
-    try:
-        dy, dx = (float(v) for v in spacing)  # type: ignore[union-attr]
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"spacing must be (dy, dx) in mm or None, got {spacing!r}") from exc
-    if not (math.isfinite(dy) and math.isfinite(dx) and dy > 0 and dx > 0):
-        raise ValueError(f"spacing must be finite and positive, got {spacing!r}")
-    return (dy, dx)

@@ -10,7 +10,6 @@ import math
 
 import numpy as np
 
-
 # ---------------------------------------------------------------------------------------
 # Rasterisation
 # ---------------------------------------------------------------------------------------
@@ -106,7 +105,8 @@ def _inset(poly: np.ndarray, dist: float) -> np.ndarray:
     n = sign * np.stack([-e[:, 1], e[:, 0]], axis=1)  # inward normal of edge i (p_i -> p_i+1)
     n_prev = np.roll(n, 1, axis=0)
     denom = np.maximum(1.0 + np.sum(n * n_prev, axis=1), 0.25)
-    return p + dist * (n + n_prev) / denom[:, None]
+    out: np.ndarray = p + dist * (n + n_prev) / denom[:, None]
+    return out
 
 
 class _Canvas:
@@ -150,7 +150,8 @@ def _side(a: np.ndarray, b: np.ndarray, bulge: float, m: int) -> np.ndarray:
     mid = 0.5 * (a + b)
     if float(n @ (-mid)) < 0:
         n = -n
-    return a + t * chord + (4.0 * t * (1.0 - t)) * bulge * n
+    out: np.ndarray = a + t * chord + (4.0 * t * (1.0 - t)) * bulge * n
+    return out
 
 
 def _ellipse(cx: float, cy: float, rx: float, ry: float, m: int = 20,

@@ -9,14 +9,15 @@ and — for plain coordinate arrays — each point's final source.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 
 from vam_gui.core.annotation import Annotation
-from vam_gui.core.measure import valid_spacing
 from vam_gui.core.schema import Schema
+from vam_gui.core.spacing import valid_spacing
 
 # Below this distance (px) an annotated point is "where the network put it": float round trips
 # through the store must not count as corrections.
@@ -70,7 +71,8 @@ class CorrectionReport:
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return _clean(asdict(self))
+        out: dict[str, Any] = _clean(asdict(self))
+        return out
 
     def to_csv_rows(self) -> list[list[Any]]:
         """A header, a study summary row, then one row per keypoint and per image (the first
@@ -155,7 +157,8 @@ def correction_report(schema: Schema, edit_log_entries: Iterable[Any],
         ann = annotations.get(image_id)
         sp = valid_spacing(spacings.get(image_id))
         if isinstance(ann, Annotation):
-            ann_xy, visible = ann.xy, np.asarray(ann.visible, bool)
+            ann_xy: np.ndarray | None = ann.xy
+            visible = np.asarray(ann.visible, bool)
             sources: list[str | None] = [str(s) for s in ann.source]
         else:
             ann_xy = None if ann is None else np.asarray(ann, dtype=np.float64).reshape(k, 2)
@@ -170,13 +173,13 @@ def correction_report(schema: Schema, edit_log_entries: Iterable[Any],
                 if not (visible[i] and np.isfinite(ann_xy[i]).all()):
                     continue
                 has_pred = pred_xy is not None and np.isfinite(pred_xy[i]).all()
-                d = ann_xy[i] - pred_xy[i] if has_pred else None
+                d = ann_xy[i] - pred_xy[i] if pred_xy is not None and has_pred else None
                 dist = float(np.hypot(*d)) if d is not None else None
                 differs = dist is None or dist > MOVE_TOLERANCE_PX
                 if differs and (sources[i] is None or sources[i] in CORRECTED_SOURCES):
                     moved.append(i)
                     per_kp_moved[i] += 1
-                if dist is None:
+                if d is None or dist is None:
                     continue  # placed where the network had nothing: no displacement to measure
                 px_vals.append(dist)
                 per_kp_px[i].append(dist)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +70,11 @@ class Schema:
             raise SchemaError(f"schema {self.name!r} is not a subset of {other.name!r}: "
                               f"{len(missing)} keypoint(s) missing there (e.g. {missing[0]})")
         return np.array([where[n] for n in self.keypoints], dtype=np.int64)
+
+    def index_by_corner(self) -> dict[tuple[int, int], int]:
+        """{(vertebra index, corner 0-3): keypoint index}: the one map from a corner to its
+        keypoint (commands, checks, importers and augmentation look corners up in it)."""
+        return {(v, c): i for i, (v, c) in enumerate(zip(self.vertebra, self.corner))}
 
     def vertebra_array(self) -> np.ndarray:
         return np.asarray(self.vertebra, dtype=np.int64)
@@ -221,7 +226,7 @@ def _read_file(path: Path) -> Schema:
     return Schema.from_json(text, source=str(path))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load_shipped(name: str) -> Schema:
     path = resource_path("schemas", f"{name}.json")
     schema = _read_file(path)

@@ -10,6 +10,7 @@ import json
 import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 from vam_gui.core.atomic import write_json_atomic
 
@@ -28,7 +29,7 @@ class Settings:
     checkpoint: str = ""  # the model last loaded; empty: the bundled demo model
     recent_studies: list[str] = field(default_factory=list)
 
-    def add_recent(self, path: str | os.PathLike) -> None:
+    def add_recent(self, path: str | os.PathLike[str]) -> None:
         text = str(Path(path).resolve())
         self.recent_studies = [text] + [p for p in self.recent_studies if p != text][: MAX_RECENT - 1]
 
@@ -60,7 +61,7 @@ def load_settings(path: Path | None = None) -> Settings:
     if not isinstance(data, dict):
         return Settings()
     defaults = Settings()
-    values = {}
+    values: dict[str, Any] = {}
     for f in fields(Settings):
         if f.name not in data:
             continue

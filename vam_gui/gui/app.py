@@ -9,7 +9,6 @@ from pathlib import Path
 
 from vam_gui.core.settings import data_dir, load_settings
 
-
 _configured = False
 
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QPushButton, QSlider,
-                               QWidget)
+from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QPushButton, QSlider, QWidget
 from superqt import QLabeledDoubleRangeSlider
 
 from vam_gui.gui.canvas import COLORMAPS, WINDOW_PRESETS, Canvas

@@ -8,8 +8,16 @@ import io
 from pathlib import Path
 
 from PySide6.QtCore import QObject
-from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QLabel, QMessageBox, QTableWidget,
-                               QTableWidgetItem, QVBoxLayout)
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QLabel,
+    QMessageBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+)
 
 from vam_gui.core.atomic import write_bytes_atomic
 from vam_gui.gui.measure_panel import MeasurementPanel

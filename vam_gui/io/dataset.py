@@ -21,12 +21,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import numpy as np
 
 from vam_gui import __version__
 from vam_gui.core.atomic import write_bytes_atomic, write_json_atomic
-from vam_gui.core.letterbox import Letterbox, letterbox_image
+from vam_gui.core.gaussian import gaussian_windows
+from vam_gui.core.letterbox import Letterbox, intensity_recipe, letterbox_image
 from vam_gui.core.schema import Schema
 
 FORMAT = "vam-gui-dataset"
@@ -49,18 +51,21 @@ class DatasetSource:
     spacing: tuple[float, float] | None = None
     sources: list[str] = field(default_factory=list)
     split: str | None = None  # "train" / "val" / "test"; None: decided by the reader
-    extra: dict = field(default_factory=dict)  # e.g. status, model that predicted
+    extra: dict[str, Any] = field(default_factory=dict)  # e.g. status, model that predicted
 
 
-def default_preprocessing() -> dict:
-    return {"intensity": "percentile", "low_pct": 0.5, "high_pct": 99.5, "png_scale": 65535}
+def default_preprocessing() -> dict[str, Any]:
+    """What a manifest records of how its images were made: the model input's intensity
+    recipe (``core.letterbox``, shared with every checkpoint's config) and the PNG scale.
+    The rest of a checkpoint's recipe (channels, ImageNet mean/std) is applied at training."""
+    return {**intensity_recipe(), "png_scale": 65535}
 
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _savez_targets(buf, targets: np.ndarray) -> None:
+def _savez_targets(buf: BinaryIO, targets: np.ndarray) -> None:
     """The same file as ``np.savez_compressed(buf, targets=targets)``, faster: deflate level 1
     (the maps are almost all zeros, so level 6 buys little but costs twice the time) and the
     array handed to zlib without the full copy numpy's writer makes for file-like objects."""
@@ -70,19 +75,16 @@ def _savez_targets(buf, targets: np.ndarray) -> None:
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
         with zf.open("targets.npy", "w", force_zip64=True) as f:
             np.lib.format.write_array_header_1_0(f, np.lib.format.header_data_from_array_1_0(arr))
-            f.write(memoryview(arr.reshape(-1).view(np.uint8)))
+            f.write(arr.reshape(-1).view(np.uint8).data)
 
 
 def sparse_targets(xy_model: np.ndarray, visible: np.ndarray, size: int, sigma: float) -> np.ndarray:
     """float16 [K, S, S] Gaussian targets, computed only within +-(ceil(4 sigma) + 1) px of
     each point (design.md §3: a windowed version must reach at least ceil(4 sigma)); beyond,
-    the full maps hold < exp(-8) and these hold 0. The window values come from the model's
-    own generator, so they match ``gaussian_heatmaps`` there. The zero array is left to the
-    allocator (calloc), so untouched pages cost nothing until read."""
-    import torch
-
-    from vam_gui.model.targets import gaussian_heatmaps
-
+    the full maps hold < exp(-8) and these hold 0. The window values come from
+    ``core.gaussian`` (the same formula as the model's ``gaussian_heatmaps``, in numpy, so
+    writing a dataset never imports torch). The zero array is left to the allocator
+    (calloc), so untouched pages cost nothing until read."""
     k = len(xy_model)
     out = np.zeros((k, size, size), dtype=np.float16)
     ok = np.asarray(visible, dtype=bool) & np.isfinite(xy_model).all(axis=1)
@@ -93,8 +95,7 @@ def sparse_targets(xy_model: np.ndarray, visible: np.ndarray, size: int, sigma: 
     # far-off points only need to stay far off: clamp before rounding to int
     centre = np.rint(np.clip(xy_model[idx], -4 * r - size, 4 * r + 2 * size)).astype(np.int64)
     local = xy_model[idx] - (centre - r)
-    windows = gaussian_heatmaps(torch.from_numpy(local).float()[None], 2 * r + 1, sigma=sigma,
-                                dtype=torch.float16)[0].numpy()
+    windows = gaussian_windows(local, 2 * r + 1, sigma=sigma, dtype=np.float16)
     for n, i in enumerate(idx):
         x0, y0 = centre[n] - r
         xa, ya = max(x0, 0), max(y0, 0)
@@ -105,7 +106,8 @@ def sparse_targets(xy_model: np.ndarray, visible: np.ndarray, size: int, sigma: 
 
 
 def encode_item(src: DatasetSource, schema: Schema, *, size: int, sigma: float,
-                preprocessing: dict | None = None, targets: bool = True) -> tuple[bytes, bytes | None, dict]:
+                preprocessing: dict[str, Any] | None = None,
+                targets: bool = True) -> tuple[bytes, bytes | None, dict[str, Any]]:
     """(PNG bytes, NPZ bytes or None without ``targets``, manifest entry) for one source;
     pure, no files touched."""
     import io
@@ -127,7 +129,7 @@ def encode_item(src: DatasetSource, schema: Schema, *, size: int, sigma: float,
         npz = buf.getvalue()
     png_bytes = png.tobytes()
 
-    def pts(a: np.ndarray) -> list:
+    def pts(a: np.ndarray) -> list[Any]:
         return [[round(float(x), 4), round(float(y), 4)] if v else None for (x, y), v in zip(a, visible)]
 
     mm_per_model_px = None
@@ -154,13 +156,13 @@ def encode_item(src: DatasetSource, schema: Schema, *, size: int, sigma: float,
 
 def write_dataset(
     sources: Iterable[DatasetSource],
-    out_dir: str | os.PathLike,
+    out_dir: str | os.PathLike[str],
     schema: Schema,
     *,
     size: int = 512,
     sigma: float = 2.0,
     total: int | None = None,
-    info: dict | None = None,
+    info: dict[str, Any] | None = None,
     progress: Callable[[int, int], None] | None = None,
     cancel: Callable[[], bool] | None = None,
     workers: int = 1,
@@ -183,10 +185,10 @@ def write_dataset(
     manifest_path = out / MANIFEST
     if manifest_path.exists():
         manifest_path.unlink()  # the folder is being rewritten: it is incomplete until the end
-    entries: list[dict] = []
+    entries: list[dict[str, Any]] = []
     pre = default_preprocessing()
 
-    def encode(src: DatasetSource) -> dict:
+    def encode(src: DatasetSource) -> dict[str, Any]:
         png, npz, entry = encode_item(src, schema, size=size, sigma=sigma, preprocessing=pre, targets=targets)
         write_bytes_atomic(out / entry["image"], png)
         if npz is not None:
@@ -225,7 +227,7 @@ def write_dataset(
     return manifest_path
 
 
-def read_manifest(folder: str | os.PathLike) -> dict:
+def read_manifest(folder: str | os.PathLike[str]) -> dict[str, Any]:
     path = Path(folder) / MANIFEST
     if not path.is_file():
         raise DatasetError(f"{folder}: no {MANIFEST} (not a dataset, or an incomplete export)")
@@ -237,10 +239,11 @@ def read_manifest(folder: str | os.PathLike) -> dict:
         raise DatasetError(f"{path}: not a vam-gui dataset manifest")
     if manifest.get("version", 0) > FORMAT_VERSION:
         raise DatasetError(f"{path}: dataset format {manifest['version']} is newer than this vam-gui")
-    return manifest
+    out: dict[str, Any] = manifest
+    return out
 
 
-def entry_arrays(entry: dict, k: int) -> tuple[np.ndarray, np.ndarray, Letterbox]:
+def entry_arrays(entry: dict[str, Any], k: int) -> tuple[np.ndarray, np.ndarray, Letterbox]:
     """(xy_model [K, 2] with NaN for missing, visible [K], letterbox) of a manifest item."""
     xy = np.full((k, 2), np.nan)
     for i, p in enumerate(entry["xy_model"]):

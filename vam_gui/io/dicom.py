@@ -27,7 +27,9 @@ from typing import Any
 
 import numpy as np
 
+from vam_gui.core.grey import to_grey
 from vam_gui.core.radiograph import Radiograph, Window
+from vam_gui.core.spacing import valid_spacing
 from vam_gui.io.radiograph import (
     DEFAULT_MAX_SIDE,
     TRUNCATED,
@@ -312,7 +314,7 @@ def _check_length(path: Path, ds: Any, pixel_kw: str, uid: Any) -> None:
         raise RadiographError(path, TRUNCATED)
 
 
-def _fragments_truncated(buf: bytes) -> bool:
+def _fragments_truncated(buf: bytes | bytearray) -> bool:
     """True when an encapsulated item claims more bytes than the buffer holds."""
     pos, n = 0, len(buf)
     while pos + 8 <= n:
@@ -400,20 +402,7 @@ def _colour_to_gray(arr: np.ndarray, ds: Any, photometric: str, warnings: list[s
         from pydicom.pixels import apply_color_lut
 
         arr = apply_color_lut(arr, ds)
-    rgb = arr[:, :, :3]
-    r = rgb[:, :, 0]
-    if np.array_equal(r, rgb[:, :, 1]) and np.array_equal(r, rgb[:, :, 2]):
-        warnings.append(f"colour DICOM ({photometric}) with identical channels: grayscale")
-        return np.ascontiguousarray(r)
-    warnings.append(
-        f"colour DICOM ({photometric}) converted to grayscale luminance (ITU-R BT.601); "
-        "the colour information was discarded"
-    )
-    import cv2  # lazy: only colour files need it
-
-    if rgb.dtype not in (np.uint8, np.uint16, np.float32):  # what cvtColor accepts
-        rgb = rgb.astype(np.float32)
-    return cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
+    return to_grey(arr[:, :, :3], "RGB", warnings, what=f"colour DICOM ({photometric})")
 
 
 # --------------------------------------------------------------------------- tags
@@ -458,9 +447,7 @@ def _float_pair(ds: Any, kw: str) -> tuple[float, float] | None:
         values = [float(v) for v in _as_list(ds[kw].value)]
     except Exception:  # unparseable DS
         return None
-    if len(values) != 2 or not all(math.isfinite(v) and v > 0 for v in values):
-        return None
-    return values[0], values[1]
+    return valid_spacing(values)
 
 
 def _float_tag(ds: Any, kw: str) -> float | None:

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from vam_gui.core.grey import to_grey
 from vam_gui.core.radiograph import Radiograph, Window, to_storage_dtype
 
 __all__ = ["DEFAULT_MAX_SIDE", "RadiographError", "load_radiograph"]
@@ -137,7 +138,7 @@ def _looks_like_raw_dicom(head: bytes) -> bool:
     if explicit:
         return True
     length = struct.unpack("<I", head[4:8])[0]
-    return length <= 1024 and length % 2 == 0
+    return bool(length <= 1024 and length % 2 == 0)
 
 
 # --------------------------------------------------------------------------- file access
@@ -264,30 +265,12 @@ def _decode(path: Path, fmt: str, data: bytes) -> np.ndarray:
         raise RadiographError(
             path, f"corrupt, truncated or unsupported {fmt} file (the decoder could not read it)"
         )
-    return img
+    return np.asarray(img)
 
 
 def _to_gray(img: np.ndarray, warnings: list[str]) -> np.ndarray:
-    """One channel from a decoded image (cv2 channel order: BGR / BGRA)."""
-    if img.ndim == 2:
-        return img
-    channels = img.shape[2]
-    if channels == 2:
-        warnings.append("grey + alpha image: the alpha channel was dropped")
-        return np.ascontiguousarray(img[:, :, 0])
-    bgr = img[:, :, :3]
-    if np.array_equal(bgr[:, :, 0], bgr[:, :, 1]) and np.array_equal(bgr[:, :, 0], bgr[:, :, 2]):
-        warnings.append("colour image with identical channels: read as grayscale")
-        return np.ascontiguousarray(img[:, :, 0])
-    warnings.append(
-        "colour image converted to grayscale luminance (ITU-R BT.601); "
-        "the colour information was discarded"
-    )
-    cv2 = _cv2()
-    if img.dtype not in (np.uint8, np.uint16, np.float32):  # what cvtColor accepts
-        img = img.astype(np.float32)
-    code = cv2.COLOR_BGR2GRAY if channels == 3 else cv2.COLOR_BGRA2GRAY
-    return cv2.cvtColor(img, code)
+    """One channel from a decoded image (cv2 channel order: BGR / BGRA), by ``core.grey``."""
+    return to_grey(img, "BGR", warnings)
 
 
 def _check_side(path: Path, h: int, w: int, max_side: int) -> None:
@@ -323,7 +306,7 @@ def _is_truncated(fmt: str, data: bytes) -> bool:
         return eoi < 0 or eoi < data.rfind(_JPEG_SOS)
     if fmt == "BMP":
         declared = struct.unpack("<I", data[2:6])[0]  # 0 is allowed by some writers
-        return declared > len(data)
+        return bool(declared > len(data))
     return False
 
 

@@ -3,29 +3,61 @@ report of an image or a whole study (the numbers come from ``vam_gui.core``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
 from vam_gui.core.checks import Flag, check
 from vam_gui.core.measure import Measurements, measure
 from vam_gui.core.report import CorrectionReport, correction_report
+from vam_gui.core.store import StudyStore
+
+if TYPE_CHECKING:
+    from vam_gui.io.study import Study
 
 
-def image_review(study, image_id: str, *, with_measurements: bool = True
+def heatmap_peaks(study: StudyStore, image_id: str) -> np.ndarray | None:
+    """[K, 2] original px of each stored heatmap's maximum (NaN for an all-zero map), through
+    the letterbox of the pass the maps came from; None without stored heatmaps (or when they
+    do not match the schema)."""
+    maps = study.heatmaps(image_id)
+    pred = study.prediction(image_id)
+    if maps is None or pred is None or maps.ndim != 3 or maps.shape[0] != study.schema.k:
+        return None
+    k, h, w = maps.shape
+    flat = maps.reshape(k, -1)
+    rows, cols = np.divmod(flat.argmax(axis=1), w)
+    box = pred.letterbox
+    # maps at the model input's size (the usual case) need no scaling; others are stretched to it
+    sx, sy = box.out_w / w, box.out_h / h
+    peaks_model = np.stack([(cols + 0.5) * sx - 0.5, (rows + 0.5) * sy - 0.5], axis=1)
+    peaks = box.to_original(peaks_model)
+    peaks[flat.max(axis=1) == 0] = np.nan
+    return peaks
+
+
+def image_review(study: StudyStore, image_id: str, *, with_measurements: bool = True
                  ) -> tuple[Measurements | None, list[Flag]]:
-    """Measurements and flags of one image's current annotation. The heatmap peaks are the
-    decoded prediction (DARK's points), which is what "far from its peak" compares against."""
+    """Measurements and flags of one image's current annotation. "Far from its peak" compares
+    each point with the maximum of its stored heatmap (:func:`heatmap_peaks`), so it flags a
+    point the network's own map disagrees with; images without heatmaps get no such flag.
+    The level-shift check compares with the decoded prediction."""
     ann = study.annotation(image_id)
     if ann.is_empty():
         return None, []
     info = study.image_info(image_id)
     pred = study.prediction(image_id)
-    peaks = pred.xy if pred is not None else None
     result = measure(study.schema, ann.xy, ann.visible, spacing=info.spacing, facing=info.facing,
                      spacing_is_detector=info.spacing_is_detector) if with_measurements else None
-    flags = check(study.schema, ann.xy, ann.visible, heatmap_peaks=peaks, prediction_xy=peaks,
+    flags = check(study.schema, ann.xy, ann.visible, heatmap_peaks=heatmap_peaks(study, image_id),
+                  prediction_xy=pred.xy if pred is not None else None,
                   spacing=info.spacing, facing=info.facing)
     return result, flags
 
 
-def count_flags(study, image_ids, *, progress=None, cancel=None, emit=None,
+def count_flags(study: Study, image_ids: Sequence[str], *, progress: Callable[[int, int], None] | None = None,
+                cancel: Callable[[], bool] | None = None, emit: Callable[[dict[str, int]], None] | None = None,
                 batch: int = 256) -> dict[str, int]:
     """Number of flags per image (for the worklist); ``emit({image_id: n, ...})`` once per
     ``batch`` images, so a worker fills the worklist while the reviewer already works without
@@ -48,7 +80,7 @@ def count_flags(study, image_ids, *, progress=None, cancel=None, emit=None,
     return counts
 
 
-def study_report(study, reviewer: str | None = None) -> CorrectionReport:
+def study_report(study: Study, reviewer: str | None = None) -> CorrectionReport:
     """The correction report: moves counted from the final state against the prediction.
     Images are named by their per-study pseudonyms (as in every export), never by UID or
     file name."""

@@ -7,7 +7,6 @@ plus a content hash; a missing or moved image is reported and can be relocated, 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sqlite3
@@ -20,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import numpy as np
@@ -28,7 +28,14 @@ from vam_gui import __version__
 from vam_gui.core.annotation import Annotation, PointState, ReviewState
 from vam_gui.core.letterbox import Letterbox
 from vam_gui.core.schema import Schema, SchemaError, load_schema
+from vam_gui.io.files import file_sha256, files_in
 from vam_gui.io.study_db import APPLICATION_ID, SCHEMA_VERSION, migrate
+
+if TYPE_CHECKING:
+    from vam_gui.core.prediction import Prediction
+    from vam_gui.core.radiograph import Radiograph
+    from vam_gui.core.store import StudyStore
+    from vam_gui.io.radiograph import RadiographError
 
 SUFFIX = ".vamstudy"
 _SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -37,7 +44,7 @@ _SQLITE_MAGIC = b"SQLite format 3\x00"
 class StudyError(Exception):
     """A study file that cannot be created, opened or changed as asked."""
 
-    def __init__(self, path: str | os.PathLike, reason: str) -> None:
+    def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
         self.path = Path(path)
         self.reason = reason
         super().__init__(self.path, reason)
@@ -50,12 +57,6 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
-def file_sha256(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -99,8 +100,8 @@ class EditLogEntry:
     kind: str
     label: str
     point: int | None
-    before: dict | None
-    after: dict | None
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
 
 
 @dataclass
@@ -110,14 +111,12 @@ class AddReport:
     duplicates: list[str] = field(default_factory=list)  # paths already in the study
 
 
-def _expand(paths: Iterable[str | os.PathLike], recursive: bool) -> list[Path]:
+def _expand(paths: Iterable[str | os.PathLike[str]], recursive: bool) -> list[Path]:
     files: list[Path] = []
     for item in paths:
         p = Path(item)
         if p.is_dir():
-            found = p.rglob("*") if recursive else p.glob("*")
-            files.extend(sorted(f for f in found if f.is_file() and not f.name.startswith(".")
-                                and SUFFIX not in f.name))
+            files.extend(files_in(p, recursive=recursive, accept=lambda f: SUFFIX not in f.name))
         else:
             files.append(p)
     return files
@@ -128,7 +127,7 @@ class Study:
 
     def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
         self.path = path
-        self._conn = conn
+        self._conn: sqlite3.Connection | None = conn
         self._lock = threading.RLock()  # inference workers save predictions from other threads
         meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
         try:
@@ -140,7 +139,7 @@ class Study:
 
     # ----------------------------------------------------------------- opening
     @classmethod
-    def create(cls, path: str | os.PathLike, schema: str | Schema = "lumbar-ap-20") -> Study:
+    def create(cls, path: str | os.PathLike[str], schema: str | Schema = "lumbar-ap-20") -> Study:
         """A new, empty study. The file appears complete or not at all (built under a
         temporary name, then renamed)."""
         path = Path(path)
@@ -169,7 +168,7 @@ class Study:
         return cls.open(path)
 
     @classmethod
-    def open(cls, path: str | os.PathLike) -> Study:
+    def open(cls, path: str | os.PathLike[str]) -> Study:
         """Open an existing study. A file that is not a study, a damaged one, or one from a
         newer version is a StudyError, and the file is left as it was."""
         path = Path(path)
@@ -227,7 +226,7 @@ class Study:
     def __enter__(self) -> Study:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     @property
@@ -247,7 +246,7 @@ class Study:
                 raise
             self._conn.execute("COMMIT")
 
-    def _query(self, sql: str, params: tuple = ()) -> list[tuple]:
+    def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
             if self._conn is None:
                 raise StudyError(self.path, "the study is closed")
@@ -263,7 +262,7 @@ class Study:
         return rid
 
     # ----------------------------------------------------------------- images
-    def add_images(self, paths: Iterable[str | os.PathLike], *, recursive: bool = True,
+    def add_images(self, paths: Iterable[str | os.PathLike[str]], *, recursive: bool = True,
                    progress: Callable[[int, int], None] | None = None,
                    cancel: Callable[[], bool] | None = None) -> AddReport:
         """Add image files and folders (recursively). Files that are not readable
@@ -281,7 +280,8 @@ class Study:
                 progress(n, len(files))
         return report
 
-    def _add_one(self, file: Path, known: set[str], report: AddReport, load, error_type) -> None:
+    def _add_one(self, file: Path, known: set[str], report: AddReport, load: Callable[[Path], Radiograph],
+                 error_type: type[RadiographError]) -> None:
         try:
             rad = load(file)
         except error_type as exc:
@@ -300,7 +300,7 @@ class Study:
         except ValueError:  # another drive on Windows: keep it absolute
             return file.resolve().as_posix()
 
-    def _insert_image(self, file: Path, rad) -> None:
+    def _insert_image(self, file: Path, rad: Radiograph) -> None:
         spacing = rad.spacing or (None, None)
         with self._transaction() as conn:
             cur = conn.execute(
@@ -315,7 +315,7 @@ class Study:
     def image_ids(self) -> list[str]:
         return [r[0] for r in self._query("SELECT image_id FROM images ORDER BY id")]
 
-    def _info(self, row: tuple) -> ImageInfo:
+    def _info(self, row: tuple[Any, ...]) -> ImageInfo:
         (image_id, rel, digest, w, h, sy, sx, det, facing, status, comment, reviewer, worst, spread) = row
         return ImageInfo(image_id, rel, digest, w, h, None if sy is None else (sy, sx), bool(det),
                          facing, status, comment, reviewer, worst, spread)
@@ -346,7 +346,7 @@ class Study:
     def missing_images(self) -> list[str]:
         return [i for i in self.image_ids() if not self.image_path(i).is_file()]
 
-    def relocate(self, image_id: str, new_path: str | os.PathLike) -> None:
+    def relocate(self, image_id: str, new_path: str | os.PathLike[str]) -> None:
         """Point an image at a new file; the content must be the same (hash checked)."""
         new_path = Path(new_path)
         info = self.image_info(image_id)
@@ -359,13 +359,13 @@ class Study:
             conn.execute("UPDATE images SET rel_path = ? WHERE id = ?", (self._relative(new_path),
                                                                          self._row(image_id)))
 
-    def relocate_folder(self, folder: str | os.PathLike) -> list[str]:
+    def relocate_folder(self, folder: str | os.PathLike[str]) -> list[str]:
         """Search ``folder`` (recursively) for the missing images, matching by content hash;
         returns the ids relocated."""
         missing = {self.image_info(i).content_hash: i for i in self.missing_images()}
         wanted_names = {self.image_info(i).file_name for i in missing.values()}
         found: list[str] = []
-        candidates = [p for p in Path(folder).rglob("*") if p.is_file()]
+        candidates = files_in(folder, hidden=True)  # sorted: the same file wins on every run
         # Same-name files first: hashing every file of a large folder is the slow path.
         candidates.sort(key=lambda p: p.name not in wanted_names)
         for path in candidates:
@@ -378,7 +378,7 @@ class Study:
                 found.append(image_id)
         return found
 
-    def load_radiograph(self, image_id: str):
+    def load_radiograph(self, image_id: str) -> Radiograph:
         from vam_gui.io.radiograph import load_radiograph
 
         return load_radiograph(self.image_path(image_id))
@@ -390,7 +390,7 @@ class Study:
             conn.execute("UPDATE images SET facing = ? WHERE id = ?", (facing, self._row(image_id)))
 
     # ----------------------------------------------------------------- predictions
-    def save_prediction(self, image_id: str, prediction, *, seed_annotation: bool = True) -> None:
+    def save_prediction(self, image_id: str, prediction: Prediction, *, seed_annotation: bool = True) -> None:
         """Store the latest prediction of an image. While nobody has edited the image
         (unreviewed, every point unset or still as predicted), the annotation follows it."""
         k = self.schema.k
@@ -469,7 +469,7 @@ class Study:
         at = now_iso()
         with self._transaction() as conn:
             grp = conn.execute("SELECT COALESCE(MAX(grp), 0) + 1 FROM edits").fetchone()[0]
-            log = []
+            log: list[tuple[int | None, str, str]] = []
             for idx, new in sorted((points or {}).items()):
                 if not 0 <= idx < self.schema.k:
                     raise IndexError(f"keypoint index {idx} out of range 0..{self.schema.k - 1}")
@@ -493,7 +493,7 @@ class Study:
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(grp, at, user, rid, kind, label, idx, before, after) for idx, before, after in log],
             )
-        return grp
+        return int(grp)
 
     def edit_log(self, image_id: str | None = None) -> list[EditLogEntry]:
         sql = ("SELECT e.id, e.grp, e.at, e.user, i.image_id, e.kind, e.label, e.point, e.before, e.after"
@@ -510,7 +510,7 @@ class Study:
         with self._transaction() as conn:
             cur = conn.execute("INSERT INTO views(image, user, shown_at) VALUES (?, ?, ?)",
                                (self._row(image_id), user, now_iso()))
-            return int(cur.lastrowid)
+            return int(cur.lastrowid or 0)
 
     def end_view(self, view_id: int) -> None:
         with self._transaction() as conn:
@@ -525,7 +525,13 @@ class Study:
         return total
 
 
-def bench_edit_latency(folder: str | os.PathLike, repeats: int = 200) -> dict[str, float]:
+
+if TYPE_CHECKING:
+    def _is_a_study_store(study: Study) -> StudyStore:
+        return study  # mypy: Study implements the store interface core and io are written against
+
+
+def bench_edit_latency(folder: str | os.PathLike[str], repeats: int = 200) -> dict[str, float]:
     """Median wall time of one committed single-point edit, in a fresh study in ``folder``
     (for ``vam-gui bench``)."""
     import cv2

@@ -94,7 +94,7 @@ MIGRATIONS: dict[int, str] = {0: _V1, 1: _V2}
 
 def migrate(conn: sqlite3.Connection) -> int:
     """Bring the database up to SCHEMA_VERSION; returns the version it started at."""
-    start = conn.execute("PRAGMA user_version").fetchone()[0]
+    start = int(conn.execute("PRAGMA user_version").fetchone()[0])
     version = start
     while version < SCHEMA_VERSION:
         # One transaction per step: a failed step leaves the file at the previous version.

@@ -8,9 +8,10 @@ Deterministic: phantom i uses seed ``seed + i``.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -40,7 +41,7 @@ def phantom_dicom_bytes(ph: Phantom, *, monochrome1: bool, uid_root_seed: int) -
     return buf.getvalue()
 
 
-def labels_document(schema: Schema, images: list[dict]) -> dict:
+def labels_document(schema: Schema, images: list[dict[str, Any]]) -> dict[str, Any]:
     """Our JSON labels (format "vam-gui-labels")."""
     return {
         "format": "vam-gui-labels",
@@ -53,7 +54,7 @@ def labels_document(schema: Schema, images: list[dict]) -> dict:
 
 
 def synthesize(
-    out: str | os.PathLike,
+    out: str | os.PathLike[str],
     n: int,
     *,
     schema: str = "lumbar-ap-20",
@@ -66,15 +67,15 @@ def synthesize(
     sigma: float = 2.0,
     val_fraction: float = 0.1,
     progress: Callable[[int, int], None] | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """Write ``n`` phantoms into ``out``. Returns the paths written."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     sch = load_schema(schema)
-    entries: list[dict] = []
-    written: dict = {}
+    entries: list[dict[str, Any]] = []
+    written: dict[str, Any] = {}
 
-    def phantoms():
+    def phantoms() -> Iterator[tuple[str, int, Phantom]]:
         """Make, write and yield one phantom at a time (a large run never sits in memory)."""
         for i in range(n):
             ph = make_phantom(sch, seed=seed + i, difficulty=difficulty)
@@ -109,7 +110,7 @@ def synthesize(
     return written
 
 
-def _write_image(out: Path, name: str, ph: Phantom, schema: Schema, *, dicom: bool, seed: int) -> dict:
+def _write_image(out: Path, name: str, ph: Phantom, schema: Schema, *, dicom: bool, seed: int) -> dict[str, Any]:
     if dicom:
         file = f"images/{name}.dcm"
         write_bytes_atomic(out / file, phantom_dicom_bytes(ph, monochrome1=seed % 3 == 0, uid_root_seed=seed))
@@ -130,7 +131,7 @@ def _write_image(out: Path, name: str, ph: Phantom, schema: Schema, *, dicom: bo
     }
 
 
-def _write_study(out: Path, schema: Schema, entries: list[dict]) -> Path:
+def _write_study(out: Path, schema: Schema, entries: list[dict[str, Any]]) -> Path:
     from vam_gui.core.annotation import PointState, ReviewState
     from vam_gui.io.study import Study
 

@@ -29,7 +29,7 @@ def flip_permutation(schema: Schema) -> np.ndarray:
     perm = np.arange(schema.k)
     if schema.view != "AP":
         return perm
-    where = {(v, c): i for i, (v, c) in enumerate(zip(schema.vertebra, schema.corner))}
+    where = schema.index_by_corner()
     swap = {0: 1, 1: 0, 2: 3, 3: 2}  # UL<->UR, LL<->LR
     for i, (v, c) in enumerate(zip(schema.vertebra, schema.corner)):
         perm[i] = where.get((v, swap[c]), i)

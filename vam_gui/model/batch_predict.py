@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from vam_gui import __version__
+from vam_gui.io.files import files_in
 
 # Suffixes a folder is searched for; explicitly named files are tried whatever their suffix.
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".dcm", ".dicom"}
@@ -19,7 +20,7 @@ def expand_inputs(inputs: Iterable[str | os.PathLike]) -> list[Path]:
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            found.update(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            found.update(files_in(path, accept=lambda p: p.suffix.lower() in IMAGE_SUFFIXES, hidden=True))
         else:
             found.add(path)
     return sorted(found, key=lambda p: str(p))

@@ -76,58 +76,66 @@ def bench_dark(device: torch.device, *, k: int = 20, size: int = 512, repeats: i
 
 def bench_forward(device: torch.device, *, size: int = 512, repeats: int = 3) -> dict[str, float]:
     """Model forward time per image (batch 1, no grad) for both backbones."""
-    from vam_gui.model.config import ModelConfig
-    from vam_gui.model.network import build_model
-
     out: dict[str, float] = {}
     x = torch.randn(1, 3, size, size, device=device)
     for backbone in ("efficientnet_v2_s", "mobilenet_v3_large"):
-        model = build_model(ModelConfig(backbone=backbone, input_size=size)).to(device).eval()
-
-        def run() -> None:
-            with torch.inference_mode():
-                if device.type == "cuda":
-                    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-                    with torch.autocast("cuda", dtype=dtype):
-                        model(x)
-                else:
-                    model(x)
-
-        out[f"forward_ms_{backbone}_{size}"] = _median_s(run, repeats, sync=device.type == "cuda") * 1e3
-        del model
+        out[f"forward_ms_{backbone}_{size}"] = _forward_seconds(device, backbone, x, repeats) * 1e3
     return out
+
+
+def _forward_seconds(device: torch.device, backbone: str, x: torch.Tensor, repeats: int) -> float:
+    """Median forward time of one freshly built model (freed on return, before the next)."""
+    from vam_gui.model.config import ModelConfig
+    from vam_gui.model.network import build_model
+
+    model = build_model(ModelConfig(backbone=backbone, input_size=x.shape[-1])).to(device).eval()
+
+    def run() -> None:
+        with torch.inference_mode():
+            if device.type == "cuda":
+                dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+                with torch.autocast("cuda", dtype=dtype):
+                    model(x)
+            else:
+                model(x)
+
+    return _median_s(run, repeats, sync=device.type == "cuda")
 
 
 def bench_training(device: torch.device, *, quick: bool = False) -> dict[str, float]:
     """Training throughput (fwd + bwd + AdamW step) in images/s on ``device``."""
-    from vam_gui.model.config import ModelConfig
-    from vam_gui.model.loss import heatmap_loss
-    from vam_gui.model.network import build_model
-    from vam_gui.model.targets import gaussian_heatmaps
-
     cases = [("mobilenet_v3_large", 128 if quick else 256, 4)]
     if not quick:
         cases.append(("efficientnet_v2_s", 512, 2))
     out: dict[str, float] = {}
     for backbone, size, batch in cases:
-        model = build_model(ModelConfig(backbone=backbone, input_size=size)).to(device).train()
-        optim = torch.optim.AdamW(model.parameters(), lr=1e-4)
-        x = torch.randn(batch, 3, size, size, device=device)
-        target = gaussian_heatmaps(torch.rand(batch, model.num_keypoints, 2, device=device) * size, size)
-        use_amp = device.type == "cuda"
-
-        def step() -> None:
-            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
-                heat = model(x)
-            loss = heatmap_loss(heat.float(), target)
-            optim.zero_grad(set_to_none=True)
-            loss.backward()
-            optim.step()
-
-        seconds = _median_s(step, 1 if quick else 3, sync=device.type == "cuda")
+        seconds = _training_step_seconds(device, backbone, size, batch, repeats=1 if quick else 3)
         out[f"train_images_per_s_{backbone}_{size}"] = batch / seconds
-        del model, optim
     return out
+
+
+def _training_step_seconds(device: torch.device, backbone: str, size: int, batch: int, *, repeats: int) -> float:
+    """Median time of one training step of a freshly built model (freed on return, before the next)."""
+    from vam_gui.model.config import ModelConfig
+    from vam_gui.model.loss import heatmap_loss
+    from vam_gui.model.network import build_model
+    from vam_gui.model.targets import gaussian_heatmaps
+
+    model = build_model(ModelConfig(backbone=backbone, input_size=size)).to(device).train()
+    optim = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    x = torch.randn(batch, 3, size, size, device=device)
+    target = gaussian_heatmaps(torch.rand(batch, model.num_keypoints, 2, device=device) * size, size)
+    use_amp = device.type == "cuda"
+
+    def step() -> None:
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
+            heat = model(x)
+        loss = heatmap_loss(heat.float(), target)
+        optim.zero_grad(set_to_none=True)
+        loss.backward()
+        optim.step()
+
+    return _median_s(step, repeats, sync=device.type == "cuda")
 
 
 def bench_two_pass(device: torch.device, *, repeats: int = 5) -> dict[str, float]:

@@ -5,7 +5,6 @@ Never unpickles: plain ``.pt``/``.pth`` files are read with ``torch.load(weights
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -15,6 +14,7 @@ import torch.nn as nn
 
 from vam_gui import __version__
 from vam_gui.core.atomic import new_temp_file
+from vam_gui.io.files import file_sha256
 from vam_gui.model.config import ConfigError, ModelConfig
 
 FORMAT = "vam-gui-checkpoint"
@@ -156,8 +156,4 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
 
 def file_digest(path: str | os.PathLike, length: int = 16) -> str:
     """Short sha256 of a file: the model id recorded with every prediction."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()[:length]
+    return file_sha256(path)[:length]

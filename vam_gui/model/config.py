@@ -6,6 +6,7 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from vam_gui.core.letterbox import intensity_recipe
 from vam_gui.core.schema import DEFAULT_SCHEMA, Schema, SchemaError, load_schema
 
 BACKBONES = ("efficientnet_v2_s", "mobilenet_v3_large")
@@ -21,9 +22,7 @@ def default_preprocessing() -> dict[str, Any]:
     return {
         "letterbox": "centred, uniform scale S/max(H,W), zero padding, pixel centres at integers",
         "antialias": "pyramid",
-        "intensity": "percentile",
-        "low_pct": 0.5,
-        "high_pct": 99.5,
+        **intensity_recipe(),
         "channels": 3,
         "mean": list(IMAGENET_MEAN),
         "std": list(IMAGENET_STD),

@@ -20,7 +20,6 @@ from vam_gui.model.config import ModelConfig
 from vam_gui.model.dark import dark_decode
 from vam_gui.model.preprocess import grayscale, prepare
 
-
 # The second pass looks for each corner within this many vertebral heights of where the first
 # pass put it: several times the first pass's typical error, less than the distance to the
 # nearest corner of a neighbouring vertebra across the disc.

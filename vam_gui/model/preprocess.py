@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from vam_gui.core.grey import luminance
 from vam_gui.core.letterbox import Letterbox, letterbox_image
 from vam_gui.model.config import ModelConfig
 
@@ -13,12 +14,7 @@ def grayscale(pixels: np.ndarray) -> np.ndarray:
     """A radiograph-like array as [H, W]: colour (H, W, 3|4, BGR order) becomes luminance."""
     arr = np.asarray(pixels)
     if arr.ndim == 3 and arr.shape[2] in (3, 4):
-        import cv2
-
-        code = cv2.COLOR_BGR2GRAY if arr.shape[2] == 3 else cv2.COLOR_BGRA2GRAY
-        if arr.dtype not in (np.uint8, np.uint16, np.float32):
-            arr = arr.astype(np.float32)
-        arr = cv2.cvtColor(arr, code)
+        arr = luminance(arr, "BGR")
     if arr.ndim != 2:
         raise ValueError(f"expected a grayscale [H, W] image, got shape {arr.shape}")
     return arr

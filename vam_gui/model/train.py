@@ -261,7 +261,8 @@ def train(opts: TrainOptions, *, progress: Callable[[dict], None] | None = None)
     metrics_csv = out / "metrics.csv"
     if rank == 0 and not (opts.resume and metrics_csv.is_file()):
         metrics_csv.write_text("epoch,step,train_loss,val_loss,val_mre_model_px,val_median_model_px,lr,seconds\n")
-    config.training = {**config.training, "dataset": str(dataset_dir), "dataset_manifest": _manifest_digest(dataset_dir),
+    config.training = {**config.training, "dataset": str(dataset_dir),
+                       "dataset_manifest": _manifest_digest(dataset_dir),
                        "options": {k: v for k, v in asdict(opts).items() if k not in ("dataset", "out")}}
     t_start = time.time()
 

@@ -10,6 +10,7 @@ original file names. No torch here at import time; no Qt at all.
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from vam_gui.io.export.common import Cancel, ExportError, ExportOptions, ExportReport, Progress, select_images
 from vam_gui.io.export.dataset import export_dataset
@@ -25,11 +26,14 @@ from vam_gui.io.export.labels import (
 )
 from vam_gui.io.export.pseudonyms import image_pseudonym, study_pseudonym
 
+if TYPE_CHECKING:
+    from vam_gui.io.study import Study
+
 EXPORTERS = {"json": export_json, "coco": export_coco, "csv": export_csv, "dataset": export_dataset}
 FORMATS = tuple(EXPORTERS)
 
 
-def export_study(study, fmt: str, out_dir: str | os.PathLike, options: ExportOptions = ExportOptions(), *,
+def export_study(study: Study, fmt: str, out_dir: str | os.PathLike[str], options: ExportOptions = ExportOptions(), *,
                  progress: Progress | None = None, cancel: Cancel | None = None) -> ExportReport:
     """Export ``study`` as ``fmt`` (one of FORMATS) into the folder ``out_dir``."""
     try:

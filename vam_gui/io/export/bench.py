@@ -11,8 +11,12 @@ import os
 import statistics
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from vam_gui.io.study import Study
 
 __all__ = ["bench_export"]
 
@@ -34,7 +38,7 @@ def _write_dicoms(folder: Path, n: int, side: int) -> list[Path]:
     return paths
 
 
-def _label(study, side: int) -> None:
+def _label(study: Study, side: int) -> None:
     from vam_gui.core.annotation import PointState, ReviewState
 
     schema = study.schema
@@ -49,7 +53,7 @@ def _label(study, side: int) -> None:
                          review=ReviewState("accepted", None, "bench"))
 
 
-def _stage_breakdown(study, size: int) -> dict[str, float]:
+def _stage_breakdown(study: Study, size: int) -> dict[str, float]:
     """Median single-thread ms per image of each stage of one item."""
     import io
 
@@ -78,7 +82,7 @@ def _stage_breakdown(study, size: int) -> dict[str, float]:
     return {f"export_{k}_ms": statistics.median(v) for k, v in times.items()}
 
 
-def bench_export(tmpdir: str | os.PathLike, n: int = 12, *, side: int = 2000, size: int = 512,
+def bench_export(tmpdir: str | os.PathLike[str], n: int = 12, *, side: int = 2000, size: int = 512,
                  workers: int = 2, repeats: int = 3) -> dict[str, float]:
     """Images per second of a dataset export (best of ``repeats``), with a stage breakdown."""
     from vam_gui.io.dataset import DatasetSource, encode_item

@@ -6,6 +6,10 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from vam_gui.io.study import ImageInfo, Study
 
 Progress = Callable[[int, int], None]
 Cancel = Callable[[], bool]
@@ -36,7 +40,7 @@ class ExportOptions:
         if self.size <= 0 or self.size % 32:
             raise ExportError(f"S must be a positive multiple of 32, got {self.size}")
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         return {"images": "all" if self.all_images else "accepted", "include_flagged": self.include_flagged,
                 "names": "original" if self.keep_names else "pseudonyms"}
 
@@ -51,7 +55,7 @@ class ExportReport:
     unlabelled: list[str] = field(default_factory=list)  # dataset: left out, no labelled point
 
 
-def select_images(study, options: ExportOptions) -> list:
+def select_images(study: Study, options: ExportOptions) -> list[ImageInfo]:
     """The ImageInfo rows an export covers, in study order; ExportError when none."""
     rows = []
     for info in study.list_images():
@@ -74,7 +78,7 @@ def check_cancel(cancel: Cancel | None) -> None:
         raise InterruptedError("export cancelled")
 
 
-def prepare_out_dir(out_dir: str | os.PathLike) -> Path:
+def prepare_out_dir(out_dir: str | os.PathLike[str]) -> Path:
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise ExportError(f"{out} exists and is not a folder")

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -27,12 +28,15 @@ from vam_gui.io.export.common import (
 )
 from vam_gui.io.export.pseudonyms import Namer
 
+if TYPE_CHECKING:
+    from vam_gui.io.study import Study
+
 # How a point's source reads in the manifest: "predicted" in an exported (reviewed) image
 # means the reviewer accepted the prediction as it was.
 _COUNT_NAMES = {"predicted": "accepted", "moved": "moved", "placed": "placed", "imported": "imported"}
 
 
-def _point_counts(visible: np.ndarray, xy: np.ndarray, sources) -> dict[str, int]:
+def _point_counts(visible: np.ndarray, xy: np.ndarray, sources: Iterable[str]) -> dict[str, int]:
     labelled = visible & np.isfinite(xy).all(axis=1)
     counts = {name: 0 for name in _COUNT_NAMES.values()}
     for ok, src in zip(labelled, sources):
@@ -42,13 +46,14 @@ def _point_counts(visible: np.ndarray, xy: np.ndarray, sources) -> dict[str, int
     return counts
 
 
-def export_dataset(study, out_dir: str | os.PathLike, options: ExportOptions = ExportOptions(), *,
+def export_dataset(study: Study, out_dir: str | os.PathLike[str], options: ExportOptions = ExportOptions(), *,
                    progress: Progress | None = None, cancel: Cancel | None = None) -> ExportReport:
     """Write a training dataset folder; returns the report (files: the manifest).
 
     Images without a single labelled point are left out (``report.unlabelled``); images
-    whose file cannot be read are skipped and reported (``report.skipped``). Any other failure propagates; the manifest, written last, is then
-    absent, so the folder never looks complete (write_dataset's contract)."""
+    whose file cannot be read are skipped and reported (``report.skipped``). Any other
+    failure propagates; the manifest, written last, is then absent, so the folder never
+    looks complete (write_dataset's contract)."""
     from vam_gui.io.radiograph import RadiographError
 
     out = prepare_out_dir(out_dir)
@@ -68,7 +73,7 @@ def export_dataset(study, out_dir: str | os.PathLike, options: ExportOptions = E
     models: set[str] = set()
     # Filled once every source has been read: write_dataset reads ``info`` only after the
     # last item, when it builds the manifest.
-    manifest_info: dict = {}
+    manifest_info: dict[str, Any] = {}
 
     def sources() -> Iterator[DatasetSource]:
         for info, ann, item in plan:

@@ -13,6 +13,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -29,6 +30,11 @@ from vam_gui.io.export.common import (
 )
 from vam_gui.io.export.pseudonyms import Namer, content_key
 
+if TYPE_CHECKING:
+    from vam_gui.core.measure import Measurements
+    from vam_gui.core.schema import Schema
+    from vam_gui.io.study import ImageInfo, Study
+
 JSON_FORMAT = "vam-gui-labels"
 JSON_VERSION = 1
 JSON_FILE = "vam-labels.json"
@@ -44,7 +50,7 @@ CSV_COLUMNS = ("image_id", "file", "index", "name", "vertebra", "corner", "x_px"
 class _Row:
     """One selected image with everything a label file says about it."""
 
-    info: object  # ImageInfo
+    info: ImageInfo
     xy: np.ndarray  # [K, 2], NaN where unset
     visible: np.ndarray  # [K] bool
     source: list[str]
@@ -54,7 +60,7 @@ class _Row:
     file: str  # pseudonym file name, or the original name with keep_names
 
 
-def _rows(study, options: ExportOptions, progress: Progress | None, cancel: Cancel | None,
+def _rows(study: Study, options: ExportOptions, progress: Progress | None, cancel: Cancel | None,
           namer: Namer) -> Iterator[_Row]:
     infos = select_images(study, options)
     for n, info in enumerate(infos, 1):
@@ -69,7 +75,7 @@ def _rows(study, options: ExportOptions, progress: Progress | None, cancel: Canc
             progress(n, len(infos))
 
 
-def _measurements(schema, row: _Row):
+def _measurements(schema: Schema, row: _Row) -> Measurements:
     from vam_gui.core.measure import measure
 
     info = row.info
@@ -85,8 +91,8 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def labels_document(study, options: ExportOptions = ExportOptions(), *, progress: Progress | None = None,
-                    cancel: Cancel | None = None) -> dict:
+def labels_document(study: Study, options: ExportOptions = ExportOptions(), *, progress: Progress | None = None,
+                    cancel: Cancel | None = None) -> dict[str, Any]:
     """Our JSON labels as a dict (what :func:`export_json` writes)."""
     schema = study.schema
     namer = Namer(study.study_uid, keep_names=options.keep_names)
@@ -120,7 +126,7 @@ def labels_document(study, options: ExportOptions = ExportOptions(), *, progress
     }
 
 
-def export_json(study, out_dir: str | os.PathLike, options: ExportOptions = ExportOptions(), *,
+def export_json(study: Study, out_dir: str | os.PathLike[str], options: ExportOptions = ExportOptions(), *,
                 progress: Progress | None = None, cancel: Cancel | None = None) -> ExportReport:
     """Write ``vam-labels.json`` (format "vam-gui-labels") into ``out_dir``."""
     out = prepare_out_dir(out_dir)
@@ -138,8 +144,8 @@ def _bbox(points: np.ndarray) -> list[float]:
     return [float(x0), float(y0), float(x1 - x0), float(y1 - y0)]
 
 
-def coco_document(study, options: ExportOptions = ExportOptions(), *, progress: Progress | None = None,
-                  cancel: Cancel | None = None) -> dict:
+def coco_document(study: Study, options: ExportOptions = ExportOptions(), *, progress: Progress | None = None,
+                  cancel: Cancel | None = None) -> dict[str, Any]:
     """COCO keypoints: one image and one annotation per radiograph, one "spine" category.
     A point is labelled (v = 2) when it is visible and has a position; otherwise v = 0 with
     x = y = 0, as COCO requires."""
@@ -174,7 +180,7 @@ def coco_document(study, options: ExportOptions = ExportOptions(), *, progress: 
     }
 
 
-def export_coco(study, out_dir: str | os.PathLike, options: ExportOptions = ExportOptions(), *,
+def export_coco(study: Study, out_dir: str | os.PathLike[str], options: ExportOptions = ExportOptions(), *,
                 progress: Progress | None = None, cancel: Cancel | None = None) -> ExportReport:
     """Write ``coco-keypoints.json`` into ``out_dir``."""
     out = prepare_out_dir(out_dir)
@@ -191,7 +197,7 @@ def _cell(value: float | None, digits: int | None = 4) -> str:
     return repr(float(value)) if digits is None else f"{value:.{digits}f}"
 
 
-def export_csv(study, out_dir: str | os.PathLike, options: ExportOptions = ExportOptions(), *,
+def export_csv(study: Study, out_dir: str | os.PathLike[str], options: ExportOptions = ExportOptions(), *,
                progress: Progress | None = None, cancel: Cancel | None = None) -> ExportReport:
     """Write ``keypoints.csv``: one row per image and keypoint, px and mm (mm empty when the
     image has no spacing); and ``measurements.csv``: one row per image and measurement, with

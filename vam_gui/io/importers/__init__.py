@@ -11,7 +11,8 @@ not fatal. No Qt, no torch.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 from vam_gui.io.importers.coco import read_coco
 from vam_gui.io.importers.common import ImportReport, LabelRecord, apply_records
@@ -26,6 +27,9 @@ from vam_gui.io.importers.endplates import read_endplates
 from vam_gui.io.importers.ours import read_ours
 from vam_gui.io.importers.scoliosis import read_scoliosis_csv, read_scoliosis_mat
 
+if TYPE_CHECKING:
+    from vam_gui.io.study import Study
+
 READERS = {
     "json": read_ours,
     "coco": read_coco,
@@ -36,8 +40,9 @@ READERS = {
 FORMATS = tuple(READERS)
 
 
-def import_labels(study, fmt: str, paths: Iterable[str | os.PathLike] | str | os.PathLike, *,
-                  user: str | None = None, progress=None, cancel=None) -> ImportReport:
+def import_labels(study: Study, fmt: str, paths: Iterable[str | os.PathLike[str]] | str | os.PathLike[str], *,
+                  user: str | None = None, progress: Callable[[int, int], None] | None = None,
+                  cancel: Callable[[], bool] | None = None) -> ImportReport:
     """Read ``paths`` as ``fmt`` (one of FORMATS) and write the labels into ``study``.
 
     Everything is read (and the schema checked) before the first write, so a file that

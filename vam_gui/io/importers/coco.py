@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Iterator
-from pathlib import PurePath
+from pathlib import Path, PurePath
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -19,8 +20,11 @@ from vam_gui.io.export.pseudonyms import IMAGE_PREFIX
 from vam_gui.io.importers.common import LabelRecord, expand
 from vam_gui.io.importers.convert import LabelImportError, index_map, infer_schema
 
+if TYPE_CHECKING:
+    from vam_gui.io.study import Study
 
-def _categories(doc: dict, study, origin: str) -> dict:
+
+def _categories(doc: dict[str, Any], study: Study, origin: str) -> dict[str, Any]:
     cats = {}
     for cat in doc.get("categories") or []:
         names = cat.get("keypoints") if isinstance(cat, dict) else None
@@ -34,7 +38,7 @@ def _categories(doc: dict, study, origin: str) -> dict:
     return cats
 
 
-def _read_file(path, study) -> Iterator[LabelRecord]:
+def _read_file(path: Path, study: Study) -> Iterator[LabelRecord]:
     origin = path.name
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
@@ -48,9 +52,11 @@ def _read_file(path, study) -> Iterator[LabelRecord]:
     cats = _categories(doc, study, origin)
     images = {img.get("id"): img for img in doc["images"] if isinstance(img, dict)}
     files = {key: str(img.get("file_name", "")) for key, img in images.items()}
-    info = doc.get("info") if isinstance(doc.get("info"), dict) else {}
+    info = doc.get("info")
+    if not isinstance(info, dict):
+        info = {}
     salt = info.get("vam_content_key_salt")
-    merged: dict[object, tuple] = {}  # image id -> (schema, xy, visible)
+    merged: dict[object, tuple[Any, ...]] = {}  # image id -> (schema, xy, visible)
     errors: dict[object, str] = {}
     for ann in doc["annotations"]:
         if not isinstance(ann, dict) or ann.get("category_id") not in cats:
@@ -89,7 +95,7 @@ def _read_file(path, study) -> Iterator[LabelRecord]:
                           content_key=(str(salt), str(key)) if salt and key else None)
 
 
-def read_coco(paths: Iterable[str | os.PathLike], study) -> Iterator[LabelRecord]:
+def read_coco(paths: Iterable[str | os.PathLike[str]], study: Study) -> Iterator[LabelRecord]:
     """Records from COCO keypoint JSON files (folders: every ``*.json`` in them)."""
     for path in expand(paths, (".json",)):
         yield from _read_file(path, study)

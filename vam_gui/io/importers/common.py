@@ -7,13 +7,18 @@ import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from vam_gui.core.annotation import PointState, ReviewState
 from vam_gui.core.schema import Schema
 from vam_gui.io.export.pseudonyms import content_key, image_pseudonym
+from vam_gui.io.files import files_in
 from vam_gui.io.importers.convert import LabelImportError, ViewMismatchError, convert_points
+
+if TYPE_CHECKING:
+    from vam_gui.io.study import ImageInfo, Study
 
 Progress = Callable[[int, int], None]
 Cancel = Callable[[], bool]
@@ -43,14 +48,14 @@ class LabelRecord:
     content_key: tuple[str, str] | None = None  # (salt, key) of our JSON
     # Labels whose pixels depend on the matched image (normalised coordinates, the side the
     # patient faces): info -> (xy, visible) in ``schema``.
-    resolve: Callable[[object], tuple[np.ndarray, np.ndarray]] | None = None
+    resolve: Callable[[ImageInfo], tuple[np.ndarray, np.ndarray]] | None = None
     error: str | None = None  # unreadable: reported as skipped
 
 
 class ImageMatcher:
     """Finds a study image by the names a label file gives it."""
 
-    def __init__(self, study) -> None:
+    def __init__(self, study: Study) -> None:
         self.study = study
         self.infos = {info.image_id: info for info in study.list_images()}
         self._by_name: dict[str, list[str]] = {}
@@ -95,14 +100,13 @@ class ImageMatcher:
         return None, f"no image of the study matches {PurePath(shown).name!r}"
 
 
-def expand(paths: Iterable[str | os.PathLike], suffixes: tuple[str, ...]) -> list[Path]:
+def expand(paths: Iterable[str | os.PathLike[str]], suffixes: tuple[str, ...]) -> list[Path]:
     """Files as given, folders searched (recursively) for files with these suffixes."""
     files: list[Path] = []
     for item in paths:
         p = Path(item)
         if p.is_dir():
-            files.extend(sorted(f for f in p.rglob("*") if f.is_file() and f.name.lower().endswith(suffixes)
-                                and not f.name.startswith(".")))
+            files.extend(files_in(p, accept=lambda f: f.name.lower().endswith(suffixes)))
         elif p.is_file():
             files.append(p)
         else:
@@ -110,11 +114,15 @@ def expand(paths: Iterable[str | os.PathLike], suffixes: tuple[str, ...]) -> lis
     return files
 
 
-def _points(record: LabelRecord, info, study_schema: Schema) -> dict[int, PointState]:
+def _points(record: LabelRecord, info: ImageInfo, study_schema: Schema) -> dict[int, PointState]:
+    xy: np.ndarray | None
+    visible: np.ndarray | None
     if record.resolve is not None:
         xy, visible = record.resolve(info)
     else:
         xy, visible = record.xy, record.visible
+    if record.schema is None or xy is None or visible is None:
+        raise LabelImportError(f"{record.origin}: the record holds no labels")
     converted = convert_points(xy, visible, record.schema, study_schema, record.sources)
     points: dict[int, PointState] = {}
     for idx, (x, y, vis, src) in converted.items():
@@ -125,7 +133,7 @@ def _points(record: LabelRecord, info, study_schema: Schema) -> dict[int, PointS
     return points
 
 
-def apply_records(study, records: Iterable[LabelRecord], fmt: str, *, user: str,
+def apply_records(study: Study, records: Iterable[LabelRecord], fmt: str, *, user: str,
                   total: int | None = None, progress: Progress | None = None,
                   cancel: Cancel | None = None) -> ImportReport:
     """Match every record to an image and write it as one logged "import" edit. Records
@@ -147,7 +155,7 @@ def apply_records(study, records: Iterable[LabelRecord], fmt: str, *, user: str,
     return report
 
 
-def _apply_one(study, record: LabelRecord, fmt: str, user: str, matcher: ImageMatcher,
+def _apply_one(study: Study, record: LabelRecord, fmt: str, user: str, matcher: ImageMatcher,
                done: dict[str, str], report: ImportReport) -> None:
     image_id, why = matcher.find(record)
     if image_id is None:

@@ -21,7 +21,7 @@ class ViewMismatchError(LabelImportError):
 
 
 def _slots(schema: Schema) -> dict[tuple[str, int], int]:
-    return {(schema.vertebrae[v], c): i for i, (v, c) in enumerate(zip(schema.vertebra, schema.corner))}
+    return {(schema.vertebrae[v], c): i for (v, c), i in schema.index_by_corner().items()}
 
 
 def index_map(src: Schema, dst: Schema) -> dict[int, int]:

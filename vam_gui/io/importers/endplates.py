@@ -16,17 +16,22 @@ import os
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from vam_gui.io.importers.common import LabelRecord, expand
 from vam_gui.io.importers.convert import sub_schema
 
+if TYPE_CHECKING:
+    from vam_gui.core.schema import Schema
+    from vam_gui.io.study import ImageInfo, Study
+
 _UPPER = ("upper", "sup", "superior", "top", "cranial")
 _LOWER = ("lower", "inf", "inferior", "bottom", "caudal")
 
 
-def _endplates(schema) -> list[tuple[int, str]]:
+def _endplates(schema: Schema) -> list[tuple[int, str]]:
     """(vertebra index, "upper" | "lower") of the schema, top to bottom."""
     have = set(zip(schema.vertebra, schema.corner))
     out = []
@@ -60,7 +65,7 @@ def _parse_rows(path: Path) -> tuple[list[tuple[np.ndarray, str]], str | None]:
     return rows, None
 
 
-def _place(rows, schema) -> tuple[list[tuple[int, str, np.ndarray]], str | None]:
+def _place(rows: list[tuple[np.ndarray, str]], schema: Schema) -> tuple[list[tuple[int, str, np.ndarray]], str | None]:
     """[(vertebra index, which endplate, x1 y1 x2 y2)] or an error."""
     plates = _endplates(schema)
     if not any(label for _, label in rows):
@@ -92,7 +97,7 @@ def _place(rows, schema) -> tuple[list[tuple[int, str, np.ndarray]], str | None]
     return placed, None
 
 
-def _record(path: Path, study) -> LabelRecord:
+def _record(path: Path, study: Study) -> LabelRecord:
     schema = study.schema
     keys = [path.stem]
     rows, error = _parse_rows(path)
@@ -100,7 +105,7 @@ def _record(path: Path, study) -> LabelRecord:
         placed, error = _place(rows, schema)
     if error is not None:
         return LabelRecord(path.name, keys, error=error)
-    slot = {(v, c): i for i, (v, c) in enumerate(zip(schema.vertebra, schema.corner))}
+    slot = schema.index_by_corner()
     covered: list[int] = []
     for v, which, _ in placed:
         first = 0 if which == "upper" else 2
@@ -109,7 +114,7 @@ def _record(path: Path, study) -> LabelRecord:
     part = sub_schema(schema, [schema.keypoints[i] for i in covered])
     where = {i: n for n, i in enumerate(covered)}
 
-    def resolve(info):
+    def resolve(info: ImageInfo) -> tuple[np.ndarray, np.ndarray]:
         # AP: left point = UL / LL. Lateral: left point = anterior when facing left.
         left_first = schema.view == "AP" or (info.facing or "left") == "left"
         xy = np.full((part.k, 2), np.nan)
@@ -124,7 +129,7 @@ def _record(path: Path, study) -> LabelRecord:
     return LabelRecord(path.name, keys, schema=part, resolve=resolve)
 
 
-def read_endplates(paths: Iterable[str | os.PathLike], study) -> Iterator[LabelRecord]:
+def read_endplates(paths: Iterable[str | os.PathLike[str]], study: Study) -> Iterator[LabelRecord]:
     """Records from per-image endplate CSV files (folders: every ``*.csv`` in them)."""
     for path in expand(paths, (".csv",)):
         yield _record(path, study)

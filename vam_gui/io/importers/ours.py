@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -16,12 +17,15 @@ from vam_gui.io.export.labels import JSON_FORMAT, JSON_VERSION
 from vam_gui.io.importers.common import LabelRecord, expand
 from vam_gui.io.importers.convert import LabelImportError, index_map
 
+if TYPE_CHECKING:
+    from vam_gui.io.study import Study
 
-def _num(value) -> float:
+
+def _num(value: float | None) -> float:
     return float("nan") if value is None else float(value)
 
 
-def _image_record(entry: dict, schema: Schema, salt: str | None, origin: str) -> LabelRecord:
+def _image_record(entry: dict[str, Any], schema: Schema, salt: str | None, origin: str) -> LabelRecord:
     name = str(entry.get("file") or entry.get("id") or "?")
     where = f"{origin}: {name}"
     keys = [str(entry["file"])] if entry.get("file") else []
@@ -46,7 +50,7 @@ def _image_record(entry: dict, schema: Schema, salt: str | None, origin: str) ->
                        content_key=(salt, str(key)) if salt and key else None)
 
 
-def read_ours(paths: Iterable[str | os.PathLike], study) -> Iterator[LabelRecord]:
+def read_ours(paths: Iterable[str | os.PathLike[str]], study: Study) -> Iterator[LabelRecord]:
     """Records from our JSON label files (folders: every ``*.json`` in them)."""
     for path in expand(paths, (".json",)):
         try:

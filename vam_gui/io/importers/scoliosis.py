@@ -15,6 +15,7 @@ import csv
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -22,17 +23,21 @@ from vam_gui.core.schema import load_schema
 from vam_gui.io.importers.common import LabelRecord, expand
 from vam_gui.io.importers.convert import LabelImportError, index_map
 
+if TYPE_CHECKING:
+    from vam_gui.core.schema import Schema
+    from vam_gui.io.study import ImageInfo, Study
+
 SCHEMA = "spine-ap-68"
 N = 68
 
 
-def _schema(study):
+def _schema(study: Study) -> Schema:
     schema = load_schema(SCHEMA)
     index_map(schema, study.schema)  # refuses a lateral study before anything is read
     return schema
 
 
-def _mat_record(path: Path, schema) -> LabelRecord:
+def _mat_record(path: Path, schema: Schema) -> LabelRecord:
     from scipy.io import loadmat
 
     name = path.name[:-4] if path.name.lower().endswith(".mat") else path.name
@@ -51,10 +56,10 @@ def _mat_record(path: Path, schema) -> LabelRecord:
         p2 = p2.T
     if p2.shape != (N, 2):
         return LabelRecord(path.name, keys, error=f"'p2' has shape {p2.shape}, expected ({N}, 2)")
-    return LabelRecord(path.name, keys, schema=schema, xy=p2, visible=np.isfinite(p2).all(axis=1))
+    return LabelRecord(path.name, keys, schema=schema, xy=p2, visible=np.asarray(np.isfinite(p2).all(axis=1)))
 
 
-def read_scoliosis_mat(paths: Iterable[str | os.PathLike], study) -> Iterator[LabelRecord]:
+def read_scoliosis_mat(paths: Iterable[str | os.PathLike[str]], study: Study) -> Iterator[LabelRecord]:
     """Records from ``.mat`` files (folders: every ``*.mat`` in them)."""
     schema = _schema(study)
     for path in expand(paths, (".mat",)):
@@ -93,7 +98,7 @@ def _csv_pair(paths: list[Path]) -> tuple[Path, Path]:
     return marks[0], names[0]
 
 
-def read_scoliosis_csv(paths: Iterable[str | os.PathLike], study) -> Iterator[LabelRecord]:
+def read_scoliosis_csv(paths: Iterable[str | os.PathLike[str]], study: Study) -> Iterator[LabelRecord]:
     """Records from ``landmarks.csv`` + ``filenames.csv`` (the files, or their folder)."""
     schema = _schema(study)
     marks_path, names_path = _csv_pair([Path(p) for p in paths])
@@ -118,7 +123,8 @@ def read_scoliosis_csv(paths: Iterable[str | os.PathLike], study) -> Iterator[La
             yield LabelRecord(origin, [name], error="values outside [0, 1]: not normalised coordinates")
             continue
 
-        def resolve(info, norm=norm, finite=finite):
+        def resolve(info: ImageInfo, norm: np.ndarray = norm,
+                    finite: np.ndarray = finite) -> tuple[np.ndarray, np.ndarray]:
             return norm * np.array([info.width, info.height], dtype=np.float64), finite
 
         yield LabelRecord(origin, [name], schema=schema, visible=finite, resolve=resolve)

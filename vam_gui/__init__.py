@@ -31,6 +31,10 @@ Annotation
 Study
     A set of radiographs with their predictions, annotations and review status, stored in
     one SQLite file.
+Session
+    One reviewer's work on an open study: the command stack (undo/redo), the current
+    image, navigation and the view log; every change goes out as a typed event naming
+    what changed. No Qt. ``vam_gui.session.ReviewSession``.
 """
 
 __version__ = "0.1.0"

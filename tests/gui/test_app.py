@@ -10,7 +10,7 @@ import numpy as np
 
 def wait_body(qtbot, window):
     window.show()
-    qtbot.waitUntil(lambda: window.canvas is not None and window.study is not None, timeout=20000)
+    qtbot.waitUntil(lambda: window.canvas is not None and window.session.study is not None, timeout=20000)
 
 
 def test_open_images_makes_a_scratch_study(qtbot, tmp_path):
@@ -24,8 +24,8 @@ def test_open_images_makes_a_scratch_study(qtbot, tmp_path):
     window = build_window(paths)
     qtbot.addWidget(window)
     wait_body(qtbot, window)
-    assert len(window.study.image_ids()) == 2
-    assert window.study.path.parent.name == "studies"  # in the user data folder, not beside the images
+    assert len(window.session.study.image_ids()) == 2
+    assert window.session.study.path.parent.name == "studies"  # in the user data folder, not beside the images
     assert not list(tmp_path.glob("*.vamstudy"))
     window.close()
 
@@ -36,8 +36,8 @@ def test_open_a_study(qtbot, study_path):
     window = build_window([study_path])
     qtbot.addWidget(window)
     wait_body(qtbot, window)
-    assert window.study.path == study_path
-    assert window.current_id == window.study.image_ids()[0]
+    assert window.session.study.path == study_path
+    assert window.session.current_id == window.session.study.image_ids()[0]
     window.close()
 
 
@@ -65,7 +65,7 @@ def test_new_study_from_folder_dialog(qtbot, window, tmp_path, monkeypatch):
     monkeypatch.setattr(QInputDialog, "getItem", lambda *a, **k: ("lumbar-lat-22", True))
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(tmp_path / "lat"), ""))
     window.new_study_from_folder()
-    assert window.study.path.name == "lat.vamstudy" and window.study.schema.name == "lumbar-lat-22"
+    assert window.session.study.path.name == "lat.vamstudy" and window.session.study.schema.name == "lumbar-lat-22"
     assert window.canvas.layer.schema.k == 22 and window.keypoints.rowCount() == 22
 
 
@@ -80,9 +80,9 @@ def test_first_start_opens_the_sample_with_the_demo_model(qtbot):
     qtbot.addWidget(window)
     wait_body(qtbot, window)
     qtbot.waitUntil(lambda: window.predictor is not None, timeout=60000)
-    assert window.study.path.parent == data_dir() / "sample"
-    assert not str(window.study.path).startswith(str(resources_dir()))
-    assert window.study.prediction(window.current_id) is not None
+    assert window.session.study.path.parent == data_dir() / "sample"
+    assert not str(window.session.study.path).startswith(str(resources_dir()))
+    assert window.session.study.prediction(window.session.current_id) is not None
     assert all(item.isVisible() for item in window.canvas.layer.items)
     assert window.canvas.heat_item.image is not None
     assert "demo" in window.inference.model_label.text()

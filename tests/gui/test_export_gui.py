@@ -25,8 +25,8 @@ def test_file_export_writes_json_through_the_worker(qtbot, window, tmp_path):
     from vam_gui.gui.export_dialog import ExportDialog
 
     win = window
-    first = win.study.image_ids()[0]
-    win.study.apply_edit(first, user="tester", kind="move", points={0: PointState(10.5, 20.25, True, "placed")},
+    first = win.session.study.image_ids()[0]
+    win.session.study.apply_edit(first, user="tester", kind="move", points={0: PointState(10.5, 20.25, True, "placed")},
                          review=ReviewState("accepted", None, "tester"))
     file_menu_action(win, "&Export…").trigger()
     dialog = win.findChild(ExportDialog)
@@ -52,16 +52,16 @@ def test_file_import_refreshes_worklist_points_and_undo(qtbot, window, tmp_path)
     from vam_gui.gui.export_dialog import ImportDialog
 
     win = window
-    study = win.study
-    shown = win.current_id
+    study = win.session.study
+    shown = win.session.current_id
     xy = np.stack([np.linspace(20, 100, 20), np.linspace(10, 150, 20)], axis=1)
     study.apply_edit(shown, user="x", kind="move",
                      points={i: PointState(x, y, True, "moved") for i, (x, y) in enumerate(xy)},
                      review=ReviewState("accepted", "fine", "x"))
     export_study(study, "json", tmp_path / "labels", ExportOptions())
     # the reviewer goes on editing; then brings the exported labels back
-    win.stack.push(MovePoint(shown, 3, (5.0, 5.0)))
-    assert win.stack.can_undo and study.status(shown).status == "accepted"
+    win.session.stack.push(MovePoint(shown, 3, (5.0, 5.0)))
+    assert win.session.stack.can_undo and study.status(shown).status == "accepted"
     study.apply_edit(shown, user="x", kind="status", review=ReviewState("flagged", "oops", "x"))
 
     file_menu_action(win, "&Import labels…").trigger()
@@ -75,5 +75,5 @@ def test_file_import_refreshes_worklist_points_and_undo(qtbot, window, tmp_path)
     row = win.worklist.model.rows[win.worklist.model.row_of(shown)]
     assert row.status == "accepted" and row.comment == "fine"  # the worklist shows the imported status
     assert win.canvas.layer.position(3) == pytest.approx(tuple(xy[3]))  # the canvas repainted
-    assert not win.stack.can_undo and not win.undo_action.isEnabled()
+    assert not win.session.stack.can_undo and not win.undo_action.isEnabled()
     assert study.edit_log()[-1].kind == "import"

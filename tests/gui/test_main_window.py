@@ -43,8 +43,8 @@ def drag(win, index, dx_px, dy_px, steps=6):
 
 def test_predict_drag_undo_redo_nudge_status_switch(qtbot, window, checkpoint):
     win = window
-    study = win.study
-    first = win.current_id
+    study = win.session.study
+    first = win.session.current_id
     assert first == study.image_ids()[0]
     assert win.canvas.radiograph is not None and win.canvas.radiograph.pixels.shape == (160, 120)
 
@@ -97,17 +97,17 @@ def test_predict_drag_undo_redo_nudge_status_switch(qtbot, window, checkpoint):
     # mark accepted with A: the window moves on to the next unreviewed image
     qtbot.keyClick(win, Qt.Key.Key_A)
     assert study.status(first).status == "accepted"
-    assert win.current_id == study.image_ids()[1]
+    assert win.session.current_id == study.image_ids()[1]
     # a result for an image no longer shown is stored but does not repaint
-    second = win.current_id
+    second = win.session.current_id
     shown_points = [win.canvas.layer.position(i) for i in range(20)]
     predict_and_wait(qtbot, win, [first])
-    assert win.current_id == second
+    assert win.session.current_id == second
     assert [win.canvas.layer.position(i) for i in range(20)] == shown_points
 
     # switching images and coming back shows the stored state
-    win.step_image(-1)
-    assert win.current_id == first
+    win.session.step(-1)
+    assert win.session.current_id == first
     assert win.canvas.layer.position(5) == pytest.approx((nudged.x, nudged.y))
     assert study.review_seconds(first) >= 0
     assert len(study._query("SELECT id FROM views WHERE left_at IS NOT NULL")) >= 1  # noqa: SLF001
@@ -117,21 +117,21 @@ def test_flag_missing_shift_and_accept_prediction(qtbot, window, checkpoint, mon
     from PySide6.QtWidgets import QInputDialog
 
     win = window
-    study = win.study
-    image = win.current_id
+    study = win.session.study
+    image = win.session.current_id
     wait_for_model(qtbot, win, checkpoint)
     predict_and_wait(qtbot, win, [image])
     win.canvas.layer.select(2)
-    win.toggle_missing()
+    win.editor.toggle_missing()
     assert not study.annotation(image).visible[2]
     assert win.canvas.layer.items[2].isVisible()  # drawn as a grey cross, not hidden
-    win.shift_levels(+1)
+    win.editor.shift_levels(+1)
     assert not np.isfinite(study.annotation(image).xy[0]).any()
-    win.accept_prediction()
+    win.editor.accept_prediction()
     ann = study.annotation(image)
     assert np.allclose(ann.xy, study.prediction(image).xy) and ann.visible.all()
     monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("motion blur", True))
-    win.flag_image()
+    win.editor.flag_image()
     assert study.status(image).status == "flagged" and study.status(image).comment == "motion blur"
     assert win.worklist.model.rows[0].status == "flagged"
 
@@ -139,22 +139,22 @@ def test_flag_missing_shift_and_accept_prediction(qtbot, window, checkpoint, mon
 def test_worklist_filter_and_sort(qtbot, window, checkpoint):
     win = window
     wait_for_model(qtbot, win, checkpoint)
-    predict_and_wait(qtbot, win, win.study.image_ids())
+    predict_and_wait(qtbot, win, win.session.study.image_ids())
     panel = win.worklist
     assert len(panel.visible_ids()) == 3
-    win.accept_and_next()
+    win.editor.accept_and_next()
     panel.filter_box.setCurrentIndex(panel.filter_box.findData("accepted"))
-    assert panel.visible_ids() == [win.study.image_ids()[0]]
+    assert panel.visible_ids() == [win.session.study.image_ids()[0]]
     panel.filter_box.setCurrentIndex(0)
     panel.sort_box.setCurrentIndex(2)  # most uncertain first
-    worst = [win.study.image_info(i).worst_confidence for i in panel.visible_ids()]
+    worst = [win.session.study.image_info(i).worst_confidence for i in panel.visible_ids()]
     assert worst == sorted(worst)
 
 
 def test_cancel_prediction_leaves_no_worker(qtbot, window, checkpoint):
     win = window
     wait_for_model(qtbot, win, checkpoint)
-    win.predict(win.study.image_ids())
+    win.predict(win.session.study.image_ids())
     win.cancel_prediction()
     qtbot.waitUntil(lambda: not win.inference.busy, timeout=60000)
     assert not win.workers.busy()
@@ -169,15 +169,15 @@ def test_unreadable_study_is_a_message_not_a_crash(qtbot, window, tmp_path, monk
     bad.write_text("not a study")
     assert not window.open_study(bad)
     assert shown and "bad.vamstudy" in shown[0]
-    assert window.study is not None  # the open study stays open
+    assert window.session.study is not None  # the open study stays open
 
 
 def test_heatmap_overlay_lands_on_original_pixels(qtbot, window, checkpoint):
     """Model pixel (i, j) of the heatmap is drawn over the original pixels it came from."""
     win = window
     wait_for_model(qtbot, win, checkpoint)
-    predict_and_wait(qtbot, win, [win.current_id])
-    box = win.study.prediction(win.current_id).letterbox
+    predict_and_wait(qtbot, win, [win.session.current_id])
+    box = win.session.study.prediction(win.session.current_id).letterbox
     for mx, my in [(0.0, 0.0), (10.0, 20.0), (40.0, 33.0), (63.0, 63.0)]:
         # centre of model pixel (my, mx) in the overlay item -> canvas coordinates
         p = win.canvas.heat_item.mapToParent(QPointF(mx + 0.5, my + 0.5))
@@ -185,7 +185,7 @@ def test_heatmap_overlay_lands_on_original_pixels(qtbot, window, checkpoint):
         assert p.x() == pytest.approx(ox + 0.5, abs=1e-6)  # canvas draws (x, y) at (x + .5, y + .5)
         assert p.y() == pytest.approx(oy + 0.5, abs=1e-6)
     # points too: keypoint k sits at its stored position + 0.5
-    ann = win.study.annotation(win.current_id)
+    ann = win.session.study.annotation(win.session.current_id)
     pos = win.canvas.layer.items[7].pos()
     assert (pos.x(), pos.y()) == pytest.approx((ann.xy[7, 0] + 0.5, ann.xy[7, 1] + 0.5))
 
@@ -223,3 +223,30 @@ def test_cursor_readout_and_layout_restored(qtbot, study_path, tmp_path):
     assert (second.width(), second.height()) == size
     assert second.docks["View"].isHidden() and not second.docks["Worklist"].isHidden()
     second.close()
+
+
+def test_the_window_follows_session_events(qtbot, window, monkeypatch):
+    """An edit of an image not on screen updates its worklist row but repaints nothing;
+    navigation and edits driven through the session show up in the window."""
+    from vam_gui.core.commands import MovePoint
+
+    win = window
+    session = win.session
+    shown = session.current_id
+    other = next(i for i in session.study.image_ids() if i != shown)
+    repaints = []
+    monkeypatch.setattr(win.current, "refresh", lambda **kw: repaints.append(kw))
+    assert session.push(MovePoint(other, 2, (30.0, 40.0)))
+    assert repaints == []
+    assert win.worklist.model.rows[win.worklist.model.row_of(other)].status == "in_progress"
+    assert win.undo_action.text() == "Undo move point 2"
+    assert session.push(MovePoint(shown, 2, (30.0, 40.0)))
+    assert repaints == [{}]  # the shown image: once, points only
+    monkeypatch.undo()
+    seen = []
+    win.image_shown.connect(seen.append)
+    session.undo()
+    session.undo()  # the other image's edit: it comes back on screen
+    assert seen == [other] and session.current_id == other
+    assert win.worklist.model.rows[win.worklist.model.row_of(other)].status == "unreviewed"
+    assert not win.undo_action.isEnabled()

@@ -14,7 +14,7 @@ def clean_column(window):
     from vam_gui.core.letterbox import Letterbox
     from vam_gui.core.prediction import Prediction
 
-    study = window.study
+    study = window.session.study
     xy = np.array([(x, 12 + 28 * v + dy) for v in range(5) for dy in (0, 19) for x in (35, 84)], float)
     for image_id in study.image_ids():
         study.save_prediction(image_id, Prediction(
@@ -44,18 +44,18 @@ def test_moving_a_corner_updates_measurements_and_flags(qtbot, window, clean_col
     assert win.review.flags == []
     assert table_value(panel, "L3.height.left") == "19.0 px"
     # drag L3-UL (index 8) to the right of L3-UR: left/right swapped
-    win._push(MovePoint(win.current_id, 8, (95.0, 40.0)))  # noqa: SLF001 - what a released drag does
+    win.editor.push(MovePoint(win.session.current_id, 8, (95.0, 40.0)))  # what a released drag does
     kinds = {f.kind for f in win.review.flags}
     assert "corner_order" in kinds
     assert 8 in win.canvas.layer.flagged
     assert "⚑" in win.canvas.layer.items[8].label().toPlainText()
     assert table_value(panel, "L3.height.left") != "19.0 px"
-    assert win.worklist.model.flag_counts[win.current_id] == len(win.review.flags)
+    assert win.worklist.model.flag_counts[win.session.current_id] == len(win.review.flags)
     assert panel.flags.count() == len(win.review.flags)
     # G jumps to the flagged point; undo clears the flag again
     qtbot.keyClick(win, Qt.Key.Key_G)
     assert win.canvas.layer.selected in {i for f in win.review.flags for i in f.points}
-    win.undo()
+    win.session.undo()
     assert win.review.flags == [] and not win.canvas.layer.flagged
 
 
@@ -65,7 +65,7 @@ def test_next_most_uncertain_and_correction_report(qtbot, window, clean_column, 
     from vam_gui.io.review import study_report
 
     win = window
-    study = win.study
+    study = win.session.study
     ids = study.image_ids()
     # make the third image the least confident one
     pred = study.prediction(ids[2])
@@ -74,8 +74,8 @@ def test_next_most_uncertain_and_correction_report(qtbot, window, clean_column, 
     study.save_prediction(ids[2], Prediction(xy=pred.xy, confidence=np.full(20, 0.1, np.float32),
                                              spread=pred.spread, letterbox=pred.letterbox, model_id="x"))
     win.review.next_most_uncertain()
-    assert win.current_id == ids[2]
-    win._push(MovePoint(ids[2], 0, (clean_column[0, 0] + 3.0, clean_column[0, 1] + 4.0)))  # noqa: SLF001
+    assert win.session.current_id == ids[2]
+    win.editor.push(MovePoint(ids[2], 0, (clean_column[0, 0] + 3.0, clean_column[0, 1] + 4.0)))
     report = study_report(study, reviewer="tester")
     kp0 = report.keypoints[0]
     assert report.points_moved == 1 and kp0.n_moved == 1 and kp0.max_px == pytest.approx(5.0)

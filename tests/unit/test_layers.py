@@ -26,7 +26,7 @@ def loaded_after(*modules):
 
 @pytest.mark.parametrize("module", ["vam_gui.core", "vam_gui.core.schema", "vam_gui.core.letterbox",
                                     "vam_gui.core.prediction", "vam_gui.core.radiograph",
-                                    "vam_gui.io", "vam_gui.cli"])
+                                    "vam_gui.io", "vam_gui.session", "vam_gui.cli"])
 def test_core_and_io_load_no_torch_and_no_qt(module):
     loaded = loaded_after(module)
     assert not loaded & {"torch", "torchvision", "PySide6", "pyqtgraph", "shiboken6"}, loaded

@@ -46,6 +46,16 @@ class Command:
     def label(self) -> str:
         return self.kind
 
+    @property
+    def changed_points(self) -> tuple[int, ...]:
+        """The keypoint indices this command writes, in order (empty until it is done)."""
+        return tuple(sorted(self._after[0])) if self._after is not None else ()
+
+    @property
+    def changes_status(self) -> bool:
+        """Whether this command writes the image's review status (known once it is done)."""
+        return self._after is not None and self._after[1] is not None
+
     def _prepare(self, study: StudyStore, user: str) -> _Edit:
         raise NotImplementedError
 

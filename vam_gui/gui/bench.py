@@ -152,13 +152,14 @@ def bench_interaction(moves: int = 60, switches: int = 8) -> dict[str, float]:
             handle.append(t1 - t0)
             with_paint.append(t2 - t0)
         send(QEvent.Type.MouseButtonRelease, pos, left, none)
-        if len({e.group for e in win.study.edit_log()}) != 1:
-            raise RuntimeError(f"the benchmark drag made {len({e.group for e in win.study.edit_log()})} edits, not 1")
-        ids = win.study.image_ids()
+        edits = len({e.group for e in win.session.study.edit_log()})
+        if edits != 1:
+            raise RuntimeError(f"the benchmark drag made {edits} edits, not 1")
+        ids = win.session.study.image_ids()
         switch = []
         for i in range(switches):
             t0 = time.perf_counter()
-            win.show_image(ids[(i + 1) % len(ids)])
+            win.session.show_image(ids[(i + 1) % len(ids)])
             viewport.repaint()
             switch.append(time.perf_counter() - t0)
         win.close()

@@ -198,17 +198,20 @@ class Transfer(QObject):
 
     running: set[Transfer] = set()  # keeps each alive until its job has answered
 
-    def __init__(self, window, verb: str) -> None:
+    def __init__(self, window, session, verb: str) -> None:
         super().__init__(window)
-        self.window = window
+        self.window = window  # its workers and status bar
+        self.session = session
         self.verb = verb  # "Exporting" / "Importing"
         self.job = None
+        self.study = None
         self.report = None
 
-    def start(self, fn, *args) -> None:
+    def start(self, fn, study, *args) -> None:
+        self.study = study
         Transfer.running.add(self)
         self.window.statusBar().showMessage(f"{self.verb}…")
-        self.job = self.window.workers.submit(fn, *args)
+        self.job = self.window.workers.submit(fn, study, *args)
         self.job.signals.progress.connect(self._progress)
         self.job.signals.finished.connect(self._finished)
         self.job.signals.failed.connect(self._failed)
@@ -231,14 +234,8 @@ class Transfer(QObject):
         self.report = report
         win = self.window
         if self.verb == "Importing":
-            if win.study is not None:
-                win.worklist.model.set_images(win.study.list_images())
-                if win.stack is not None:
-                    # Earlier commands remember states the import replaced: undoing them now
-                    # would mix old and imported labels. The import itself is in the edit log.
-                    win.stack.clear()
-                    win._update_undo_actions()  # noqa: SLF001 - the window's own refresh
-                win.refresh_points(heatmaps=False)
+            if self.session.study is self.study:  # still the open study
+                self.session.labels_imported(report.imported)  # its events repaint what changed
             done = f"{len(report.imported)} image(s) imported"
         else:
             done = f"{report.images} image(s) exported to {report.out_dir}"
@@ -251,35 +248,36 @@ class Transfer(QObject):
         self._done()
 
 
-def ask_export(window) -> ExportDialog | None:
-    """File > Export…: the dialog; OK starts the export in a worker."""
-    if window.study is None:
+def ask_export(window, session) -> ExportDialog | None:
+    """File > Export…: the dialog; OK starts the export of the session's study in a worker."""
+    study = session.study
+    if study is None:
         _message(window, QMessageBox.Icon.Information, "Export", "Open a study first.")
         return None
-    dialog = ExportDialog(window, folder=str(window.study.folder / "export"))
+    dialog = ExportDialog(window, folder=str(study.folder / "export"))
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
 
     def go() -> None:
-        Transfer(window, "Exporting").start(_export_job, window.study, dialog.format_key(),
-                                            dialog.folder.text().strip(), dialog.options())
+        Transfer(window, session, "Exporting").start(_export_job, study, dialog.format_key(),
+                                                     dialog.folder.text().strip(), dialog.options())
 
     dialog.accepted.connect(go)
     dialog.open()
     return dialog
 
 
-def ask_import(window) -> ImportDialog | None:
-    """File > Import…: the dialog; OK starts the import in a worker."""
-    if window.study is None:
+def ask_import(window, session) -> ImportDialog | None:
+    """File > Import…: the dialog; OK starts the import into the session's study in a worker."""
+    study = session.study
+    if study is None:
         _message(window, QMessageBox.Icon.Information, "Import labels", "Open a study first.")
         return None
     dialog = ImportDialog(window)
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
 
     def go() -> None:
-        user = window.stack.user if window.stack is not None else None
-        Transfer(window, "Importing").start(_import_job, window.study, dialog.format_key(),
-                                            [str(Path(p)) for p in dialog.path_list()], user)
+        Transfer(window, session, "Importing").start(_import_job, study, dialog.format_key(),
+                                                     [str(Path(p)) for p in dialog.path_list()], session.reviewer)
 
     dialog.accepted.connect(go)
     dialog.open()

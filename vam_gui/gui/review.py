@@ -24,9 +24,13 @@ from vam_gui.gui.measure_panel import MeasurementPanel
 
 
 class ReviewTools(QObject):
-    def __init__(self, window) -> None:
+    """Measurements and check flags of the session's current image; ``window`` holds the
+    canvas, the worklist, the workers and the status bar they show in."""
+
+    def __init__(self, window, session) -> None:
         super().__init__(window)
         self.window = window
+        self.session = session
         self.panel = MeasurementPanel()
         self.panel.flag_chosen.connect(self._flag_chosen)
         self.flags: list = []
@@ -37,28 +41,28 @@ class ReviewTools(QObject):
         which for a large study is seconds the window must not freeze for."""
         from vam_gui.io.review import count_flags
 
-        w = self.window
-        job = w.workers.submit(count_flags, w.study, w.study.image_ids())
-        study = w.study
-        job.signals.item.connect(lambda _id, counts: w.study is study and w.worklist.model.set_flags_many(counts))
+        w, session = self.window, self.session
+        study = session.study
+        job = w.workers.submit(count_flags, study, study.image_ids())
+        job.signals.item.connect(lambda _id, counts: session.study is study and w.worklist.model.set_flags_many(counts))
 
     def refresh(self) -> None:
         """Recompute measurements and flags of the current image (after a finished edit)."""
         from vam_gui.io.review import image_review
 
-        w = self.window
-        if w.study is None or w.current_id is None:
+        w, study, image_id = self.window, self.session.study, self.session.current_id
+        if study is None or image_id is None:
             self.panel.show_result(None, [])
             w.canvas.layer.set_flagged(())
             return
-        result, self.flags = image_review(w.study, w.current_id)
+        result, self.flags = image_review(study, image_id)
         self.panel.show_result(result, self.flags)
         w.canvas.layer.set_flagged({i for f in self.flags for i in f.points})
-        w.worklist.model.set_flags(w.current_id, len(self.flags))
+        w.worklist.model.set_flags(image_id, len(self.flags))
 
     def _flag_chosen(self, flag) -> None:
         if flag.points:
-            self.window._keypoint_chosen(flag.points[0])
+            self.window.current.select_keypoint(flag.points[0])
 
     def next_flagged_point(self) -> None:
         """Select the next point (after the selected one) that a check flagged."""
@@ -69,33 +73,32 @@ class ReviewTools(QObject):
             return
         current = w.canvas.layer.selected
         after = [i for i in points if current is None or i > current]
-        w._keypoint_chosen(after[0] if after else points[0])
+        w.current.select_keypoint(after[0] if after else points[0])
         flag = next(f for f in self.flags if w.canvas.layer.selected in f.points)
         w.statusBar().showMessage(flag.message, 8000)
 
     def next_most_uncertain(self) -> None:
         """The unaccepted image with the lowest worst confidence (then the most flags)."""
-        w = self.window
-        if w.study is None:
+        w, study, shown = self.window, self.session.study, self.session.current_id
+        if study is None:
             return
         flags = w.worklist.model.flag_counts
-        candidates = [i for i in w.study.list_images()
-                      if i.status != "accepted" and i.image_id != w.current_id and i.worst_confidence is not None]
+        candidates = [i for i in study.list_images()
+                      if i.status != "accepted" and i.image_id != shown and i.worst_confidence is not None]
         if not candidates:
             w.statusBar().showMessage("No other predicted, unaccepted image", 5000)
             return
         best = min(candidates, key=lambda i: (i.worst_confidence, -flags.get(i.image_id, 0)))
-        w.show_image(best.image_id)
+        self.session.show_image(best.image_id)
 
     # ------------------------------------------------------------------ report
     def show_report(self) -> None:
         from vam_gui.io.review import study_report
 
-        w = self.window
-        if w.study is None:
+        if self.session.study is None:
             return
-        report = study_report(w.study, reviewer=w.stack.user if w.stack else None)
-        ReportDialog(report, w).exec()
+        report = study_report(self.session.study, reviewer=self.session.reviewer)
+        ReportDialog(report, self.window).exec()
 
 
 class ReportDialog(QDialog):

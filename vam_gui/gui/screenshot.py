@@ -66,9 +66,9 @@ def render_screenshot(out: str | os.PathLike, study: str | os.PathLike | None = 
         window.show()
         if not window.open_study(target):
             raise RuntimeError(f"cannot open {target}")
-        first = window.study.image_ids()[0] if window.study.image_ids() else None
-        if first is not None and window.current_id != first:
-            window.show_image(first)
+        first = window.session.study.image_ids()[0] if window.session.study.image_ids() else None
+        if first is not None and window.session.current_id != first:
+            window.session.show_image(first)
         if dock in window.docks:
             window.docks[dock].raise_()
         QTest.qWait(200)  # let layout, the deferred dock sizes and painting happen

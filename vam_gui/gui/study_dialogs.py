@@ -7,12 +7,12 @@ from pathlib import Path
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
 
 
-def _new_study(window, sources: list[str]) -> None:
+def _new_study(window, session, sources: list[str]) -> None:
     from vam_gui.core.schema import DEFAULT_SCHEMA, available_schemas
     from vam_gui.io import Study, StudyError
 
     names = available_schemas()
-    current = window.study.schema.name if window.study is not None else DEFAULT_SCHEMA
+    current = session.study.schema.name if session.study is not None else DEFAULT_SCHEMA
     schema, ok = QInputDialog.getItem(window, "Keypoint schema", "Landmarks to review:", names,
                                       names.index(current) if current in names else 0, False)
     if not ok:
@@ -32,17 +32,20 @@ def _new_study(window, sources: list[str]) -> None:
     if report.skipped:
         QMessageBox.information(window, "Some files were skipped", "\n".join(
             f"{Path(p).name}: {why}" for p, why in report.skipped[:20]))
-    window.open_study(target)
+    try:
+        session.open(target)
+    except StudyError as exc:
+        QMessageBox.warning(window, "Cannot open study", str(exc))
 
 
-def new_study_from_files(window) -> None:
+def new_study_from_files(window, session) -> None:
     files, _ = QFileDialog.getOpenFileNames(window, "Radiographs", "",
                                             "Images (*.dcm *.png *.jpg *.jpeg *.tif *.tiff);;All files (*)")
     if files:
-        _new_study(window, files)
+        _new_study(window, session, files)
 
 
-def new_study_from_folder(window) -> None:
+def new_study_from_folder(window, session) -> None:
     folder = QFileDialog.getExistingDirectory(window, "Folder of radiographs")
     if folder:
-        _new_study(window, [folder])
+        _new_study(window, session, [folder])

@@ -1,0 +1,255 @@
+"""The review session: the open study, its command stack, the current image, navigation,
+the view log and the reviewer, with no Qt (design.md §12).
+
+Every change goes out as a typed ``Event`` naming what changed (SLEAP's ``UpdateTopic``,
+napari's evented models): the window subscribes and updates only what an event names; the
+CLI and tests drive the same session. Subscribers are called synchronously, in the order they
+subscribed, after the change is in the store.
+
+What each action emits:
+
+- ``open``: STUDY_CLOSED (if a study was open), STUDY_OPENED, then IMAGE_CHANGED for the
+  first unreviewed image (else the first one).
+- ``show_image`` / ``step`` / ``next_unreviewed``: IMAGE_CHANGED.
+- ``push`` / ``undo`` / ``redo``: POINTS_CHANGED (image, the keypoint indices written) if the
+  command writes points, STATUS_CHANGED (image) if it writes the review status, then
+  STACK_CHANGED; undo and redo of another image's edit then bring it back: IMAGE_CHANGED.
+  A command the store refuses emits EDIT_REFUSED (image, message) and changes nothing.
+- ``prediction_stored``: PREDICTION_STORED (image).
+- ``labels_imported``: STACK_CHANGED (the stack is cleared), then POINTS_CHANGED (every
+  index) and STATUS_CHANGED per imported image.
+- ``close``: STUDY_CLOSED, before the store closes (subscribers may still stop work on it).
+- setting ``reviewer``: REVIEWER_CHANGED.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported when first needed: the window's shell builds before numpy loads
+    from vam_gui.core.commands import Command, CommandStack
+    from vam_gui.io import Study
+
+
+class Topic(enum.Enum):
+    STUDY_OPENED = "study opened"
+    STUDY_CLOSED = "study closed"
+    IMAGE_CHANGED = "image changed"  # the current image is another one (or shown again)
+    POINTS_CHANGED = "points changed"  # keypoints of one image were written
+    STATUS_CHANGED = "status changed"  # the review status (and reviewer, comment) of one image
+    PREDICTION_STORED = "prediction stored"  # a new prediction (and heatmaps) of one image
+    STACK_CHANGED = "stack changed"  # what undo and redo would do
+    EDIT_REFUSED = "edit refused"  # a command the store refused; nothing changed
+    REVIEWER_CHANGED = "reviewer changed"
+
+
+@dataclass(frozen=True)
+class Event:
+    topic: Topic
+    image_id: str | None = None
+    indices: tuple[int, ...] = ()  # keypoint indices (POINTS_CHANGED)
+    message: str = ""  # why (EDIT_REFUSED)
+
+
+Callback = Callable[[Event], None]
+
+
+class ReviewSession:
+    """One reviewer's session over at most one open study.
+
+    ``order`` gives the image ids in the order navigation walks them (the window passes its
+    worklist's visible rows, filtered and sorted); by default the study's own order.
+    """
+
+    def __init__(self, *, reviewer: str | None = None,
+                 order: Callable[[], Sequence[str]] | None = None) -> None:
+        self._reviewer = reviewer or ""  # "" until asked: the login name
+        self.order = order
+        self._study: Study | None = None
+        self._stack: CommandStack | None = None
+        self._current_id: str | None = None
+        self._view_id: int | None = None
+        self._subscribers: list[tuple[Callback, frozenset[Topic] | None]] = []
+
+    # ------------------------------------------------------------------ state
+    @property
+    def study(self) -> Study | None:
+        return self._study
+
+    @property
+    def stack(self) -> CommandStack | None:
+        return self._stack
+
+    @property
+    def current_id(self) -> str | None:
+        return self._current_id
+
+    @property
+    def reviewer(self) -> str:
+        """The name that signs every edit and view (default: the login name)."""
+        if not self._reviewer:
+            from vam_gui.core.commands import default_user
+
+            self._reviewer = default_user()
+        return self._reviewer
+
+    @reviewer.setter
+    def reviewer(self, name: str) -> None:
+        self._reviewer = name
+        if self._stack is not None:
+            self._stack.user = self.reviewer
+        self._emit(Event(Topic.REVIEWER_CHANGED))
+
+    # ------------------------------------------------------------------ events
+    def subscribe(self, callback: Callback, topics: Iterable[Topic] | None = None) -> Callable[[], None]:
+        """Call ``callback(event)`` for every event (or only those of ``topics``); returns a
+        function that unsubscribes."""
+        entry = (callback, frozenset(topics) if topics is not None else None)
+        self._subscribers.append(entry)
+
+        def unsubscribe() -> None:
+            if entry in self._subscribers:
+                self._subscribers.remove(entry)
+
+        return unsubscribe
+
+    def _emit(self, event: Event) -> None:
+        for callback, topics in list(self._subscribers):
+            if topics is None or event.topic in topics:
+                callback(event)
+
+    # ------------------------------------------------------------------ studies
+    def open(self, path: str | os.PathLike[str]) -> Study:
+        """Open the study at ``path`` (raises ``StudyError``, leaving the open one as it was),
+        close the previous one, and show the first unreviewed image."""
+        from vam_gui.core.commands import CommandStack
+        from vam_gui.io import Study
+
+        study = Study.open(path)
+        self.close()
+        self._study = study
+        self._stack = CommandStack(study, user=self.reviewer)
+        self._stack.listeners.append(self._on_command)
+        self._emit(Event(Topic.STUDY_OPENED))
+        ids = study.image_ids()
+        if ids:
+            self.show_image(next((i for i in ids if study.image_info(i).status == "unreviewed"), ids[0]))
+        return study
+
+    def close(self) -> None:
+        """End the current view and close the study. STUDY_CLOSED goes out before the store
+        closes, so subscribers can stop work that still uses it."""
+        study = self._study
+        if study is None:
+            return
+        self._end_view()
+        self._study, self._stack, self._current_id = None, None, None
+        try:
+            self._emit(Event(Topic.STUDY_CLOSED))
+        finally:
+            study.close()
+
+    # ------------------------------------------------------------------ navigation
+    def show_image(self, image_id: str) -> None:
+        """Make ``image_id`` the current image (the view log: one view per showing)."""
+        if self._study is None:
+            return
+        self._end_view()
+        self._current_id = image_id
+        self._view_id = self._study.begin_view(image_id, self.reviewer)
+        self._emit(Event(Topic.IMAGE_CHANGED, image_id))
+
+    def _end_view(self) -> None:
+        if self._view_id is not None and self._study is not None:
+            self._study.end_view(self._view_id)
+        self._view_id = None
+
+    def _ids(self) -> list[str]:
+        if self._study is None:
+            return []
+        return list(self.order()) if self.order is not None else self._study.image_ids()
+
+    def step(self, step: int) -> str | None:
+        """Show the image ``step`` places on in the navigation order (wrapping round); the id
+        shown, or None when there is nothing to show."""
+        ids = self._ids()
+        if not ids:
+            return None
+        i = ids.index(self._current_id) if self._current_id in ids else -1
+        image_id = ids[(i + step) % len(ids)]
+        self.show_image(image_id)
+        return image_id
+
+    def next_unreviewed(self) -> str | None:
+        """Show the next unreviewed image after the current one (wrapping round; the whole
+        study when the navigation order is empty); None when there is none left."""
+        study = self._study
+        if study is None:
+            return None
+        ids = self._ids() or study.image_ids()
+        start = ids.index(self._current_id) + 1 if self._current_id in ids else 0
+        for image_id in ids[start:] + ids[:start]:
+            if image_id != self._current_id and study.image_info(image_id).status == "unreviewed":
+                self.show_image(image_id)
+                return image_id
+        return None
+
+    # ------------------------------------------------------------------ editing
+    def push(self, command: Command) -> bool:
+        """Do ``command`` and put it on the stack. False (and EDIT_REFUSED) when the command
+        refuses (a point that does not exist, no prediction to accept); nothing changed then."""
+        if self._stack is None:
+            return False
+        try:
+            self._stack.push(command)
+        except (ValueError, IndexError) as exc:
+            self._emit(Event(Topic.EDIT_REFUSED, command.image_id, message=str(exc)))
+            return False
+        return True
+
+    def undo(self) -> Command | None:
+        if self._stack is None or not self._stack.can_undo:
+            return None
+        return self._follow(self._stack.undo())
+
+    def redo(self) -> Command | None:
+        if self._stack is None or not self._stack.can_redo:
+            return None
+        return self._follow(self._stack.redo())
+
+    def _follow(self, command: Command | None) -> Command | None:
+        # Undoing an edit of another image brings that image back on screen.
+        if command is not None and command.image_id != self._current_id:
+            self.show_image(command.image_id)
+        return command
+
+    def _on_command(self, command: Command, _what: str) -> None:
+        # The stack's listener: every do, undo and redo, whoever pushed it.
+        if command.changed_points:
+            self._emit(Event(Topic.POINTS_CHANGED, command.image_id, command.changed_points))
+        if command.changes_status:
+            self._emit(Event(Topic.STATUS_CHANGED, command.image_id))
+        self._emit(Event(Topic.STACK_CHANGED))
+
+    # ------------------------------------------------------------------ from outside the stack
+    def prediction_stored(self, image_id: str) -> None:
+        """A prediction of ``image_id`` is in the store (inference ran elsewhere)."""
+        if self._study is not None:
+            self._emit(Event(Topic.PREDICTION_STORED, image_id))
+
+    def labels_imported(self, image_ids: Iterable[str]) -> None:
+        """An import replaced the labels and status of ``image_ids``. Earlier commands remember
+        states the import replaced (undoing them would mix old and imported labels), so the
+        stack is cleared; the import itself is in the edit log."""
+        if self._study is None or self._stack is None:
+            return
+        self._stack.clear()
+        self._emit(Event(Topic.STACK_CHANGED))
+        every = tuple(range(self._study.schema.k))
+        for image_id in image_ids:
+            self._emit(Event(Topic.POINTS_CHANGED, image_id, every))
+            self._emit(Event(Topic.STATUS_CHANGED, image_id))

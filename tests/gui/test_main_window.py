@@ -235,13 +235,14 @@ def test_the_window_follows_session_events(qtbot, window, monkeypatch):
     shown = session.current_id
     other = next(i for i in session.study.image_ids() if i != shown)
     repaints = []
-    monkeypatch.setattr(win.current, "refresh", lambda **kw: repaints.append(kw))
+    monkeypatch.setattr(win.current, "refresh", lambda **kw: repaints.append(("whole", kw)))
+    monkeypatch.setattr(win.current, "_repaint_points", lambda indices: repaints.append(("points", indices)))
     assert session.push(MovePoint(other, 2, (30.0, 40.0)))
     assert repaints == []
     assert win.worklist.model.rows[win.worklist.model.row_of(other)].status == "in_progress"
     assert win.undo_action.text() == "Undo move point 2"
     assert session.push(MovePoint(shown, 2, (30.0, 40.0)))
-    assert repaints == [{}]  # the shown image: once, points only
+    assert repaints == [("points", (2,))]  # the shown image: once, the point it names only
     monkeypatch.undo()
     seen = []
     win.image_shown.connect(seen.append)

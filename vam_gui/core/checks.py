@@ -118,6 +118,11 @@ def _inside(point: np.ndarray, poly: np.ndarray) -> bool:
 
 
 def _overlaps(a: np.ndarray, b: np.ndarray) -> bool:
+    # Outlines whose bounding boxes are apart can neither cross nor contain one another (most
+    # pairs: the disc lies between neighbours); NaN compares False and falls through.
+    if (a[:, 0].max() < b[:, 0].min() or b[:, 0].max() < a[:, 0].min()
+            or a[:, 1].max() < b[:, 1].min() or b[:, 1].max() < a[:, 1].min()):
+        return False
     if len(a) > len(b):
         a, b = b, a
     if len(a) == 2:  # a lone endplate (S1): crossing the other outline or lying inside it

@@ -101,25 +101,56 @@ def scratch_study(images: list[Path]) -> Path:
     return path
 
 
+def after_next_paint(widget, fn, *, at_most_ms: int = 1000) -> None:
+    """Call ``fn`` once, right after ``widget`` has next been painted (or after ``at_most_ms``,
+    should no paint come: a hidden window)."""
+    from PySide6.QtCore import QEvent, QObject, QTimer
+
+    called = []
+
+    def call() -> None:
+        if not called:
+            called.append(True)
+            widget.removeEventFilter(watcher)
+            fn()
+
+    class Watcher(QObject):
+        def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt naming
+            if event.type() == QEvent.Type.Paint:
+                QTimer.singleShot(0, self, call)  # runs once this paint has finished
+            return False
+
+    # Parented to the widget: a window closed first takes the watcher and its timers with it.
+    watcher = Watcher(widget)
+    widget.installEventFilter(watcher)
+    QTimer.singleShot(at_most_ms, watcher, call)
+
+
 def build_window(paths: list[Path]):
     """The main window; once its body is built (right after the first paint) it opens
-    ``paths`` (studies or images), or the sample study, and loads the model."""
+    ``paths`` (studies or images), or the sample study, and loads the model once that
+    study's first image is painted (importing torch in a worker thread would hold the
+    interpreter while the image waits for its paint)."""
     from vam_gui.gui.main_window import MainWindow
 
     settings = load_settings()
     window = MainWindow(settings)
+
+    def load_model() -> None:
+        _, demo = bundled_sample()
+        checkpoint = Path(settings.checkpoint) if settings.checkpoint else demo
+        if checkpoint is not None and checkpoint.is_file():
+            window.load_model(str(checkpoint))
 
     def start() -> None:
         window.body_ready.disconnect(start)
         studies = [p for p in paths if p.suffix == ".vamstudy"]
         images = [p for p in paths if p.suffix != ".vamstudy"]
         target = studies[0] if studies else (scratch_study(images) if images else first_start_study())
-        if target is not None:
-            window.open_study(target)
-        _, demo = bundled_sample()
-        checkpoint = Path(settings.checkpoint) if settings.checkpoint else demo
-        if checkpoint is not None and checkpoint.is_file():
-            window.load_model(str(checkpoint))
+        if target is not None and window.open_study(target):
+            after_next_paint(window.canvas.viewport(), load_model)
+        else:
+            load_model()
 
     window.body_ready.connect(start)
     return window

@@ -1,16 +1,36 @@
 """The image on screen: radiograph, points, heatmaps, keypoint table and measurements, painted
-from the store when a session event names the shown image (conventions 13), and the cursor
-readout. Events about other images repaint nothing."""
+when a session event names the shown image (conventions 13), and the cursor readout. Events
+about other images repaint nothing. An edit of some points reads the points (one query) and
+redraws only those markers and table rows, then recomputes the measurements in memory; what
+an edit cannot change (image info, prediction, heatmaps) is read once per showing."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QMainWindow
 
+from vam_gui.core.annotation import Annotation
 from vam_gui.core.settings import Settings
 from vam_gui.session import Event, ReviewSession, Topic
 
 TOPICS = (Topic.IMAGE_CHANGED, Topic.POINTS_CHANGED, Topic.PREDICTION_STORED, Topic.EDIT_REFUSED)
+
+
+@dataclass
+class Shown:
+    """What the window keeps of the shown image while it is shown: the annotation as last read
+    and what an edit of points does not change (image info, prediction, heatmap peaks), so
+    an edit costs one query, not a dozen. Dropped on IMAGE_CHANGED and PREDICTION_STORED."""
+
+    image_id: str
+    annotation: Annotation
+    info: Any  # ImageInfo
+    prediction: Any  # StoredPrediction | None
+    peaks: np.ndarray | None  # heatmap maxima in original px (the "far from its peak" check)
 
 
 class CurrentImage(QObject):
@@ -19,10 +39,15 @@ class CurrentImage(QObject):
         self.window = window  # its canvas, docks and status bar
         self.session = session
         self.settings = settings
-        self.spacing: tuple[float, float] | None = None  # of the shown image: no query per mouse move
+        self.shown: Shown | None = None
         self._handlers = {Topic.IMAGE_CHANGED: self._image_changed, Topic.POINTS_CHANGED: self._points_changed,
                           Topic.PREDICTION_STORED: self._prediction_stored, Topic.EDIT_REFUSED: self._edit_refused}
         session.subscribe(self._on_event, TOPICS)
+
+    @property
+    def spacing(self) -> tuple[float, float] | None:
+        """Of the shown image: no query per mouse move."""
+        return self.shown.info.spacing if self.shown is not None else None
 
     def _on_event(self, event: Event) -> None:
         self._handlers[event.topic](event)
@@ -31,6 +56,7 @@ class CurrentImage(QObject):
         from vam_gui.io import RadiographError
 
         w = self.window
+        self.shown = None
         try:
             rad = self.session.study.load_radiograph(event.image_id)
         except RadiographError as exc:
@@ -42,42 +68,78 @@ class CurrentImage(QObject):
             w.view_panel.image_changed()
             for warning in rad.warnings:
                 w.statusBar().showMessage(warning, 8000)
-        self.refresh(heatmaps=True)
+        self.refresh()
         w.worklist.select(event.image_id)
         w.image_shown.emit(event.image_id)
 
     def _points_changed(self, event: Event) -> None:
-        # For this first step the shown image's points and measurements are redrawn whole.
-        if event.image_id == self.session.current_id:
-            self.refresh()
+        shown = self.shown
+        if event.image_id != self.session.current_id:
+            return
+        if shown is None or shown.image_id != event.image_id or len(event.indices) >= self.session.study.schema.k:
+            # Every point at once (accept prediction, an import that may also set the facing)
+            self.refresh(heatmaps=False, keep_prediction=shown is not None and shown.image_id == event.image_id)
+            return
+        self._repaint_points(event.indices)
 
     def _prediction_stored(self, event: Event) -> None:
         # Stored either way; repaint only if the reviewer is still looking at this image.
         if event.image_id == self.session.current_id:
-            self.refresh(heatmaps=True)
+            self.refresh()
 
     def _edit_refused(self, event: Event) -> None:
         self.window.statusBar().showMessage(event.message, 6000)
-        if event.image_id == self.session.current_id:
-            self.refresh()  # a dragged item goes back to the stored position
+        shown = self.shown
+        if shown is not None and event.image_id == shown.image_id:
+            # Nothing was written: a dragged item goes back to the position last read.
+            conf = shown.prediction.confidence if shown.prediction is not None else None
+            self.window.canvas.layer.set_data(shown.annotation if not shown.annotation.is_empty() else None, conf)
 
-    def refresh(self, *, heatmaps: bool = False) -> None:
-        """Repaint points (and optionally heatmaps) of the shown image from the store."""
+    def refresh(self, *, heatmaps: bool = True, keep_prediction: bool = False) -> None:
+        """Read the shown image from the store and repaint it whole: points, table, measurements
+        and (``heatmaps``) the overlay. ``keep_prediction``: the prediction and heatmap peaks
+        kept from before are still current (only points and image info are read again)."""
         study, image_id, w = self.session.study, self.session.current_id, self.window
         if study is None or image_id is None:
+            self.shown = None
             return
+        old = self.shown
         ann = study.annotation(image_id)
-        pred = study.prediction(image_id)
-        conf = pred.confidence if pred is not None else None
-        w.canvas.layer.set_data(ann if not ann.is_empty() else None, conf)
         info = study.image_info(image_id)
-        self.spacing = info.spacing
-        w.keypoints.show_annotation(ann, conf, info.spacing, self.settings.confidence_threshold)
-        w.canvas.set_facing(info.facing or self._inferred_facing(ann))
-        w.review.refresh()
-        if heatmaps:
+        if keep_prediction and old is not None and old.image_id == image_id:
+            pred, peaks = old.prediction, old.peaks
+        else:
+            from vam_gui.io.review import peaks_of
+
+            pred = study.prediction(image_id)
             maps = study.heatmaps(image_id) if pred is not None else None
-            w.canvas.set_heatmaps(maps, pred.letterbox if pred is not None else None)
+            peaks = peaks_of(maps, pred, study.schema.k)
+            if heatmaps:
+                w.canvas.set_heatmaps(maps, pred.letterbox if pred is not None else None)
+        self.shown = Shown(image_id, ann, info, pred, peaks)
+        conf = pred.confidence if pred is not None else None
+        with w.canvas.layer.batch():
+            w.canvas.layer.set_data(ann if not ann.is_empty() else None, conf)
+            w.keypoints.show_annotation(ann, conf, info.spacing, self.settings.confidence_threshold)
+            self._review()
+
+    def _repaint_points(self, indices: tuple[int, ...]) -> None:
+        """An edit wrote keypoints ``indices``: read the points (one query), then restyle those
+        markers and table rows, and recompute the measurements and checks in memory."""
+        shown, w = self.shown, self.window
+        ann = self.session.study.annotation(shown.image_id)
+        shown.annotation = ann
+        conf = shown.prediction.confidence if shown.prediction is not None else None
+        with w.canvas.layer.batch():  # the moved marker and any the checks now flag: each restyled once
+            w.canvas.layer.update_points(ann, indices)
+            w.keypoints.show_annotation(ann, conf, shown.info.spacing, self.settings.confidence_threshold,
+                                        rows=indices)
+            self._review()
+
+    def _review(self) -> None:
+        shown, w = self.shown, self.window
+        w.canvas.set_facing(shown.info.facing or self._inferred_facing(shown.annotation))
+        w.review.show_annotation(shown.annotation, info=shown.info, prediction=shown.prediction, peaks=shown.peaks)
 
     def _inferred_facing(self, ann) -> str | None:
         from vam_gui.core.measure import corner_table, infer_facing

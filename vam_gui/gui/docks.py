@@ -52,6 +52,8 @@ class WorklistModel(QAbstractTableModel):
         self.dataChanged.emit(self.index(row, 0), self.index(row, len(self.HEADERS) - 1))
 
     def set_flags(self, image_id: str, count: int) -> None:
+        if self.flag_counts.get(image_id) == count:
+            return
         self.flag_counts[image_id] = count
         row = self._index.get(image_id)
         if row is not None:
@@ -245,26 +247,32 @@ class KeypointTable(QTableWidget):
                 self.setItem(i, c, QTableWidgetItem(""))
 
     def show_annotation(self, ann: Annotation | None, confidence: np.ndarray | None,
-                        spacing: tuple[float, float] | None, threshold: float) -> None:
+                        spacing: tuple[float, float] | None, threshold: float, rows=None) -> None:
+        """Fill every row, or only ``rows`` (the keypoints an edit changed)."""
         self.setUpdatesEnabled(False)
         try:
-            for i in range(self.schema.k):
-                cells = [""] * (len(self.HEADERS) - 1)
-                if ann is not None and np.isfinite(ann.xy[i]).all():
-                    x, y = ann.xy[i]
-                    cells[0:2] = [f"{x:.1f}", f"{y:.1f}"]
-                    if spacing is not None:
-                        cells[2:4] = [f"{x * spacing[1]:.1f}", f"{y * spacing[0]:.1f}"]
-                    cells[5] = ann.source[i] + ("" if ann.visible[i] else " (missing)")
-                if confidence is not None:
-                    cells[4] = f"{confidence[i]:.2f}"
-                for c, text in enumerate(cells, 1):
-                    self.item(i, c).setText(text)
-                low = confidence is not None and confidence[i] < threshold
-                self.item(i, 5).setData(Qt.ItemDataRole.ForegroundRole,
-                                        QBrush(QColor("#ff3b30")) if low else None)
+            for i in range(self.schema.k) if rows is None else rows:
+                self._show_row(i, ann, confidence, spacing, threshold)
         finally:
             self.setUpdatesEnabled(True)
+
+    def _show_row(self, i: int, ann: Annotation | None, confidence: np.ndarray | None,
+                  spacing: tuple[float, float] | None, threshold: float) -> None:
+        cells = [""] * (len(self.HEADERS) - 1)
+        if ann is not None and np.isfinite(ann.xy[i]).all():
+            x, y = ann.xy[i]
+            cells[0:2] = [f"{x:.1f}", f"{y:.1f}"]
+            if spacing is not None:
+                cells[2:4] = [f"{x * spacing[1]:.1f}", f"{y * spacing[0]:.1f}"]
+            cells[5] = ann.source[i] + ("" if ann.visible[i] else " (missing)")
+        if confidence is not None:
+            cells[4] = f"{confidence[i]:.2f}"
+        for c, text in enumerate(cells, 1):
+            item = self.item(i, c)
+            if item.text() != text:  # an unchanged cell costs no repaint
+                item.setText(text)
+        low = confidence is not None and confidence[i] < threshold
+        self.item(i, 5).setData(Qt.ItemDataRole.ForegroundRole, QBrush(QColor("#ff3b30")) if low else None)
 
     def select(self, index: int | None) -> None:
         self._quiet = True

@@ -7,6 +7,9 @@ the marker (and its vertebra's outline); one ``point_moved`` signal is emitted o
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, QPointF, Qt, Signal
@@ -84,6 +87,7 @@ class KeypointLayer(QObject):
         self.threshold = 0.3
         self.flagged: set[int] = set()  # points an anatomical check complained about
         self._annotation: Annotation | None = None
+        self._pending: set[int] | None = None  # markers to restyle when a batch ends
         self._confidence: np.ndarray | None = None
         self._outlines: list[pg.PlotDataItem] = []
         self._edges_by_vertebra: list[list[tuple[int, int]]] = [[] for _ in schema.vertebrae]
@@ -109,15 +113,33 @@ class KeypointLayer(QObject):
         fall below ``threshold``."""
         self._annotation = annotation.copy() if annotation is not None else None
         self._confidence = None if confidence is None else np.asarray(confidence, dtype=float)
-        for i, item in enumerate(self.items):
-            self._style(i)
-            if annotation is None or not np.isfinite(annotation.xy[i]).all():
-                item.setVisible(False)
-                continue
-            x, y = annotation.xy[i]
-            item.setPos(x + 0.5, y + 0.5)
-            item.setVisible(True)
+        for i in range(len(self.items)):
+            self._place(i)
         self._redraw_outlines()
+
+    def update_points(self, annotation: Annotation, indices) -> None:
+        """Only keypoints ``indices`` of the shown annotation changed (an edit): restyle and
+        place those markers and redraw their vertebrae's outlines, nothing else."""
+        if self._annotation is None:
+            self.set_data(annotation, self._confidence)
+            return
+        for i in indices:
+            self._annotation.xy[i] = annotation.xy[i]
+            self._annotation.visible[i] = annotation.visible[i]
+            self._annotation.source[i] = annotation.source[i]
+            self._place(i)
+        for v in sorted({self.schema.vertebra[i] for i in indices}):
+            self._redraw_outlines(v)
+
+    def _place(self, i: int) -> None:
+        item, ann = self.items[i], self._annotation
+        self._restyle(i)
+        if ann is None or not np.isfinite(ann.xy[i]).all():
+            item.setVisible(False)
+            return
+        x, y = ann.xy[i]
+        item.setPos(x + 0.5, y + 0.5)
+        item.setVisible(True)
 
     def position(self, index: int) -> tuple[float, float] | None:
         item = self.items[index]
@@ -134,18 +156,18 @@ class KeypointLayer(QObject):
     def set_threshold(self, threshold: float) -> None:
         self.threshold = float(threshold)
         for i in range(len(self.items)):
-            self._style(i)
+            self._restyle(i)
 
     def set_flagged(self, indices) -> None:
         changed = self.flagged.symmetric_difference(indices)
         self.flagged = set(indices)
         for i in changed:
-            self._style(i)
+            self._restyle(i)
 
     def set_labels_visible(self, visible: bool) -> None:
         self.labels_visible = visible
         for i in range(len(self.items)):
-            self._style(i)
+            self._restyle(i)
 
     def select(self, index: int | None) -> None:
         if index == self.selected:
@@ -153,11 +175,32 @@ class KeypointLayer(QObject):
         previous, self.selected = self.selected, index
         for i in (previous, index):
             if i is not None:
-                self._style(i)
+                self._restyle(i)
         if index is not None:
             self.point_selected.emit(index)
 
     # ------------------------------------------------------------------ drawing
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Restyle each marker at most once for what happens inside (an edit moves a point and
+        changes which points the checks flag: one restyle, not two)."""
+        if self._pending is not None:
+            yield
+            return
+        self._pending = set()
+        try:
+            yield
+        finally:
+            pending, self._pending = self._pending, None
+            for i in sorted(pending):
+                self._style(i)
+
+    def _restyle(self, i: int) -> None:
+        if self._pending is not None:
+            self._pending.add(i)
+        else:
+            self._style(i)
+
     def _style(self, i: int) -> None:
         item = self.items[i]
         v = self.schema.vertebra[i]

@@ -102,12 +102,22 @@ class MeasurementPanel(QWidget):
         layout.addWidget(split)
         self._flags: list[Flag] = []
         self._pending: tuple | None = None
+        self._legend: tuple | None = None  # (series names, unit, levels) the legend and axes show
 
     def show_result(self, result: Measurements | None, flags: list[Flag]) -> None:
-        """Show an image's result; while the tab is hidden only remember it (drawn when shown)."""
+        """Show an image's result; while the tab is not on screen only remember it (drawn by
+        ``draw_pending`` when its dock comes to the front, or when shown)."""
         self._pending = (result, flags)
-        if self.isVisible():
+        if self._on_screen():
             self._draw()
+
+    def _on_screen(self) -> bool:
+        # A dock tabbed behind another is moved off the window, not hidden: isVisible() stays
+        # true there, the visible region is empty.
+        return self.isVisible() and not self.visibleRegion().isEmpty()
+
+    def draw_pending(self) -> None:
+        self._draw()
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt naming
         super().showEvent(event)
@@ -139,15 +149,18 @@ class MeasurementPanel(QWidget):
         names = SERIES.get(result.view, SERIES["AP"])
         levels = [v.name for v in result.vertebrae]
         x = np.arange(len(levels))
-        legend = self.plot.getPlotItem().legend
-        legend.clear()
+        if self._legend != (names, result.unit, levels):  # the same on every edit of an image: kept
+            self._legend = (names, result.unit, levels)
+            legend = self.plot.getPlotItem().legend
+            legend.clear()
+            for curve, key in zip(self._curves, names):
+                legend.addItem(curve, key)
+            self.plot.getAxis("bottom").setTicks([list(enumerate(levels))])
+            self.plot.setLabel("left", f"height ({result.unit})")
         for curve, key in zip(self._curves, names):
             y = np.array([np.nan if v.heights.get(key) is None else v.heights[key] for v in result.vertebrae],
                          dtype=float)
             curve.setData(x, y, connect="finite")
-            legend.addItem(curve, key)
-        self.plot.getAxis("bottom").setTicks([list(enumerate(levels))])
-        self.plot.setLabel("left", f"height ({result.unit})")
         self.plot.enableAutoRange()
 
     def _show_flags(self, flags: list[Flag]) -> None:

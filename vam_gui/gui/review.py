@@ -33,6 +33,9 @@ class ReviewTools(QObject):
         self.session = session
         self.panel = MeasurementPanel()
         self.panel.flag_chosen.connect(self._flag_chosen)
+        dock = getattr(window, "docks", {}).get("Measurements")
+        if dock is not None:  # its tab brought to the front: draw what came while it was behind
+            dock.visibilityChanged.connect(lambda on: on and self.panel.draw_pending())
         self.flags: list = []
 
     # ------------------------------------------------------------------ per image
@@ -47,18 +50,33 @@ class ReviewTools(QObject):
         job.signals.item.connect(lambda _id, counts: session.study is study and w.worklist.model.set_flags_many(counts))
 
     def refresh(self) -> None:
-        """Recompute measurements and flags of the current image (after a finished edit)."""
+        """Recompute measurements and flags of the current image from the store."""
         from vam_gui.io.review import image_review
 
-        w, study, image_id = self.window, self.session.study, self.session.current_id
+        study, image_id = self.session.study, self.session.current_id
         if study is None or image_id is None:
-            self.panel.show_result(None, [])
-            w.canvas.layer.set_flagged(())
+            self._show(None, None, [])
             return
-        result, self.flags = image_review(study, image_id)
-        self.panel.show_result(result, self.flags)
-        w.canvas.layer.set_flagged({i for f in self.flags for i in f.points})
-        w.worklist.model.set_flags(image_id, len(self.flags))
+        self._show(image_id, *image_review(study, image_id))
+
+    def show_annotation(self, ann, *, info, prediction, peaks) -> None:
+        """Recompute measurements and flags of the current image from its annotation in memory
+        and the image's data the window keeps while it is shown: numpy only, no query."""
+        from vam_gui.io.review import annotation_review
+
+        study, image_id = self.session.study, self.session.current_id
+        if study is None or image_id is None:
+            self._show(None, None, [])
+            return
+        self._show(image_id, *annotation_review(study.schema, ann, info=info, prediction=prediction, peaks=peaks))
+
+    def _show(self, image_id, result, flags: list) -> None:
+        w = self.window
+        self.flags = flags
+        self.panel.show_result(result, flags)
+        w.canvas.layer.set_flagged({i for f in flags for i in f.points})
+        if image_id is not None:
+            w.worklist.model.set_flags(image_id, len(flags))
 
     def _flag_chosen(self, flag) -> None:
         if flag.points:

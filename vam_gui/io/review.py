@@ -8,10 +8,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from vam_gui.core.annotation import Annotation
 from vam_gui.core.checks import Flag, check
 from vam_gui.core.measure import Measurements, measure
 from vam_gui.core.report import CorrectionReport, correction_report
-from vam_gui.core.store import StudyStore
+from vam_gui.core.schema import Schema
+from vam_gui.core.store import ImageRecord, PredictionRecord, StudyStore
 
 if TYPE_CHECKING:
     from vam_gui.io.study import Study
@@ -21,9 +23,13 @@ def heatmap_peaks(study: StudyStore, image_id: str) -> np.ndarray | None:
     """[K, 2] original px of each stored heatmap's maximum (NaN for an all-zero map), through
     the letterbox of the pass the maps came from; None without stored heatmaps (or when they
     do not match the schema)."""
-    maps = study.heatmaps(image_id)
-    pred = study.prediction(image_id)
-    if maps is None or pred is None or maps.ndim != 3 or maps.shape[0] != study.schema.k:
+    return peaks_of(study.heatmaps(image_id), study.prediction(image_id), study.schema.k)
+
+
+def peaks_of(maps: np.ndarray | None, pred: PredictionRecord | None, k: int) -> np.ndarray | None:
+    """:func:`heatmap_peaks` from maps and prediction already read (the window keeps both
+    while an image is shown)."""
+    if maps is None or pred is None or maps.ndim != 3 or maps.shape[0] != k:
         return None
     k, h, w = maps.shape
     flat = maps.reshape(k, -1)
@@ -48,10 +54,22 @@ def image_review(study: StudyStore, image_id: str, *, with_measurements: bool = 
         return None, []
     info = study.image_info(image_id)
     pred = study.prediction(image_id)
-    result = measure(study.schema, ann.xy, ann.visible, spacing=info.spacing, facing=info.facing,
+    peaks = peaks_of(study.heatmaps(image_id), pred, study.schema.k) if pred is not None else None
+    return annotation_review(study.schema, ann, info=info, prediction=pred, peaks=peaks,
+                             with_measurements=with_measurements)
+
+
+def annotation_review(schema: Schema, ann: Annotation, *, info: ImageRecord,
+                      prediction: PredictionRecord | None, peaks: np.ndarray | None,
+                      with_measurements: bool = True) -> tuple[Measurements | None, list[Flag]]:
+    """:func:`image_review` of an annotation held in memory, with the image's info, prediction
+    and heatmap peaks already read: no query (the window recomputes this after every edit)."""
+    if ann.is_empty():
+        return None, []
+    result = measure(schema, ann.xy, ann.visible, spacing=info.spacing, facing=info.facing,
                      spacing_is_detector=info.spacing_is_detector) if with_measurements else None
-    flags = check(study.schema, ann.xy, ann.visible, heatmap_peaks=heatmap_peaks(study, image_id),
-                  prediction_xy=pred.xy if pred is not None else None,
+    flags = check(schema, ann.xy, ann.visible, heatmap_peaks=peaks,
+                  prediction_xy=prediction.xy if prediction is not None else None,
                   spacing=info.spacing, facing=info.facing)
     return result, flags
 

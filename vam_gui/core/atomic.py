@@ -15,11 +15,16 @@ def _umask() -> int:
     return mask
 
 
+def ordinary_permissions(path: str | os.PathLike[str]) -> None:
+    """Give a file the permissions a plain open() would (0666 less the umask)."""
+    os.chmod(path, 0o666 & ~_umask())
+
+
 def new_temp_file(path: Path) -> tuple[int, str]:
     """A temporary file beside ``path``, with the permissions a plain open() would give
     (mkstemp makes it private, 0600, which a shared export or a package file must not be)."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.chmod(tmp, 0o666 & ~_umask())
+    ordinary_permissions(tmp)
     return fd, tmp
 
 

@@ -13,7 +13,7 @@ import torch
 import torch.nn as nn
 
 from vam_gui import __version__
-from vam_gui.core.atomic import new_temp_file
+from vam_gui.core.atomic import new_temp_file, ordinary_permissions
 from vam_gui.io.files import file_sha256
 from vam_gui.model.config import ConfigError, ModelConfig
 
@@ -57,6 +57,7 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, config: ModelConf
     tmp = _atomic_target(path)
     try:
         save_file(state, str(tmp), metadata=metadata)
+        ordinary_permissions(tmp)  # safetensors writes its file private (0600)
         os.replace(tmp, path)
     finally:
         if tmp.exists():

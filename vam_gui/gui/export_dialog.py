@@ -211,10 +211,8 @@ class Transfer(QObject):
         self.study = study
         Transfer.running.add(self)
         self.window.statusBar().showMessage(f"{self.verb}…")
-        self.job = self.window.workers.submit(fn, study, *args)
-        self.job.signals.progress.connect(self._progress)
-        self.job.signals.finished.connect(self._finished)
-        self.job.signals.failed.connect(self._failed)
+        self.job = self.window.workers.submit(fn, study, *args, on={
+            "progress": self._progress, "finished": self._finished, "failed": self._failed})
 
     def _progress(self, _job: int, done: int, total: int) -> None:
         self.window.statusBar().showMessage(f"{self.verb}… {done}/{total}" if total else f"{self.verb}… {done}")

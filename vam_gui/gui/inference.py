@@ -54,10 +54,9 @@ class Inference(QObject):
 
     def load(self, checkpoint: str, device: str) -> None:
         self.model_label.setText(f"model: loading {Path(checkpoint).name}…")
-        job = self.workers.submit(_load_model_job, checkpoint, device)
-        self._model_job = job.id
-        job.signals.finished.connect(self._loaded)
-        job.signals.failed.connect(self._load_failed)
+        job = self.workers.submit(_load_model_job, checkpoint, device,
+                                  on={"finished": self._loaded, "failed": self._load_failed})
+        self._model_job = job.id  # the slots run on this thread, after this line
 
     def _loaded(self, job_id: int, result) -> None:
         if job_id != self._model_job:
@@ -78,17 +77,17 @@ class Inference(QObject):
 
         if self.predictor is None or self.busy or not image_ids:
             return False
-        job = self.workers.submit(predict_study_images, study, self.predictor, image_ids)
-        self._predict_job = job.id
         self.progress.setRange(0, len(image_ids))
         self.progress.setValue(0)
         self.progress.setVisible(True)
         self.cancel_button.setVisible(True)
-        job.signals.progress.connect(lambda _id, done, _total: self.progress.setValue(done))
-        job.signals.item.connect(lambda _id, item: self.image_predicted.emit(item[0]))
-        job.signals.failed.connect(lambda _id, msg: self.failed.emit(msg))
-        job.signals.finished.connect(lambda _id, result: self.finished.emit(result))
-        job.signals.done.connect(self._done)
+        job = self.workers.submit(predict_study_images, study, self.predictor, image_ids, on={
+            "progress": lambda _id, done, _total: self.progress.setValue(done),
+            "item": lambda _id, item: self.image_predicted.emit(item[0]),
+            "failed": lambda _id, msg: self.failed.emit(msg),
+            "finished": lambda _id, result: self.finished.emit(result),
+            "done": self._done})
+        self._predict_job = job.id  # the slots run on this thread, after this line
         return True
 
     def _done(self, _job_id: int) -> None:

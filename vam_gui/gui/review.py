@@ -46,8 +46,8 @@ class ReviewTools(QObject):
 
         w, session = self.window, self.session
         study = session.study
-        job = w.workers.submit(count_flags, study, study.image_ids())
-        job.signals.item.connect(lambda _id, counts: session.study is study and w.worklist.model.set_flags_many(counts))
+        w.workers.submit(count_flags, study, study.image_ids(), on={
+            "item": lambda _id, counts: session.study is study and w.worklist.model.set_flags_many(counts)})
 
     def refresh(self) -> None:
         """Recompute measurements and flags of the current image from the store."""

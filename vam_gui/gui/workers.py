@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal
 
@@ -69,9 +69,14 @@ class Workers(QObject):
         self._ids = itertools.count(1)
         self.jobs: dict[int, Job] = {}
 
-    def submit(self, fn: Callable, *args, **kwargs) -> Job:
+    def submit(self, fn: Callable, *args, on: Mapping[str, Callable] | None = None, **kwargs) -> Job:
+        """Run ``fn`` in the pool. ``on`` maps signal names of JobSignals (progress, item,
+        finished, failed, done) to slots, connected before the job starts: a job that fails in
+        its first microsecond is still heard."""
         job = Job(next(self._ids), fn, args, kwargs)
         self.jobs[job.id] = job
+        for name, slot in (on or {}).items():
+            getattr(job.signals, name).connect(slot)
         job.signals.done.connect(self._forget)
         self.pool.start(job)
         return job

@@ -46,12 +46,19 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         def progress(done: int, total: int) -> None:
             bar.update(done - bar.n)
 
-        result = predict_files(files, predictor, batch_size=args.batch_size, progress=progress)
+        result, key = predict_files(files, predictor, batch_size=args.batch_size, keep_names=args.keep_names,
+                                    progress=progress)
     if shard is not None:
         result["shard"] = {"index": shard[0], "count": shard[1]}
+    if key:  # written first: a result whose key is lost could not be matched back
+        key_path = Path(args.out).with_suffix(".key.json")
+        write_json_atomic(key_path, {"format": "vam-gui-prediction-key", "predictions": Path(args.out).name,
+                                     "ids": key})
+        print(f"pseudonym key (id -> file): {key_path}", file=sys.stderr)
     write_json_atomic(args.out, result)
     for err in result["errors"]:
-        print(f"skipped {err['file']}: {err['reason']}", file=sys.stderr)
+        shown = key[err["id"]]["file"] if "id" in err else err["file"]
+        print(f"skipped {shown}: {err['reason']}", file=sys.stderr)
     print(f"{len(result['images'])} image(s) predicted -> {args.out}", file=sys.stderr)
     return 1 if result["errors"] else 0
 
@@ -384,6 +391,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="auto (CUDA when available), cuda, cuda:N or cpu")
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--schema", help="predict only this subset of the model's schema (e.g. lumbar-ap-20)")
+    p.add_argument("--keep-names", action="store_true",
+                   help="write file paths and image ids into the JSON (default: pseudonymous ids, with the "
+                        "id -> file key in OUT.key.json beside it)")
     p.add_argument("--no-refine", action="store_true", help="one pass on the whole film (no crop pass)")
     p.add_argument("--shard", help="i/n: take every n-th file of the sorted list starting at i (0-based)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")

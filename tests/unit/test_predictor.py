@@ -123,8 +123,34 @@ def test_cli_predict_skips_bad_files_and_shards(tmp_path, checkpoint):
     result = json.loads(out.read_text())
     assert rc == 1  # one unreadable file is reported, the rest are predicted
     assert len(result["images"]) == 5
-    assert [e["file"] for e in result["errors"]] == [str(folder / "broken.png")]
+    key = json.loads(out.with_suffix(".key.json").read_text())["ids"]
+    assert [key[e["id"]]["file"] for e in result["errors"]] == [str(folder / "broken.png")]
     assert result["shard"] == {"index": 0, "count": 1}
+
+
+def test_cli_predict_is_pseudonymous_unless_asked(tmp_path, checkpoint):
+    """Like every export: ids in the JSON, the id -> file key in a separate file beside it."""
+    folder = tmp_path / "DOE^JOHN"
+    folder.mkdir()
+    pngs = [write_png(folder / f"scan{i}.png", 64, 48) for i in range(2)]
+    out = tmp_path / "preds.json"
+    assert main(["predict", str(folder), "-c", str(checkpoint), "-o", str(out), "-q", "--device", "cpu"]) == 0
+    text = out.read_text()
+    result = json.loads(text)
+    assert result["pseudonymous"] is True
+    assert "DOE^JOHN" not in text and "scan0" not in text and "sha256:" not in text
+    assert all(set(im) >= {"id", "keypoints"} and "file" not in im and "image_id" not in im
+               for im in result["images"])
+    key = json.loads(out.with_suffix(".key.json").read_text())
+    assert key["predictions"] == "preds.json"
+    assert sorted(v["file"] for v in key["ids"].values()) == sorted(str(p) for p in pngs)
+    assert {im["id"] for im in result["images"]} == set(key["ids"])
+
+    kept = tmp_path / "kept.json"
+    assert main(["predict", str(folder), "-c", str(checkpoint), "-o", str(kept), "-q", "--keep-names"]) == 0
+    result = json.loads(kept.read_text())
+    assert result["pseudonymous"] is False and not kept.with_suffix(".key.json").exists()
+    assert sorted(im["file"] for im in result["images"]) == sorted(str(p) for p in pngs)
 
 
 def test_parse_shard():

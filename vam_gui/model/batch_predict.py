@@ -51,10 +51,31 @@ def predict_files(
     predictor,
     *,
     batch_size: int = 4,
+    keep_names: bool = False,
     progress: Callable[[int, int], None] | None = None,
-) -> dict:
-    """Predict every file; unreadable files are listed under "errors", never fatal."""
+) -> tuple[dict, dict]:
+    """Predict every file; unreadable files are listed under "errors", never fatal.
+
+    Returns (result, key). Like every export, the result is pseudonymous unless ``keep_names``:
+    each image and error carries an ``id`` (``img-`` + 12 hex digits, from a random salt of
+    this run) instead of its path and SOP Instance UID, and ``key`` maps each id to its file
+    and image id, to be written apart from the result (so a shard's results can be matched
+    back to the files by whoever holds the key). With ``keep_names`` the result holds the
+    paths and ids as before and the key is empty."""
+    import secrets
+
     from vam_gui.io import RadiographError, load_radiograph
+    from vam_gui.io.export.pseudonyms import image_pseudonym
+
+    salt = secrets.token_hex(16)
+    key: dict[str, dict] = {}
+
+    def named(path: Path, image_id: str | None) -> dict:
+        if keep_names:
+            return {"file": str(path), **({"image_id": image_id} if image_id is not None else {})}
+        pseudonym = image_pseudonym(salt, str(path))
+        key[pseudonym] = {"file": str(path), "image_id": image_id}
+        return {"id": pseudonym}
 
     images: list[dict] = []
     errors: list[dict] = []
@@ -65,15 +86,14 @@ def predict_files(
             try:
                 chunk.append((path, load_radiograph(path)))
             except RadiographError as exc:
-                errors.append({"file": str(path), "reason": exc.reason})
+                errors.append({**named(path, None), "reason": exc.reason})
         if chunk:
             preds = predictor.predict_many([r for _, r in chunk], batch_size=batch_size)
             for (path, rad), pred in zip(chunk, preds):
                 entry = pred.to_dict()
                 entry.pop("model", None)
                 images.append({
-                    "file": str(path),
-                    "image_id": rad.image_id,
+                    **named(path, rad.image_id),
                     "width": int(rad.pixels.shape[1]),
                     "height": int(rad.pixels.shape[0]),
                     "spacing": list(rad.spacing) if rad.spacing else None,
@@ -85,6 +105,7 @@ def predict_files(
             progress(done, len(files))
     return {
         "format": "vam-gui-predictions",
+        "pseudonymous": not keep_names,
         "version": __version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "schema": predictor.schema.name,
@@ -94,4 +115,4 @@ def predict_files(
         "coordinates": "original image pixels; pixel (row i, column j) has its centre at x = j, y = i",
         "images": images,
         "errors": errors,
-    }
+    }, key

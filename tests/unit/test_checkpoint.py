@@ -149,3 +149,66 @@ def test_save_is_atomic(tmp_path, saved, monkeypatch):
 def test_config_validation_on_load_rejects_unknown_fields():
     with pytest.raises(ValueError, match="unknown model config field"):
         ModelConfig.from_dict({"backbone": "mobilenet_v3_large", "colour": "blue"})
+
+
+def _resave_with_config(src, dst, **changes):
+    """A copy of checkpoint ``src`` whose stored config has ``changes`` (the weights as they are)."""
+    import json as _json
+
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    with safe_open(str(src), framework="pt") as f:
+        meta = dict(f.metadata())
+    config = _json.loads(meta["config"])
+    config.update(changes)
+    meta["config"] = _json.dumps(config)
+    save_file(load_file(str(src)), str(dst), metadata=meta)
+    return dst
+
+
+@pytest.mark.parametrize("changes, words", [
+    ({"bridge_layers": 100000}, "bridge_layers"),
+    ({"d_model": 10**6}, "d_model"),
+    ({"vam_heads": True}, "vam_heads"),
+    ({"sigma": float("nan")}, "sigma"),
+    ({"sigma": "2"}, "sigma"),
+    ({"decoder_channels": [256, 128, 64, 10**9]}, "decoder_channels"),
+    ({"input_size": [64, 10**6]}, "input_size"),
+    ({"training": []}, "training"),
+])
+def test_hostile_configs_are_refused_before_anything_is_built(tmp_path, tiny_model_config, changes, words):
+    import time
+
+    from vam_gui.model import build_model, save_checkpoint
+    from vam_gui.model.checkpoint import CheckpointError, load_checkpoint
+
+    good = save_checkpoint(tmp_path / "good.safetensors", build_model(tiny_model_config), tiny_model_config)
+    bad = _resave_with_config(good, tmp_path / "bad.safetensors", **changes)
+    t0 = time.perf_counter()
+    with pytest.raises(CheckpointError) as err:
+        load_checkpoint(bad)
+    assert time.perf_counter() - t0 < 2.0
+    message = str(err.value)
+    assert "\n" not in message and words in message
+
+
+def test_non_finite_weights_are_refused(tmp_path, tiny_model_config):
+    import torch
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    from vam_gui.model import build_model, save_checkpoint
+    from vam_gui.model.checkpoint import CheckpointError, load_checkpoint
+
+    good = save_checkpoint(tmp_path / "good.safetensors", build_model(tiny_model_config), tiny_model_config)
+    with safe_open(str(good), framework="pt") as f:
+        meta = dict(f.metadata())
+    state = load_file(str(good))
+    name = next(k for k, v in state.items() if v.is_floating_point() and v.numel() > 1)
+    state[name] = state[name].clone()
+    state[name].view(-1)[0] = float("inf")
+    save_file(state, str(tmp_path / "inf.safetensors"), metadata=meta)
+    with pytest.raises(CheckpointError, match="NaN or infinite"):
+        load_checkpoint(tmp_path / "inf.safetensors")
+    assert torch.isfinite(load_checkpoint(good)[0].state_dict()[name]).all()

@@ -150,6 +150,10 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
             parts.append(f"{len(wrong)} with the wrong shape (e.g. {k}: file {list(state[k].shape)}, "
                          f"config {list(expected[k].shape)})")
         raise CheckpointError(f"{path.name}: weights do not match the stored config: " + "; ".join(parts))
+    bad = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise CheckpointError(f"{path.name}: {len(bad)} weight tensor(s) hold NaN or infinite values "
+                              f"(e.g. {bad[0]}): the file is damaged or the training diverged")
     model.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()})
     model.to(device).eval()
     return model, config

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -27,6 +28,12 @@ def default_preprocessing() -> dict[str, Any]:
         "mean": list(IMAGENET_MEAN),
         "std": list(IMAGENET_STD),
     }
+
+
+# (field, lowest, highest): what a real network of this design can use, with room to spare.
+BOUNDS = (("d_model", 16, 2048), ("bridge_layers", 0, 24), ("bridge_heads", 1, 64), ("ffn_mult", 1, 16),
+          ("vam_layers", 0, 24), ("vam_heads", 1, 64))
+MAX_TRANSFORMER_PARAMETERS = 300_000_000
 
 
 class ConfigError(ValueError):
@@ -57,6 +64,7 @@ class ModelConfig:
         self.validate()
 
     def validate(self) -> None:
+        self._check_types_and_bounds()
         if self.backbone not in BACKBONES:
             raise ConfigError(f"unknown backbone {self.backbone!r}; choose one of {', '.join(BACKBONES)}")
         if self.decoder not in DECODERS:
@@ -81,6 +89,43 @@ class ModelConfig:
             raise ConfigError(f"sigma must be positive, got {self.sigma!r}")
         if min(self.bridge_layers, self.vam_layers) < 0 or not 0 <= self.dropout < 1:
             raise ConfigError("layer counts must be >= 0 and dropout in [0, 1)")
+
+    def _check_types_and_bounds(self) -> None:
+        """Every number a checkpoint's metadata can carry, checked before anything is built: a
+        config is data from a file, and ``bridge_layers = 100000`` must be one clear line, not
+        gigabytes of layers and then a failure."""
+        def whole(name: str, lo: int, hi: int) -> None:
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
+                raise ConfigError(f"{name} must be a whole number from {lo} to {hi}, got {v!r}")
+
+        for name, lo, hi in BOUNDS:
+            whole(name, lo, hi)
+        for name in ("sigma", "dropout"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v):
+                raise ConfigError(f"{name} must be a finite number, got {v!r}")
+        if not 0.25 <= self.sigma <= 32:
+            raise ConfigError(f"sigma must be from 0.25 to 32 model px, got {self.sigma!r}")
+        chans = self.decoder_channels
+        if not isinstance(chans, list) or not all(isinstance(c, int) and not isinstance(c, bool) and 1 <= c <= 2048
+                                                  for c in chans):
+            raise ConfigError(f"decoder_channels must be whole numbers from 1 to 2048, got {chans!r}")
+        for name in ("backbone", "decoder", "schema"):
+            if not isinstance(getattr(self, name), str):
+                raise ConfigError(f"{name} must be a string, got {getattr(self, name)!r}")
+        if not isinstance(self.preprocessing, dict) or not isinstance(self.training, dict):
+            raise ConfigError("preprocessing and training must be JSON objects")
+        if self.transformer_parameters() > MAX_TRANSFORMER_PARAMETERS:
+            raise ConfigError(f"the transformer layers would hold {self.transformer_parameters():,} parameters "
+                              f"(more than {MAX_TRANSFORMER_PARAMETERS:,}): not a vam-gui network")
+
+    def transformer_parameters(self) -> int:
+        """About how many parameters the bridge and the VAM hold (the parts a config can grow
+        without bound), from the widths alone: 4 D^2 attention + 2 ffn D^2 per layer, and
+        twice the attention in a VAM layer."""
+        d, f = self.d_model, self.ffn_mult
+        return self.bridge_layers * (4 + 2 * f) * d * d + self.vam_layers * (8 + 2 * f) * d * d
 
     def get_schema(self) -> Schema:
         """The schema this network predicts: the embedded definition when present (a

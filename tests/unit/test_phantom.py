@@ -248,35 +248,43 @@ def test_bone_inside_each_corner_is_brighter_than_outside(name: str) -> None:
             assert contrast > 0.05, (name, seed, schema.keypoints[k], contrast)
 
 
+def _cross(a: np.ndarray, b: np.ndarray) -> float:
+    return float(a[0] * b[1] - a[1] * b[0])
+
+
+def assert_bodies_convex_and_discs_open(xy: dict, schema, where=()) -> None:
+    """Each body's corner quadrilateral is convex (AP: UL -> UR turns clockwise, y down, into
+    UL -> LL), and the next body's upper corners lie beyond this body's lower endplate.
+    ``xy`` maps (vertebra, corner) to a point; ``where`` labels a failure."""
+    n_vert = len(schema.vertebrae)
+    for v in range(n_vert):
+        if (v, 2) not in xy:
+            continue
+        quad = [xy[v, 0], xy[v, 1], xy[v, 3], xy[v, 2]]
+        turns = {np.sign(_cross(quad[(i + 1) % 4] - quad[i], quad[(i + 2) % 4] - quad[(i + 1) % 4]))
+                 for i in range(4)}
+        assert len(turns) == 1, (*where, v)
+        if schema.view != "LAT":
+            assert _cross(xy[v, 1] - xy[v, 0], xy[v, 2] - xy[v, 0]) > 0, (*where, v)
+        if v + 1 < n_vert:
+            a, b = xy[v, 2], xy[v, 3]
+            n = np.array([-(b - a)[1], (b - a)[0]])
+            if n @ (xy[v, 2] - xy[v, 0]) < 0:
+                n = -n
+            for c in (0, 1):
+                assert (xy[v + 1, c] - a) @ n > 0, (*where, v)
+
+
 @pytest.mark.parametrize("name", sorted(SCHEMAS))
 def test_hard_phantoms_keep_bodies_convex_and_discs_open(name: str) -> None:
     schema = load_schema(name)
-    n_vert = len(schema.vertebrae)
-
-    def cross(a, b):
-        return a[0] * b[1] - a[1] * b[0]
-
     for seed in range(4):
         ph = make_phantom(name, seed=100 + seed, difficulty=1.0)
         h, w = ph.pixels.shape
         inside = ((ph.xy[:, 0] >= 0) & (ph.xy[:, 0] <= w - 1)
                   & (ph.xy[:, 1] >= 0) & (ph.xy[:, 1] <= h - 1))
         assert np.array_equal(ph.visible, inside)
-        xy = _corner_table(ph, schema)
-        for v in range(n_vert):
-            if (v, 2) not in xy:
-                continue
-            quad = [xy[v, 0], xy[v, 1], xy[v, 3], xy[v, 2]]
-            turns = {np.sign(cross(quad[(i + 1) % 4] - quad[i], quad[(i + 2) % 4] - quad[(i + 1) % 4]))
-                     for i in range(4)}
-            assert len(turns) == 1, (seed, v)
-            if v + 1 < n_vert:
-                a, b = xy[v, 2], xy[v, 3]
-                n = np.array([-(b - a)[1], (b - a)[0]])
-                if n @ (xy[v, 2] - xy[v, 0]) < 0:
-                    n = -n
-                for c in (0, 1):
-                    assert (xy[v + 1, c] - a) @ n > 0, (seed, v)
+        assert_bodies_convex_and_discs_open(_corner_table(ph, schema), schema, (seed,))
 
 
 def test_difficulty_scales_the_nuisances() -> None:

@@ -9,6 +9,7 @@ import sys
 
 import numpy as np
 import pytest
+from test_phantom import assert_bodies_convex_and_discs_open
 
 from vam_gui.core.phantom import _generate, make_phantom
 from vam_gui.core.phantom_extras import fit_in_image
@@ -76,27 +77,7 @@ def _check_geometry(ph, schema, outlines, schema_pos) -> None:
         outline = outlines[schema_pos[schema.vertebra[k]]]
         assert np.min(np.abs(outline - ph.xy[k]).max(axis=1)) == 0.0, schema.keypoints[k]
     xy = {(v, c): ph.xy[i] for i, (v, c) in enumerate(zip(schema.vertebra, schema.corner))}
-
-    def cross(a, b):
-        return a[0] * b[1] - a[1] * b[0]
-
-    n_vert = len(schema.vertebrae)
-    for v in range(n_vert):
-        if (v, 2) not in xy:
-            continue
-        quad = [xy[v, 0], xy[v, 1], xy[v, 3], xy[v, 2]]
-        turns = {np.sign(cross(quad[(i + 1) % 4] - quad[i], quad[(i + 2) % 4] - quad[(i + 1) % 4]))
-                 for i in range(4)}
-        assert len(turns) == 1, v
-        if schema.view != "LAT":  # UL -> UR turns clockwise (y down) into UL -> LL
-            assert cross(xy[v, 1] - xy[v, 0], xy[v, 2] - xy[v, 0]) > 0, v
-        if v + 1 < n_vert:
-            a, b = xy[v, 2], xy[v, 3]
-            n = np.array([-(b - a)[1], (b - a)[0]])
-            if n @ (xy[v, 2] - xy[v, 0]) < 0:
-                n = -n
-            for c in (0, 1):
-                assert (xy[v + 1, c] - a) @ n > 0, v
+    assert_bodies_convex_and_discs_open(xy, schema)
 
 
 @pytest.mark.parametrize("name, seed", [("lumbar-ap-20", 2), ("lumbar-lat-22", 0), ("spine-ap-68", 2),

@@ -1,0 +1,120 @@
+"""``study create|add|predict|info``: a study file from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from vam_gui.cli.common import CliError, open_study
+
+
+def _add_with_progress(study, paths: list[str], quiet: bool) -> int:
+    from tqdm import tqdm
+
+    with tqdm(unit="img", desc="add", disable=quiet) as bar:
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        report = study.add_images(paths, progress=progress)
+    for path, reason in report.skipped:
+        print(f"skipped {path}: {reason}", file=sys.stderr)
+    for path in report.duplicates:
+        print(f"already in the study: {path}", file=sys.stderr)
+    print(f"{len(report.added)} image(s) added to {study.path.name}", file=sys.stderr)
+    return 0
+
+
+def _study_predict(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from vam_gui.model import CheckpointError
+    from vam_gui.model.study_predict import load_predictor, predict_study_images
+
+    if not Path(args.checkpoint).is_file():
+        raise CliError(f"checkpoint not found: {args.checkpoint}")
+    with open_study(args.file) as study:
+        infos = study.list_images()
+        todo = [i.image_id for i in infos if args.all or i.worst_confidence is None]
+        try:
+            predictor = load_predictor(args.checkpoint, args.device, refine=not args.no_refine)
+            with tqdm(total=len(todo), unit="img", desc="predict", disable=args.quiet) as bar:
+                result = predict_study_images(study, predictor, todo, progress=lambda d, t: bar.update(d - bar.n))
+        except (CheckpointError, ValueError) as exc:
+            raise CliError(str(exc)) from None
+    for _image_id, message in result["errors"]:
+        print(f"skipped {message}", file=sys.stderr)
+    print(f"{len(result['done'])} image(s) predicted and stored in {Path(args.file).name}", file=sys.stderr)
+    return 1 if result["errors"] else 0
+
+
+def _study_info(args: argparse.Namespace) -> int:
+    with open_study(args.file) as study:
+        images = study.list_images()
+        missing = study.missing_images()
+        info = {
+            "study": str(study.path),
+            "schema": study.schema.name,
+            "keypoints": study.schema.k,
+            "images": len(images),
+            "status": study.counts_by_status(),
+            "predicted": sum(1 for i in images if i.worst_confidence is not None),
+            "missing": [study.image_info(i).rel_path for i in missing],
+        }
+    if args.json:
+        print(json.dumps(info))
+        return 0
+    print(f"{info['study']}\n  schema      {info['schema']} (K = {info['keypoints']})\n"
+          f"  images      {info['images']} ({info['predicted']} predicted)")
+    for status, n in info["status"].items():
+        print(f"  {status:<11} {n}")
+    if missing:
+        print(f"  missing     {len(missing)} image file(s):")
+        for rel in info["missing"]:
+            print(f"    {rel}")
+    return 0
+
+
+def _cmd_study(args: argparse.Namespace) -> int:
+    if args.study_command == "create":
+        with open_study(args.file, create_schema=args.schema) as study:
+            return _add_with_progress(study, args.paths, args.quiet) if args.paths else 0
+    if args.study_command == "add":
+        with open_study(args.file) as study:
+            return _add_with_progress(study, args.paths, args.quiet)
+    if args.study_command == "predict":
+        return _study_predict(args)
+    return _study_info(args)
+
+
+def add_study(sub) -> None:
+    p = sub.add_parser("study", help="create, extend or inspect a study file (headless)",
+                       description="Create, extend or inspect a study file (*.vamstudy).")
+    study_sub = p.add_subparsers(dest="study_command", metavar="ACTION", required=True)
+    q = study_sub.add_parser("create", help="create a study, optionally adding images",
+                             description="Create a study file and add images (files or folders, recursive).")
+    q.add_argument("file", help="the new study file (*.vamstudy)")
+    q.add_argument("paths", nargs="*", help="images or folders to add")
+    q.add_argument("--schema", default="lumbar-ap-20", help="keypoint schema (default lumbar-ap-20)")
+    q.add_argument("--quiet", "-q", action="store_true")
+    q = study_sub.add_parser("add", help="add images to a study",
+                             description="Add images (files or folders, recursive) to a study.")
+    q.add_argument("file")
+    q.add_argument("paths", nargs="+")
+    q.add_argument("--quiet", "-q", action="store_true")
+    q = study_sub.add_parser("predict", help="predict the study's images and store the results",
+                             description="Predict every image of the study that has no prediction yet "
+                                         "(--all: every image) and store points and heatmaps in the study.")
+    q.add_argument("file")
+    q.add_argument("--checkpoint", "-c", required=True)
+    q.add_argument("--all", action="store_true", help="also re-predict images that have a prediction")
+    q.add_argument("--no-refine", action="store_true", help="one pass on the whole film (no crop pass)")
+    q.add_argument("--device", default="auto")
+    q.add_argument("--quiet", "-q", action="store_true")
+    q = study_sub.add_parser("info", help="counts by status and missing images",
+                             description="Show a study's images by review status and any missing image files.")
+    q.add_argument("file")
+    q.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=_cmd_study)

@@ -1,8 +1,16 @@
-"""Run plain functions off the UI thread and turn their callbacks into Qt signals.
+"""Run plain functions off the UI thread on superqt's thread workers.
 
 A job calls ``fn(*args, progress=..., cancel=..., emit=..., **kwargs)``: ``progress(done,
 total)`` reports progress, ``cancel()`` says whether to stop, ``emit(item)`` streams a
-partial result. Every job has an id, so the window can ignore results it no longer wants.
+partial result. superqt's ``WorkerBase`` runs it and emits ``returned`` / ``errored`` /
+``finished``; this module relays them, with progress and streamed items, as signals that
+carry the job id, so the window can ignore results it no longer wants. Slots given to
+``Workers.submit`` are connected before the job is queued: a job that fails in its first
+microsecond is still heard.
+
+A cancelled job still returns what it has done (a prediction run returns the images it
+finished), so cancelling sets the job's own flag rather than superqt's ``quit()``, which
+would swallow the return value.
 """
 
 from __future__ import annotations
@@ -11,27 +19,39 @@ import itertools
 import threading
 import traceback
 from collections.abc import Callable, Mapping
+from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal
-
-
-class JobSignals(QObject):
-    progress = Signal(int, int, int)  # job id, done, total
-    item = Signal(int, object)  # job id, a streamed partial result
-    finished = Signal(int, object)  # job id, return value
-    failed = Signal(int, str)  # job id, one-line message
-    done = Signal(int)  # job id, after finished/failed (also when cancelled)
+from PySide6.QtCore import QObject, Qt, QThreadPool, QTimer, Signal
+from superqt.utils._qthreading import WorkerBase, WorkerBaseSignals  # not re-exported by superqt.utils
 
 
-class Job(QRunnable):
-    def __init__(self, job_id: int, fn: Callable, args: tuple, kwargs: dict) -> None:
-        super().__init__()
-        self.setAutoDelete(False)
+class JobSignals(WorkerBaseSignals):
+    """superqt's signals plus ours, each of ours carrying the job id first. The window's slots
+    connect to ours directly, so a slot of a QObject that is gone is never called."""
+
+    job_progress = Signal(int, int, int)  # job id, done, total
+    job_item = Signal(int, object)  # job id, a streamed partial result
+    job_finished = Signal(int, object)  # job id, return value (superqt's returned)
+    job_failed = Signal(int, str)  # job id, one-line message (superqt's errored)
+    job_done = Signal(int)  # job id, always last (superqt's finished)
+
+
+class Job(WorkerBase):
+    """One call of ``fn`` in a worker thread, with an id and a cancel flag."""
+
+    def __init__(self, job_id: int, fn: Callable[..., Any], args: tuple, kwargs: dict) -> None:
+        super().__init__(SignalsClass=JobSignals)
+        self.setAutoDelete(False)  # Workers.jobs keeps it until its last signal is delivered
         self.id = job_id
-        self.signals = JobSignals()
         self._fn, self._args, self._kwargs = fn, args, kwargs
         self._cancel = threading.Event()
         self.finished_event = threading.Event()
+        sig, direct = self.signals, Qt.ConnectionType.DirectConnection
+        # superqt's signals -> ours with the id, relayed in the worker thread (direct), so the
+        # window's slots are queued once, to their own thread, in the order emitted.
+        sig.returned.connect(lambda result: sig.job_finished.emit(job_id, result), direct)
+        sig.errored.connect(lambda exc: sig.job_failed.emit(job_id, _report(exc)), direct)
+        sig.finished.connect(lambda: sig.job_done.emit(job_id), direct)
 
     def cancel(self) -> None:
         self._cancel.set()
@@ -40,27 +60,31 @@ class Job(QRunnable):
     def cancelled(self) -> bool:
         return self._cancel.is_set()
 
-    def run(self) -> None:
+    def work(self) -> Any:
         try:
-            result = self._fn(
+            return self._fn(
                 *self._args,
-                progress=lambda done, total: self.signals.progress.emit(self.id, int(done), int(total)),
+                progress=lambda done, total: self.signals.job_progress.emit(self.id, int(done), int(total)),
                 cancel=self._cancel.is_set,
-                emit=lambda item: self.signals.item.emit(self.id, item),
+                emit=lambda item: self.signals.job_item.emit(self.id, item),
                 **self._kwargs,
             )
-        except Exception as exc:  # shown to the user; the window carries on
-            traceback.print_exc()
-            self.signals.failed.emit(self.id, f"{type(exc).__name__}: {exc}" if not str(exc) else str(exc))
-        else:
-            self.signals.finished.emit(self.id, result)
         finally:
             self.finished_event.set()
-            self.signals.done.emit(self.id)
+
+
+def _report(exc: BaseException) -> str:
+    """The traceback to stderr; the one line a user sees back."""
+    traceback.print_exception(type(exc), exc, exc.__traceback__)
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 class Workers(QObject):
     """A small pool (inference is one job at a time; loading may overlap)."""
+
+    _SIGNALS = {"progress": "job_progress", "item": "job_item", "finished": "job_finished",
+                "failed": "job_failed", "done": "job_done"}
 
     def __init__(self, max_threads: int = 2, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -69,20 +93,26 @@ class Workers(QObject):
         self._ids = itertools.count(1)
         self.jobs: dict[int, Job] = {}
 
-    def submit(self, fn: Callable, *args, on: Mapping[str, Callable] | None = None, **kwargs) -> Job:
-        """Run ``fn`` in the pool. ``on`` maps signal names of JobSignals (progress, item,
-        finished, failed, done) to slots, connected before the job starts: a job that fails in
-        its first microsecond is still heard."""
+    def submit(self, fn: Callable[..., Any], *args: Any, on: Mapping[str, Callable[..., Any]] | None = None,
+               **kwargs: Any) -> Job:
+        """Run ``fn`` in the pool. ``on`` maps progress, item, finished, failed and done to
+        slots called with the job id first: ``progress(id, done, total)``, ``item(id, item)``,
+        ``finished(id, result)``, ``failed(id, one_line_message)``, ``done(id)`` (always last,
+        also after a failure or a cancel). All are connected before the job is queued."""
+        slots = dict(on or {})
+        unknown = set(slots) - set(self._SIGNALS)
+        if unknown:
+            raise TypeError(f"unknown job signal(s): {', '.join(sorted(unknown))}")
         job = Job(next(self._ids), fn, args, kwargs)
         self.jobs[job.id] = job
-        for name, slot in (on or {}).items():
-            getattr(job.signals, name).connect(slot)
-        job.signals.done.connect(self._forget)
+        for name, slot in slots.items():
+            getattr(job.signals, self._SIGNALS[name]).connect(slot)
+        job.signals.job_done.connect(self._forget)
         self.pool.start(job)
         return job
 
     def _forget(self, job_id: int) -> None:
-        # Later: other slots of this same "done" emission still need the job's signals.
+        # Later: other slots of this same "finished" emission still need the job's signals.
         QTimer.singleShot(0, lambda: self.jobs.pop(job_id, None))
 
     def cancel_all(self) -> None:

@@ -14,7 +14,11 @@ What each action emits:
 - ``push`` / ``undo`` / ``redo``: POINTS_CHANGED (image, the keypoint indices written) if the
   command writes points, STATUS_CHANGED (image) if it writes the review status, then
   STACK_CHANGED; undo and redo of another image's edit then bring it back: IMAGE_CHANGED.
-  A command the store refuses emits EDIT_REFUSED (image, message) and changes nothing.
+  A command that refuses (no such point, nothing to accept) emits EDIT_REFUSED (image,
+  message); a store that cannot write (disk full, read-only, locked, I/O error) emits
+  WRITE_FAILED (image, message). Either way nothing changed: the store rolled back, the stack
+  is as before (a failed undo keeps its command, a failed redo too), and subscribers put
+  back what they drew ahead of the store.
 - ``prediction_stored``: PREDICTION_STORED (image).
 - ``labels_imported``: STACK_CHANGED (the stack is cleared), then POINTS_CHANGED (every
   index) and STATUS_CHANGED per imported image.
@@ -43,7 +47,8 @@ class Topic(enum.Enum):
     STATUS_CHANGED = "status changed"  # the review status (and reviewer, comment) of one image
     PREDICTION_STORED = "prediction stored"  # a new prediction (and heatmaps) of one image
     STACK_CHANGED = "stack changed"  # what undo and redo would do
-    EDIT_REFUSED = "edit refused"  # a command the store refused; nothing changed
+    EDIT_REFUSED = "edit refused"  # a command that refused itself; nothing changed
+    WRITE_FAILED = "write failed"  # the store could not write a command; nothing changed
     REVIEWER_CHANGED = "reviewer changed"
 
 
@@ -52,10 +57,16 @@ class Event:
     topic: Topic
     image_id: str | None = None
     indices: tuple[int, ...] = ()  # keypoint indices (POINTS_CHANGED)
-    message: str = ""  # why (EDIT_REFUSED)
+    message: str = ""  # why (EDIT_REFUSED, WRITE_FAILED)
 
 
 Callback = Callable[[Event], None]
+_FAILED = object()  # what _run returns when the action raised
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 class ReviewSession:
@@ -200,26 +211,39 @@ class ReviewSession:
 
     # ------------------------------------------------------------------ editing
     def push(self, command: Command) -> bool:
-        """Do ``command`` and put it on the stack. False (and EDIT_REFUSED) when the command
-        refuses (a point that does not exist, no prediction to accept); nothing changed then."""
+        """Do ``command`` and put it on the stack. False (EDIT_REFUSED or WRITE_FAILED) when it
+        could not be done; nothing changed then."""
         if self._stack is None:
             return False
-        try:
-            self._stack.push(command)
-        except (ValueError, IndexError) as exc:
-            self._emit(Event(Topic.EDIT_REFUSED, command.image_id, message=str(exc)))
-            return False
-        return True
+        return self._run(command.image_id, self._stack.push, command) is not _FAILED
 
     def undo(self) -> Command | None:
+        """Undo the last command; None when there is none or the store could not write it
+        (WRITE_FAILED; the command stays on the stack)."""
         if self._stack is None or not self._stack.can_undo:
             return None
-        return self._follow(self._stack.undo())
+        command = self._run(self._stack.peek_undo().image_id, self._stack.undo)
+        return None if command is _FAILED else self._follow(command)
 
     def redo(self) -> Command | None:
         if self._stack is None or not self._stack.can_redo:
             return None
-        return self._follow(self._stack.redo())
+        command = self._run(self._stack.peek_redo().image_id, self._stack.redo)
+        return None if command is _FAILED else self._follow(command)
+
+    def _run(self, image_id: str, action: Callable[..., object], *args: object) -> object:
+        """Run a stack action; turn a refusal or a failed write into its event."""
+        import sqlite3
+
+        from vam_gui.io.study import StudyError
+
+        try:
+            return action(*args)
+        except (ValueError, IndexError) as exc:
+            self._emit(Event(Topic.EDIT_REFUSED, image_id, message=str(exc)))
+        except (StudyError, sqlite3.Error, OSError) as exc:
+            self._emit(Event(Topic.WRITE_FAILED, image_id, message=f"Not saved: {_one_line(exc)}"))
+        return _FAILED
 
     def _follow(self, command: Command | None) -> Command | None:
         # Undoing an edit of another image brings that image back on screen.

@@ -125,3 +125,31 @@ def test_a_shifted_prediction_and_an_image_switch_read_the_store_again(window):
     win.session.show_image(other)
     assert win.current.shown.image_id == other and win.current.shown.prediction is None
     assert not any(item.isVisible() for item in win.canvas.layer.items)
+
+
+def test_a_drag_the_store_cannot_write_is_put_back_and_said(qtbot, window):
+    """Nothing shown that is not stored: with every write failing (as on a full disk or a
+    read-only file), a released drag goes back to the stored position and a dialog says why."""
+    from PySide6.QtWidgets import QMessageBox
+
+    win = window
+    qtbot.wait(100)
+    study, image_id = win.session.study, win.session.current_id
+    _predict(study, image_id)
+    win.session.prediction_stored(image_id)
+    layer = win.canvas.layer
+    before = study.annotation(image_id).point(5)
+    study._conn.execute("PRAGMA query_only = ON")  # noqa: SLF001 - a real SQLite write error
+    try:
+        drag(win, 5, 30, 20)
+    finally:
+        study._conn.execute("PRAGMA query_only = OFF")  # noqa: SLF001
+    after = study.annotation(image_id).point(5)
+    assert (after.x, after.y, after.source) == (before.x, before.y, before.source)
+    assert layer.position(5) == pytest.approx((before.x, before.y)), "the marker is back where the store has it"
+    assert not win.session.stack.can_undo
+    box = win.findChild(QMessageBox, "write-failed")
+    assert box is not None and box.isVisible()
+    assert box.text().startswith("Not saved: ")
+    assert win.statusBar().currentMessage().startswith("Not saved: ")
+    box.close()

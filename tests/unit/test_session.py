@@ -238,3 +238,51 @@ def test_without_a_study_nothing_happens(session, events):
     session.prediction_stored("x")
     session.close()
     assert events == []
+
+
+def same(a, b) -> bool:
+    import numpy as np
+
+    return (np.array_equal(a.xy, b.xy, equal_nan=True) and np.array_equal(a.visible, b.visible)
+            and list(a.source) == list(b.source))
+
+
+def _writes_fail(study, on: bool = True) -> None:
+    """The store's connection refuses every write from now on (as a read-only file or a full
+    disk would): a real SQLite error out of the store, not a stand-in."""
+    study._conn.execute(f"PRAGMA query_only = {'ON' if on else 'OFF'}")  # noqa: SLF001
+
+
+def test_a_write_that_fails_is_said_and_changes_nothing(session, events, study_path):
+    ids = opened(session, events, study_path)
+    before = session.study.annotation(ids[0])
+    _writes_fail(session.study)
+    assert not session.push(MovePoint(ids[0], 0, (3.0, 4.0)))
+    assert [e.topic for e in events] == [Topic.WRITE_FAILED]
+    assert events[0].image_id == ids[0] and events[0].message.startswith("Not saved: ")
+    assert "\n" not in events[0].message
+    assert not session.stack.can_undo
+    _writes_fail(session.study, False)
+    assert same(session.study.annotation(ids[0]), before)
+
+
+def test_a_failed_undo_or_redo_keeps_its_command(session, events, study_path):
+    ids = opened(session, events, study_path)
+    session.push(MovePoint(ids[0], 0, (3.0, 4.0)))
+    moved = session.study.annotation(ids[0])
+    events.clear()
+    _writes_fail(session.study)
+    assert session.undo() is None
+    assert [e.topic for e in events] == [Topic.WRITE_FAILED]
+    assert session.stack.can_undo and not session.stack.can_redo  # still there to undo later
+    assert same(session.study.annotation(ids[0]), moved)
+    _writes_fail(session.study, False)
+    assert session.undo() is not None and session.stack.can_redo
+    events.clear()
+    _writes_fail(session.study)
+    assert session.redo() is None
+    assert [e.topic for e in events] == [Topic.WRITE_FAILED]
+    assert session.stack.can_redo and not session.stack.can_undo
+    _writes_fail(session.study, False)
+    assert session.redo() is not None
+    assert same(session.study.annotation(ids[0]), moved)

@@ -216,20 +216,28 @@ class CommandStack:
     def undo(self) -> Command | None:
         if not self._done:
             return None
-        command = self._done.pop()
-        command.undo(self.study, self.user)
-        self._undone.append(command)
+        command = self._done[-1]
+        command.undo(self.study, self.user)  # a store that refuses raises: the command stays where it was
+        self._undone.append(self._done.pop())
         self._notify(command, "undo")
         return command
 
     def redo(self) -> Command | None:
         if not self._undone:
             return None
-        command = self._undone.pop()
+        command = self._undone[-1]
         command.redo(self.study, self.user)
-        self._done.append(command)
+        self._done.append(self._undone.pop())
         self._notify(command, "redo")
         return command
+
+    def peek_undo(self) -> Command:
+        """The command ``undo`` would undo (IndexError when there is none)."""
+        return self._done[-1]
+
+    def peek_redo(self) -> Command:
+        """The command ``redo`` would redo (IndexError when there is none)."""
+        return self._undone[-1]
 
     @property
     def can_undo(self) -> bool:

@@ -10,14 +10,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QMainWindow
 
 from vam_gui.core.annotation import Annotation
 from vam_gui.core.settings import Settings
 from vam_gui.session import Event, ReviewSession, Topic
 
-TOPICS = (Topic.IMAGE_CHANGED, Topic.POINTS_CHANGED, Topic.PREDICTION_STORED, Topic.EDIT_REFUSED)
+TOPICS = (Topic.IMAGE_CHANGED, Topic.POINTS_CHANGED, Topic.PREDICTION_STORED, Topic.EDIT_REFUSED,
+          Topic.WRITE_FAILED)
 
 
 @dataclass
@@ -41,7 +42,8 @@ class CurrentImage(QObject):
         self.settings = settings
         self.shown: Shown | None = None
         self._handlers = {Topic.IMAGE_CHANGED: self._image_changed, Topic.POINTS_CHANGED: self._points_changed,
-                          Topic.PREDICTION_STORED: self._prediction_stored, Topic.EDIT_REFUSED: self._edit_refused}
+                          Topic.PREDICTION_STORED: self._prediction_stored, Topic.EDIT_REFUSED: self._edit_refused,
+                          Topic.WRITE_FAILED: self._write_failed}
         session.subscribe(self._on_event, TOPICS)
 
     @property
@@ -87,8 +89,22 @@ class CurrentImage(QObject):
         if event.image_id == self.session.current_id:
             self.refresh()
 
+    def _write_failed(self, event: Event) -> None:
+        """The store could not write: the marker goes back and the reviewer is told in a
+        dialog (a status-bar line is too easy to miss when work is being lost)."""
+        from PySide6.QtWidgets import QMessageBox
+
+        self._edit_refused(event)
+        box = QMessageBox(QMessageBox.Icon.Warning, "Edit not saved",
+                          f"{event.message}\n\nThe point is back where the study has it; "
+                          "the edit can be repeated once the study can be written.",
+                          QMessageBox.StandardButton.Ok, self.window)
+        box.setObjectName("write-failed")
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()  # not modal to the event loop: tests and headless runs never wait on it
+
     def _edit_refused(self, event: Event) -> None:
-        self.window.statusBar().showMessage(event.message, 6000)
+        self.window.statusBar().showMessage(event.message, 6000 if event.topic is Topic.EDIT_REFUSED else 0)
         shown = self.shown
         if shown is not None and event.image_id == shown.image_id:
             # Nothing was written: a dragged item goes back to the position last read.

@@ -203,10 +203,8 @@ def _build(opts: TrainOptions, dataset_dir: Path, last_path: Path, state_path: P
     return build_model(config), config, {}
 
 
-def train(opts: TrainOptions, *, progress: Callable[[dict], None] | None = None) -> dict:
-    """Train; returns a summary. ``progress(info)`` is called after every step (rank 0).
-    SIGTERM or Ctrl-C stops after the current step with the run saved (summary
-    ``"interrupted": true``)."""
+def _init_process(opts: TrainOptions) -> tuple[int, bool, torch.device]:
+    """(rank, distributed, device): the process group from torchrun's environment, if any."""
     rank, local_rank, world = _dist_info()
     distributed = world > 1
     if distributed and not dist.is_initialized():
@@ -215,18 +213,12 @@ def train(opts: TrainOptions, *, progress: Callable[[dict], None] | None = None)
     if distributed and device.type == "cuda":
         device = torch.device("cuda", local_rank)
         torch.cuda.set_device(device)
-    torch.manual_seed(opts.seed + rank)
-    out = Path(opts.out)
-    if rank == 0:
-        out.mkdir(parents=True, exist_ok=True)
+    return rank, distributed, device
 
-    dataset_dir = Path(opts.dataset)
-    state_path, last_path, best_path = out / "train_state.pt", out / "last.safetensors", out / "best.safetensors"
-    model, config, state = _build(opts, dataset_dir, last_path, state_path)
-    start_epoch, best_mre, step, minutes_before = 0, math.inf, 0, 0.0
+
+def _datasets(opts: TrainOptions, dataset_dir: Path, config: ModelConfig, distributed: bool):
+    """(train set, validation set, sampler or None, train loader, validation loader)."""
     size = config.input_hw
-    model.to(device).train()
-
     schema = config.get_schema()
     augment = Augment(schema, size, strength=opts.augment_strength)
     views = Views(schema, size, crop_p=opts.crop_p)
@@ -242,97 +234,150 @@ def train(opts: TrainOptions, *, progress: Callable[[dict], None] | None = None)
                         num_workers=opts.workers, collate_fn=collate, drop_last=len(train_ds) > opts.batch_size,
                         persistent_workers=opts.workers > 0)
     val_loader = DataLoader(val_ds, batch_size=opts.batch_size, collate_fn=collate, num_workers=0)
+    return train_ds, val_ds, sampler, loader, val_loader
 
-    net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda"
-                                                    else None) if distributed else model
-    optim = torch.optim.AdamW(net.parameters(), lr=opts.lr, weight_decay=opts.weight_decay)
-    steps_per_epoch = max(1, len(loader))
-    total_steps = opts.epochs * steps_per_epoch
-    if opts.max_steps:
-        total_steps = min(total_steps, opts.max_steps)
-    if state:
-        optim.load_state_dict(state["optimizer"])
-        start_epoch, best_mre, step = int(state["epoch"]) + 1, float(state["best_mre"]), int(state["step"])
-        minutes_before = float(state.get("minutes", 0.0))
-    use_amp = opts.amp and device.type == "cuda"
-    amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
-    autocast = (lambda: torch.autocast("cuda", dtype=amp_dtype)) if use_amp else None
-    metrics_csv = out / "metrics.csv"
-    if rank == 0 and not (opts.resume and metrics_csv.is_file()):
-        metrics_csv.write_text("epoch,step,train_loss,val_loss,val_mre_model_px,val_median_model_px,lr,seconds\n")
-    config.training = {**config.training, "dataset": str(dataset_dir),
-                       "dataset_manifest": _manifest_digest(dataset_dir),
-                       "options": {k: v for k, v in asdict(opts).items() if k not in ("dataset", "out")}}
-    t_start = time.time()
 
-    def minutes() -> float:
-        return minutes_before + (time.time() - t_start) / 60
+class _Run:
+    """One process's share of a training run: the network, optimiser and mixed precision, the
+    step and time counters (carried over on --resume), one optimisation step, and what rank 0
+    does at each epoch's end (validation, metrics row, checkpoints, resumable state, plot)."""
+
+    def __init__(self, opts: TrainOptions, model: torch.nn.Module, config: ModelConfig, state: dict, *,
+                 device: torch.device, out: Path, distributed: bool, steps_per_epoch: int) -> None:
+        self.opts, self.model, self.config, self.device, self.out = opts, model, config, device, out
+        self.size = config.input_hw
+        self.state_path, self.last_path = out / "train_state.pt", out / "last.safetensors"
+        self.best_path, self.metrics_csv = out / "best.safetensors", out / "metrics.csv"
+        self.net = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None) if distributed else model
+        self.optim = torch.optim.AdamW(self.net.parameters(), lr=opts.lr, weight_decay=opts.weight_decay)
+        self.total_steps = opts.epochs * steps_per_epoch
+        if opts.max_steps:
+            self.total_steps = min(self.total_steps, opts.max_steps)
+        self.start_epoch, self.best_mre, self.step, self.minutes_before = 0, math.inf, 0, 0.0
+        if state:
+            self.optim.load_state_dict(state["optimizer"])
+            self.start_epoch, self.best_mre = int(state["epoch"]) + 1, float(state["best_mre"])
+            self.step, self.minutes_before = int(state["step"]), float(state.get("minutes", 0.0))
+        use_amp = opts.amp and device.type == "cuda"
+        amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
+        self.scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
+        self.autocast = (lambda: torch.autocast("cuda", dtype=amp_dtype)) if use_amp else None
+        self.t_start = time.time()
+
+    def begin(self, rank: int, dataset_dir: Path) -> None:
+        """The metrics header (kept on --resume) and the run's provenance in the config; the clock starts."""
+        opts = self.opts
+        if rank == 0 and not (opts.resume and self.metrics_csv.is_file()):
+            self.metrics_csv.write_text(
+                "epoch,step,train_loss,val_loss,val_mre_model_px,val_median_model_px,lr,seconds\n")
+        self.config.training = {**self.config.training, "dataset": str(dataset_dir),
+                                "dataset_manifest": _manifest_digest(dataset_dir),
+                                "options": {k: v for k, v in asdict(opts).items() if k not in ("dataset", "out")}}
+        self.t_start = time.time()
+
+    def minutes(self) -> float:
+        return self.minutes_before + (time.time() - self.t_start) / 60
+
+    def train_step(self, batch: dict) -> tuple[float, float, float]:
+        """One optimisation step at this point's sigma and learning rate: (loss, sigma, lr)."""
+        opts = self.opts
+        frac = _progress(self.step, self.total_steps, self.minutes(), opts)
+        sigma = _sigma_at(frac, opts, self.config.sigma)
+        lr = opts.lr * _lr_factor(self.step, frac, opts.warmup_steps)
+        for group in self.optim.param_groups:
+            group["lr"] = lr
+        images = batch["image"].to(self.device, non_blocking=True)
+        xy, visible = batch["xy"].to(self.device), batch["visible"].to(self.device)
+        targets = gaussian_heatmaps(xy, self.size, sigma=sigma, visible=visible)
+        with self.autocast() if self.autocast else torch.autocast("cpu", enabled=False):
+            heat = self.net(images)
+        loss = heatmap_loss(heat.float(), targets, visible, foreground_weight=opts.foreground_weight)
+        self.optim.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.unscale_(self.optim)
+        torch.nn.utils.clip_grad_norm_(self.net.parameters(), opts.grad_clip)
+        self.scaler.step(self.optim)
+        self.scaler.update()
+        self.step += 1
+        return loss.item(), sigma, lr
+
+    def end_epoch(self, epoch: int, losses: list[float], lr: float, val_loader: DataLoader, *,
+                  validate: bool, interrupted: bool) -> None:
+        """Rank 0: validate, append the metrics row, save last (and best), the resumable state, the plot."""
+        config, opts = self.config, self.opts
+        errors, _, val_loss = radial_errors(self.model, val_loader, self.device, config.sigma, self.autocast) \
+            if validate else (np.full((1, 1), np.nan), None, float("nan"))
+        finite = errors[np.isfinite(errors)]  # no validation items: NaN, and no "best"
+        mre, med = (float(finite.mean()), float(np.median(finite))) if finite.size else (math.nan, math.nan)
+        with self.metrics_csv.open("a") as f:
+            f.write(f"{epoch},{self.step},{np.mean(losses) if losses else math.nan:.6g},{val_loss:.6g},"
+                    f"{mre:.4f},{med:.4f},{lr:.3g},{self.minutes() * 60:.1f}\n")
+        config.training.update({"epochs_done": epoch + 1, "steps": self.step, "val_mre_model_px": mre,
+                                "val_median_model_px": med})
+        save_checkpoint(self.last_path, self.model, config, half=opts.half_checkpoints)
+        if math.isfinite(mre) and mre < self.best_mre:
+            self.best_mre = mre
+            config.training["best_epoch"] = epoch
+            save_checkpoint(self.best_path, self.model, config, half=opts.half_checkpoints)
+        tmp_state = self.state_path.with_name(".train_state.pt.tmp")
+        torch.save({"optimizer": self.optim.state_dict(), "epoch": epoch, "best_mre": self.best_mre,
+                    "step": self.step, "minutes": self.minutes()}, tmp_state)
+        os.replace(tmp_state, self.state_path)
+        if not interrupted:
+            _plot(self.metrics_csv, self.out / "metrics.png")
+
+    def out_of_budget(self) -> bool:
+        """--max-steps reached or --max-minutes spent."""
+        out_of_time = self.opts.max_minutes is not None and self.minutes() > self.opts.max_minutes
+        return bool(self.opts.max_steps and self.step >= self.opts.max_steps) or out_of_time
+
+
+def train(opts: TrainOptions, *, progress: Callable[[dict], None] | None = None) -> dict:
+    """Train; returns a summary. ``progress(info)`` is called after every step (rank 0).
+    SIGTERM or Ctrl-C stops after the current step with the run saved (summary
+    ``"interrupted": true``)."""
+    rank, distributed, device = _init_process(opts)
+    torch.manual_seed(opts.seed + rank)
+    out = Path(opts.out)
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+    dataset_dir = Path(opts.dataset)
+    model, config, state = _build(opts, dataset_dir, out / "last.safetensors", out / "train_state.pt")
+    model.to(device).train()
+    train_ds, val_ds, sampler, loader, val_loader = _datasets(opts, dataset_dir, config, distributed)
+    run = _Run(opts, model, config, state, device=device, out=out, distributed=distributed,
+               steps_per_epoch=max(1, len(loader)))
+    run.begin(rank, dataset_dir)
 
     stopped = False
-    epoch = start_epoch - 1
+    epoch = run.start_epoch - 1
     lr = opts.lr
     with _StopSignals() as stop:
-        for epoch in range(start_epoch, opts.epochs):
+        for epoch in range(run.start_epoch, opts.epochs):
             train_ds.epoch = epoch
             if sampler is not None:
                 sampler.set_epoch(epoch)
             losses = []
             for batch in loader:
-                frac = _progress(step, total_steps, minutes(), opts)
-                sigma = _sigma_at(frac, opts, config.sigma)
-                lr = opts.lr * _lr_factor(step, frac, opts.warmup_steps)
-                for group in optim.param_groups:
-                    group["lr"] = lr
-                images = batch["image"].to(device, non_blocking=True)
-                xy, visible = batch["xy"].to(device), batch["visible"].to(device)
-                targets = gaussian_heatmaps(xy, size, sigma=sigma, visible=visible)
-                with autocast() if autocast else torch.autocast("cpu", enabled=False):
-                    heat = net(images)
-                loss = heatmap_loss(heat.float(), targets, visible, foreground_weight=opts.foreground_weight)
-                optim.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                scaler.unscale_(optim)
-                torch.nn.utils.clip_grad_norm_(net.parameters(), opts.grad_clip)
-                scaler.step(optim)
-                scaler.update()
-                step += 1
-                losses.append(loss.item())
+                loss, sigma, lr = run.train_step(batch)
+                losses.append(loss)
                 if progress is not None and rank == 0:
-                    progress({"epoch": epoch, "step": step, "total_steps": total_steps, "loss": losses[-1],
+                    progress({"epoch": epoch, "step": run.step, "total_steps": run.total_steps, "loss": loss,
                               "sigma": sigma, "lr": lr})
-                out_of_time = opts.max_minutes is not None and minutes() > opts.max_minutes
-                if (opts.max_steps and step >= opts.max_steps) or out_of_time or stop.signal is not None:
+                if run.out_of_budget() or stop.signal is not None:
                     stopped = True
                     break
             if rank == 0:
-                errors, _, val_loss = radial_errors(model, val_loader, device, config.sigma, autocast) \
-                    if len(val_ds) and stop.signal is None else (np.full((1, 1), np.nan), None, float("nan"))
-                finite = errors[np.isfinite(errors)]  # no validation items: NaN, and no "best"
-                mre, med = (float(finite.mean()), float(np.median(finite))) if finite.size else (math.nan, math.nan)
-                with metrics_csv.open("a") as f:
-                    f.write(f"{epoch},{step},{np.mean(losses) if losses else math.nan:.6g},{val_loss:.6g},"
-                            f"{mre:.4f},{med:.4f},{lr:.3g},{minutes() * 60:.1f}\n")
-                config.training.update({"epochs_done": epoch + 1, "steps": step, "val_mre_model_px": mre,
-                                        "val_median_model_px": med})
-                save_checkpoint(last_path, model, config, half=opts.half_checkpoints)
-                if math.isfinite(mre) and mre < best_mre:
-                    best_mre = mre
-                    config.training["best_epoch"] = epoch
-                    save_checkpoint(best_path, model, config, half=opts.half_checkpoints)
-                tmp_state = state_path.with_name(".train_state.pt.tmp")
-                torch.save({"optimizer": optim.state_dict(), "epoch": epoch, "best_mre": best_mre, "step": step,
-                            "minutes": minutes()}, tmp_state)
-                os.replace(tmp_state, state_path)
-                if stop.signal is None:
-                    _plot(metrics_csv, out / "metrics.png")
+                run.end_epoch(epoch, losses, lr, val_loader, validate=bool(len(val_ds)) and stop.signal is None,
+                              interrupted=stop.signal is not None)
             if distributed:
                 dist.barrier()
             if stopped:
                 break
-    summary = {"epochs_done": epoch + 1, "steps": step, "best_val_mre_model_px": best_mre,
-               "checkpoint": str(best_path if best_path.is_file() else last_path), "seconds": minutes() * 60,
-               "interrupted": stop.signal is not None}
+    summary = {"epochs_done": epoch + 1, "steps": run.step, "best_val_mre_model_px": run.best_mre,
+               "checkpoint": str(run.best_path if run.best_path.is_file() else run.last_path),
+               "seconds": run.minutes() * 60, "interrupted": stop.signal is not None}
     if rank == 0:
         (out / "summary.json").write_text(json.dumps(summary, indent=1))
     if distributed:

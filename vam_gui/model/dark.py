@@ -45,6 +45,70 @@ def _reflect(index: torch.Tensor, n: int) -> torch.Tensor:
     return index.clamp(0, n - 1)  # patches wider than the map: fall back to the edge
 
 
+def _peaks(flat: torch.Tensor, search: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(peak value, flat index) of every map [N, H*W], the argmax within ``search`` if given."""
+    if search is None:
+        return flat.max(dim=1)
+    allowed = search.reshape(flat.shape).to(flat.device)
+    idx = torch.where(allowed, flat, torch.full_like(flat, -torch.inf)).argmax(dim=1)
+    return flat.gather(1, idx[:, None])[:, 0], idx
+
+
+def _peak_patches(flat: torch.Tensor, py: torch.Tensor, px: torch.Tensor, radius: int, h: int, w: int):
+    """(patch [N, p, p] float, rows [N, p], cols [N, p]): the (2r+1)^2 pixels around every peak,
+    with the unmirrored row and column indices (outside [0, h) or [0, w) beyond the border).
+
+    Beyond the border the map is mirrored (OpenCV's default BORDER_REFLECT_101), so a peak on
+    the edge is not pushed off it; the caller masks mirrored pixels out for the spread."""
+    p = 2 * radius + 1
+    offs = torch.arange(-radius, radius + 1, device=flat.device)
+    rows_raw = py[:, None] + offs
+    cols_raw = px[:, None] + offs
+    rows = _reflect(rows_raw, h)
+    cols = _reflect(cols_raw, w)
+    gather = (rows[:, :, None] * w + cols[:, None, :]).reshape(flat.shape[0], p * p)
+    patch = torch.gather(flat, 1, gather).reshape(flat.shape[0], p, p).float()
+    return patch, rows_raw, cols_raw
+
+
+def _taylor_offset(patch: torch.Tensor, ks: int, sigma: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(ox, oy) in [-1, 1]: -H^-1 grad of the blurred log-map at the patch centre, zero where
+    the centre is not a maximum."""
+    taps = _gaussian_taps(ks, sigma, patch.device, torch.float32)
+    m = _centre_blur_matrix(taps, patch.shape[-1])  # [p, 3]
+    blurred = m.T @ patch @ m  # [N, 3, 3]: the blurred map at the peak and its 8 neighbours
+    lg = torch.log(blurred.clamp_min(1e-10))
+
+    dx = 0.5 * (lg[:, 1, 2] - lg[:, 1, 0])
+    dy = 0.5 * (lg[:, 2, 1] - lg[:, 0, 1])
+    dxx = lg[:, 1, 2] - 2 * lg[:, 1, 1] + lg[:, 1, 0]
+    dyy = lg[:, 2, 1] - 2 * lg[:, 1, 1] + lg[:, 0, 1]
+    dxy = 0.25 * (lg[:, 2, 2] - lg[:, 2, 0] - lg[:, 0, 2] + lg[:, 0, 0])
+    det = dxx * dyy - dxy * dxy
+    # Only a maximum (negative-definite Hessian) is refined; elsewhere keep the argmax.
+    ok = (det > 1e-12) & (dxx < 0)
+    safe = torch.where(ok, det, torch.ones_like(det))
+    ox = torch.where(ok, -(dyy * dx - dxy * dy) / safe, torch.zeros_like(det)).clamp(-1, 1)
+    oy = torch.where(ok, -(dxx * dy - dxy * dx) / safe, torch.zeros_like(det)).clamp(-1, 1)
+    return ox, oy
+
+
+def _spread(patch: torch.Tensor, rows_raw: torch.Tensor, cols_raw: torch.Tensor, x: torch.Tensor,
+            y: torch.Tensor, *, radius: int, reach: int, h: int, w: int) -> torch.Tensor:
+    """Second moment of the positive part within +-reach of the peak, mirrored pixels left out."""
+    inner = slice(radius - reach, radius + reach + 1)
+    win = patch[:, inner, inner].clamp_min(0)
+    rin = rows_raw[:, inner]
+    cin = cols_raw[:, inner]
+    inside = ((rin >= 0) & (rin < h))[:, :, None] & ((cin >= 0) & (cin < w))[:, None, :]
+    win = win * inside
+    ddx = cin.float() - x[:, None]
+    ddy = rin.float() - y[:, None]
+    mass = win.sum(dim=(1, 2))
+    m2 = (win * (ddx[:, None, :] ** 2 + ddy[:, :, None] ** 2)).sum(dim=(1, 2))
+    return torch.sqrt(0.5 * m2 / mass)  # NaN where the map has no positive mass
+
+
 @torch.no_grad()
 def dark_decode(
     heatmaps: torch.Tensor | np.ndarray,
@@ -67,65 +131,20 @@ def dark_decode(
     if hm.ndim != 4:
         raise ValueError(f"heatmaps must be [B, K, H, W], got {list(hm.shape)}")
     b, k, h, w = hm.shape
-    device = hm.device
     ks = kernel_size or blur_kernel_size(sigma)
     if ks % 2 == 0:
         raise ValueError(f"kernel_size must be odd, got {ks}")
     reach = math.ceil(3 * sigma)
     radius = max(reach, ks // 2 + 1)
-    p = 2 * radius + 1
 
     flat = hm.reshape(b * k, h * w)
-    if search is None:
-        conf, idx = flat.max(dim=1)
-    else:
-        allowed = search.reshape(b * k, h * w).to(device)
-        idx = torch.where(allowed, flat, torch.full_like(flat, -torch.inf)).argmax(dim=1)
-        conf = flat.gather(1, idx[:, None])[:, 0]
+    conf, idx = _peaks(flat, search)
     py, px = idx // w, idx % w
-
-    # Gather a (2r+1)^2 patch around every peak. Beyond the border the map is mirrored
-    # (OpenCV's default BORDER_REFLECT_101), so a peak on the edge is not pushed off it;
-    # mirrored pixels are masked out for the spread.
-    offs = torch.arange(-radius, radius + 1, device=device)
-    rows_raw = py[:, None] + offs
-    cols_raw = px[:, None] + offs
-    rows = _reflect(rows_raw, h)
-    cols = _reflect(cols_raw, w)
-    gather = (rows[:, :, None] * w + cols[:, None, :]).reshape(b * k, p * p)
-    patch = torch.gather(flat, 1, gather).reshape(b * k, p, p).float()
-
-    taps = _gaussian_taps(ks, sigma, device, torch.float32)
-    m = _centre_blur_matrix(taps, p)  # [p, 3]
-    blurred = m.T @ patch @ m  # [N, 3, 3]: the blurred map at the peak and its 8 neighbours
-    lg = torch.log(blurred.clamp_min(1e-10))
-
-    dx = 0.5 * (lg[:, 1, 2] - lg[:, 1, 0])
-    dy = 0.5 * (lg[:, 2, 1] - lg[:, 0, 1])
-    dxx = lg[:, 1, 2] - 2 * lg[:, 1, 1] + lg[:, 1, 0]
-    dyy = lg[:, 2, 1] - 2 * lg[:, 1, 1] + lg[:, 0, 1]
-    dxy = 0.25 * (lg[:, 2, 2] - lg[:, 2, 0] - lg[:, 0, 2] + lg[:, 0, 0])
-    det = dxx * dyy - dxy * dxy
-    # Only a maximum (negative-definite Hessian) is refined; elsewhere keep the argmax.
-    ok = (det > 1e-12) & (dxx < 0)
-    safe = torch.where(ok, det, torch.ones_like(det))
-    ox = torch.where(ok, -(dyy * dx - dxy * dy) / safe, torch.zeros_like(det)).clamp(-1, 1)
-    oy = torch.where(ok, -(dxx * dy - dxy * dx) / safe, torch.zeros_like(det)).clamp(-1, 1)
+    patch, rows_raw, cols_raw = _peak_patches(flat, py, px, radius, h, w)
+    ox, oy = _taylor_offset(patch, ks, sigma)
     x = px.float() + ox
     y = py.float() + oy
-
-    # Spread: second moment of the positive part within +-3 sigma of the peak.
-    inner = slice(radius - reach, radius + reach + 1)
-    win = patch[:, inner, inner].clamp_min(0)
-    rin = rows_raw[:, inner]
-    cin = cols_raw[:, inner]
-    inside = ((rin >= 0) & (rin < h))[:, :, None] & ((cin >= 0) & (cin < w))[:, None, :]
-    win = win * inside
-    ddx = cin.float() - x[:, None]
-    ddy = rin.float() - y[:, None]
-    mass = win.sum(dim=(1, 2))
-    m2 = (win * (ddx[:, None, :] ** 2 + ddy[:, :, None] ** 2)).sum(dim=(1, 2))
-    spread = torch.sqrt(0.5 * m2 / mass)  # NaN where the map has no positive mass
+    spread = _spread(patch, rows_raw, cols_raw, x, y, radius=radius, reach=reach, h=h, w=w)
 
     xy = torch.stack([x, y], dim=-1).reshape(b, k, 2)
     return xy, conf.float().reshape(b, k), spread.reshape(b, k)

@@ -17,9 +17,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import vam_gui.io.radiograph as rio
+import vam_gui.io.raster as raster
 from vam_gui.core.radiograph import Radiograph, Window, array_image_id
 from vam_gui.io import Radiograph as ReexportedRadiograph
 from vam_gui.io import RadiographError, load_radiograph
+from vam_gui.io.raster_header import RasterHeader, read_header
 from vam_testing import byte_mutations, mutate
 
 
@@ -110,7 +112,7 @@ def test_big_endian_tiff_and_white_is_zero(tmp_path):
     px = (np.arange(15, dtype=np.uint8).reshape(3, 5) * 10)
     path = tmp_path / "mm.tif"
     path.write_bytes(_tiff_big_endian(px))
-    assert rio._peek_header("TIFF", path.read_bytes()) == (3, 5, False)
+    assert read_header(path, path.read_bytes()) == RasterHeader("TIFF", 5, 3, False)
     np.testing.assert_array_equal(load_radiograph(path).pixels, px)
     with pytest.raises(RadiographError, match="5 x 3 pixels"):
         load_radiograph(path, max_side=4)
@@ -345,7 +347,7 @@ def test_jpeg_with_garbage_after_eoi_is_fine_but_missing_scan_end_is_not(tmp_pat
 
 def test_side_limit_also_checked_after_decoding(tmp_path, monkeypatch):
     path = _write(tmp_path / "tall.png", np.zeros((200, 50), np.uint8))
-    monkeypatch.setattr(rio, "_peek_header", lambda fmt, data: None)
+    monkeypatch.setattr(raster, "read_header", lambda p, data: RasterHeader("PNG", 5, 5, False))  # a lying header
     with pytest.raises(RadiographError, match="50 x 200 pixels, above the limit of 100"):
         load_radiograph(path, max_side=100)
     assert load_radiograph(path, max_side=200).shape == (200, 50)
@@ -403,7 +405,7 @@ def test_dicom_result_is_checked_against_max_side(tmp_path, monkeypatch):
     path = tmp_path / "scan.dcm"
     path.write_bytes(b"\x00" * 200)
     big = Radiograph.from_array(np.zeros((30, 10), np.uint16))
-    monkeypatch.setattr(rio, "_load_dicom", lambda p, max_side: big)
+    monkeypatch.setattr(rio, "_load_dicom", lambda p, limits: big)
     assert load_radiograph(path) is big
     with pytest.raises(RadiographError, match="above the limit of 20"):
         load_radiograph(path, max_side=20)
@@ -423,7 +425,7 @@ def test_unexpected_decoder_exceptions_are_wrapped(tmp_path, monkeypatch):
     def broken(*args):
         raise RuntimeError("something odd")
 
-    monkeypatch.setattr(rio, "_to_gray", broken)
+    monkeypatch.setattr(raster, "to_grey", broken)
     monkeypatch.setattr(cv2, "imdecode", lambda buf, flags: np.zeros((6, 6, 3), np.uint8))
     with pytest.raises(RadiographError, match="RuntimeError: something odd"):
         load_radiograph(path)

@@ -28,6 +28,9 @@ class Settings:
     device: str = "auto"  # auto | cuda | cpu
     checkpoint: str = ""  # the model last loaded; empty: the bundled demo model
     recent_studies: list[str] = field(default_factory=list)
+    # images above this many pixels are refused from their header, before decoding
+    # (DICOM: rows x columns x frames); raise it to open larger ones
+    max_image_pixels: int = 200_000_000
 
     def add_recent(self, path: str | os.PathLike[str]) -> None:
         text = str(Path(path).resolve())

@@ -1,47 +1,41 @@
 """Read a DICOM radiograph into a :class:`Radiograph` (pydicom >= 3 backends).
 
-:func:`read_dicom` decodes the first frame (native or compressed: JPEG, JPEG-LS,
-JPEG 2000, RLE, deflated; compressed syntaxes need pylibjpeg and its plugins), applies
-the modality LUT (pydicom's :func:`~pydicom.pixels.apply_modality_lut`), inverts
-MONOCHROME1 so bone is bright, and takes spacing and the initial window from the tags.
+:func:`read_dicom` parses the file, checks the header (Image Pixel attributes, the size
+against the limits of :mod:`vam_gui.io.image_limits` - rows x columns x frames - the
+transfer syntax's decoder, the pixel data's length) before any pixel is decoded, then
+decodes the first frame (native or compressed: JPEG, JPEG-LS, JPEG 2000, RLE, deflated;
+compressed syntaxes need pylibjpeg and its plugins). :mod:`vam_gui.io.dicom_pixels` turns
+the stored values into displayed ones (modality LUT, window, MONOCHROME1 inversion) and
+:mod:`vam_gui.io.dicom_tags` reads the spacing and the other values.
 
 Nothing that identifies a patient, a study or an institution reaches the radiograph:
 ``metadata`` holds a fixed set of technical values, warnings name tags but never quote
 their values, and error reasons name exception types rather than their text (pydicom
 messages can quote element values).
 
-pydicom and cv2 are imported inside the functions that need them, so importing this
-module stays cheap.
+pydicom is imported inside the functions that need it, so importing this module stays
+cheap.
 """
 
 from __future__ import annotations
 
 import hashlib
-import math
 import os
-import re
 import struct
+from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from vam_gui.core.grey import to_grey
-from vam_gui.core.radiograph import Radiograph, Window
-from vam_gui.core.spacing import valid_spacing
-from vam_gui.io.radiograph import (
-    DEFAULT_MAX_SIDE,
-    TRUNCATED,
-    RadiographError,
-    _check_side,
-    _looks_like_raw_dicom,
-    _os_reason,
-    _read_bytes,
-    _read_head,
-)
+from vam_gui.core.radiograph import Radiograph
+from vam_gui.io.dicom_pixels import display_pixels
+from vam_gui.io.dicom_tags import code_string, int_tag, pixel_spacing, uid_is_valid, valid_uid
+from vam_gui.io.image_file import TRUNCATED, RadiographError, os_reason, read_bytes, read_head
+from vam_gui.io.image_limits import DEFAULT_MAX_SIDE, ImageLimits
 
-__all__ = ["NO_PIXEL_DATA", "NOT_DICOM", "PLUGIN_HINT", "read_dicom"]
+__all__ = ["NO_PIXEL_DATA", "NOT_DICOM", "PLUGIN_HINT", "looks_like_raw_dicom", "read_dicom"]
 
 NO_PIXEL_DATA = "DICOM file has no pixel data"
 NOT_DICOM = "not a readable DICOM file"
@@ -54,8 +48,11 @@ _PIXEL_DATA_HEADERS = (
     b"\xe0\x7f\x10\x00OB", b"\xe0\x7f\x10\x00OW", b"\xe0\x7f\x10\x00\xff\xff\xff\xff",
     b"\x7f\xe0\x00\x10OB", b"\x7f\xe0\x00\x10OW",
 )
-_UID_RE = re.compile(r"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$")
-_CS_RE = re.compile(r"^[A-Z0-9 _]{1,16}$")  # the Code String character set
+# Value representations that may follow the first tag of an explicit-VR data set.
+_DICOM_VRS = frozenset(
+    b"AE AS AT CS DA DS DT FD FL IS LO LT OB OD OF OL OV OW PN SH SL SQ SS ST SV TM UC "
+    b"UI UL UN UR US UT UV".split()
+)
 
 
 def read_dicom(
@@ -63,20 +60,25 @@ def read_dicom(
     data: bytes | None = None,
     *,
     max_side: int = DEFAULT_MAX_SIDE,
+    max_pixels: int | None = None,
 ) -> Radiograph:
     """Decode the DICOM file ``path`` (parsed from ``data`` when given, else from disk).
 
     ``pixels`` are the first frame after the modality LUT and, for MONOCHROME1, after
     inversion (``uint16`` when integral within 0..65535, else ``float32``); colour is
     reduced to BT.601 luminance. ``spacing`` is PixelSpacing, else ImagerPixelSpacing
-    (``spacing_is_detector=True``), as ``(dy, dx)`` mm. ``window`` comes from
-    WindowCenter/WindowWidth, else the VOI LUT's input range, else the pixel
-    percentiles. ``image_id`` is ``"uid:" + SOPInstanceUID`` or the file's SHA-256.
-    Raises :class:`RadiographError` for anything that cannot be read.
+    (``spacing_is_detector=True``), as ``(dy, dx)`` mm; a value outside 0.01-5 mm is
+    ignored with a warning. ``window`` comes from WindowCenter/WindowWidth, else the VOI
+    LUT's input range, else the pixel percentiles. ``image_id`` is ``"uid:" +
+    SOPInstanceUID`` or the file's SHA-256. Rows, columns and rows x columns x frames are
+    checked against ``max_side`` and ``max_pixels`` (None: the user's ``max_image_pixels``
+    setting) before decoding. Raises :class:`RadiographError` for anything that cannot be
+    read, ``ValueError`` for a limit that is not a positive integer.
     """
     path = Path(os.fspath(path))
+    limits = ImageLimits.resolve(max_side=max_side, max_pixels=max_pixels)
     try:
-        return _read(path, _Source(path, data), int(max_side))
+        return _read(path, _Source(path, data), limits)
     except RadiographError:
         raise
     except MemoryError as exc:
@@ -84,6 +86,27 @@ def read_dicom(
     except Exception as exc:  # never a raw pydicom traceback; its text may quote values
         reason = f"could not read the DICOM file ({type(exc).__name__})"
         raise RadiographError(path, reason) from exc
+
+
+def looks_like_raw_dicom(head: bytes) -> bool:
+    """A data set written without preamble and ``DICM`` (e.g. old implicit VR files).
+
+    Conservative, so no raster file is taken for one: the first tag must be in group
+    0x0002 (file meta) or 0x0008 (identifying information, the first group of a bare
+    data set), followed by a known VR (explicit) or a short even length (implicit
+    little endian; big endian data sets are always explicit).
+    """
+    if len(head) < 8:
+        return False
+    explicit = head[4:6] in _DICOM_VRS
+    if int.from_bytes(head[:2], "big") in (0x0002, 0x0008) and explicit:
+        return True
+    if int.from_bytes(head[:2], "little") not in (0x0002, 0x0008):
+        return False
+    if explicit:
+        return True
+    length = int.from_bytes(head[4:8], "little")
+    return length <= 1024 and length % 2 == 0
 
 
 class _Source:
@@ -95,7 +118,7 @@ class _Source:
         self._data = data
 
     def head(self) -> bytes:
-        return self._data[:132] if self._data is not None else _read_head(self.path, 132)
+        return self._data[:132] if self._data is not None else read_head(self.path, 132)
 
     @property
     def has_data(self) -> bool:
@@ -103,94 +126,108 @@ class _Source:
 
     def data(self) -> bytes:
         if self._data is None:
-            self._data = _read_bytes(self.path)
+            self._data = read_bytes(self.path)
         return self._data
 
 
-def _read(path: Path, src: _Source, max_side: int) -> Radiograph:
+@dataclass(frozen=True)
+class _Header:
+    """What the header says about the pixels, checked before any is decoded."""
+
+    pixel_kw: str
+    rows: int
+    cols: int
+    frames: int
+    photometric: str
+    ts_uid: Any
+    ts_label: str
+
+
+def _read(path: Path, src: _Source, limits: ImageLimits) -> Radiograph:
     ds, recognised = _parse(path, src)
     if _last_element_truncated(ds):
         raise RadiographError(path, TRUNCATED if recognised else NOT_DICOM)
     warnings: list[str] = []
+    header = _check_header(path, src, ds, recognised, limits, warnings)
+    arr = _first_frame(path, ds, header, warnings)
+    pixels, window, inverted_total = display_pixels(
+        path, arr, ds, photometric=header.photometric, pixel_kw=header.pixel_kw, warnings=warnings
+    )
+    spacing, detector = pixel_spacing(ds, warnings)
+    uid = valid_uid(ds.get("SOPInstanceUID"))
+    if uid:
+        image_id = "uid:" + uid
+    else:  # the same id as the raster reader gives: a hash of the file bytes
+        image_id = "sha256:" + hashlib.sha256(src.data()).hexdigest()[:32]
+    return Radiograph(
+        pixels=pixels, spacing=spacing, window=window, photometric=header.photometric,
+        image_id=image_id, source=path.absolute(), warnings=warnings,
+        metadata=_metadata(ds, header, inverted=inverted_total is not None),
+        spacing_is_detector=detector,
+    )
 
+
+def _check_header(
+    path: Path, src: _Source, ds: Any, recognised: bool, limits: ImageLimits, warnings: list[str]
+) -> _Header:
+    """Everything that can refuse the file before its pixel data is decoded."""
     pixel_kw = next((kw for kw in _PIXEL_KEYWORDS if kw in ds), None)
     if pixel_kw is None:
         if any(h in src.data() for h in _PIXEL_DATA_HEADERS):
             raise RadiographError(path, TRUNCATED)  # the parser stopped inside it
         raise RadiographError(path, NO_PIXEL_DATA if recognised else NOT_DICOM)
 
-    rows, cols = _int_tag(ds, "Rows"), _int_tag(ds, "Columns")
+    rows, cols = int_tag(ds, "Rows"), int_tag(ds, "Columns")
     if rows is None or cols is None:
         raise RadiographError(path, "DICOM file lacks valid Rows / Columns values")
     if rows == 0 or cols == 0:
         raise RadiographError(path, f"empty image ({cols} x {rows} pixels)")
-    _check_side(path, rows, cols, max_side)
+    frames = max(int_tag(ds, "NumberOfFrames") or 1, 1)
+    limits.check(path, rows, cols, frames)
     photometric = _fill_pixel_module(path, ds, warnings)
-    frames = max(_int_tag(ds, "NumberOfFrames") or 1, 1)
 
     ts_uid, ts_label = _transfer_syntax(ds)
     _check_decoder(path, ts_uid, ts_label)
     _check_length(path, ds, pixel_kw, ts_uid)
+    return _Header(pixel_kw, rows, cols, frames, photometric, ts_uid, ts_label)
 
-    if frames > 1:
+
+def _first_frame(path: Path, ds: Any, header: _Header, warnings: list[str]) -> np.ndarray:
+    if header.frames > 1:
         # Decode one frame only: the others would cost time and memory for nothing.
         ds.pixel_array_options(index=0)
-        warnings.append(f"multi-frame DICOM ({frames} frames): showing the first")
+        warnings.append(f"multi-frame DICOM ({header.frames} frames): showing the first")
     try:
         arr = ds.pixel_array
     except Exception as exc:
-        reason = f"could not decode the {ts_label} pixel data ({type(exc).__name__})"
-        if ts_uid.is_encapsulated:  # the installed plugins may not cover this variant
+        reason = f"could not decode the {header.ts_label} pixel data ({type(exc).__name__})"
+        if header.ts_uid.is_encapsulated:  # the installed plugins may not cover this variant
             reason += f"; the data may be corrupt or need another decoder ({PLUGIN_HINT})"
         raise RadiographError(path, reason) from exc
     if arr.ndim == 3 and arr.shape[2] == 1:
         arr = arr[:, :, 0]
-    if arr.shape[:2] != (rows, cols) or arr.ndim not in (2, 3):
+    if arr.shape[:2] != (header.rows, header.cols) or arr.ndim not in (2, 3):
         raise RadiographError(path, f"decoded pixel data has an unexpected shape {arr.shape}")
+    return np.asarray(arr)
 
-    inverted_total: float | None = None
-    if arr.ndim == 3 or photometric == "PALETTE COLOR":
-        gray = _colour_to_gray(arr, ds, photometric, warnings)
-        pixels = _to_storage(path, gray)
-        window = None
-    else:
-        out, low, high = _modality(arr, ds, pixel_kw, warnings)
-        window = _window_from_tags(ds, warnings)
-        if photometric == "MONOCHROME1":
-            out, inverted_total = _invert(out, low, high)
-        pixels = _to_storage(path, out)
-        if window is not None and inverted_total is not None:
-            window = Window(inverted_total - window.center, window.width)
-    if window is None:
-        window = Window.from_pixels(pixels)
 
-    spacing, detector = _spacing(ds, warnings)
-    uid = _valid_uid(ds.get("SOPInstanceUID"))
-    if uid:
-        image_id = "uid:" + uid
-    else:  # the same id as the raster reader gives: a hash of the file bytes
-        image_id = "sha256:" + hashlib.sha256(src.data()).hexdigest()[:32]
-
+def _metadata(ds: Any, header: _Header, *, inverted: bool) -> dict[str, str]:
+    """A fixed set of technical values: never free text, never an identifier."""
     metadata = {"format": "DICOM"}
     for key, kw in (("modality", "Modality"), ("body_part", "BodyPartExamined"),
                     ("view", "ViewPosition")):
-        value = _code_string(ds, kw)
+        value = code_string(ds, kw)
         if value:
             metadata[key] = value
-    metadata.update(rows=str(rows), columns=str(cols),
-                    bits_stored=str(_int_tag(ds, "BitsStored")),
-                    transfer_syntax=ts_label if ts_uid.is_transfer_syntax else "private",
-                    photometric=photometric)
-    if frames > 1:
-        metadata["frames"] = str(frames)
-    if inverted_total is not None:
+    metadata.update(rows=str(header.rows), columns=str(header.cols),
+                    bits_stored=str(int_tag(ds, "BitsStored")),
+                    transfer_syntax=header.ts_label if header.ts_uid.is_transfer_syntax else "private",
+                    photometric=header.photometric)
+    if header.frames > 1:
+        metadata["frames"] = str(header.frames)
+    if inverted:
         metadata["inverted"] = "MONOCHROME1 inverted so that bone is bright"
-
-    return Radiograph(
-        pixels=pixels, spacing=spacing, window=window, photometric=photometric,
-        image_id=image_id, source=path.absolute(), warnings=warnings, metadata=metadata,
-        spacing_is_detector=detector,
-    )
+    return metadata
 
 
 # --------------------------------------------------------------------------- parsing
@@ -209,11 +246,11 @@ def _parse(path: Path, src: _Source) -> tuple[Any, bool]:
     elif head[:4] == b"DICM":  # file meta without the preamble: give pydicom one
         prefix, force, recognised = bytes(128), False, True
     else:  # a bare data set; the parser guesses its encoding
-        force, recognised = True, _looks_like_raw_dicom(head)
+        force, recognised = True, looks_like_raw_dicom(head)
     try:
         fh = BytesIO(prefix + src.data()) if prefix or src.has_data else path.open("rb")
     except OSError as exc:
-        raise RadiographError(path, _os_reason(exc)) from exc
+        raise RadiographError(path, os_reason(exc)) from exc
     try:
         with fh:  # pydicom raises OSError for malformed tags too: not a file-access problem
             ds = pydicom.dcmread(fh, force=force)
@@ -256,21 +293,21 @@ def _last_element_truncated(ds: Any) -> bool:
 
 def _fill_pixel_module(path: Path, ds: Any, warnings: list[str]) -> str:
     """Check the Image Pixel attributes pydicom needs, defaulting the harmless ones."""
-    spp = _int_tag(ds, "SamplesPerPixel")
+    spp = int_tag(ds, "SamplesPerPixel")
     if spp is None:
         ds.SamplesPerPixel = spp = 1
     if spp not in (1, 3):
         raise RadiographError(path, f"unsupported SamplesPerPixel {spp} (1 or 3 expected)")
-    bits_allocated = _int_tag(ds, "BitsAllocated")
+    bits_allocated = int_tag(ds, "BitsAllocated")
     if bits_allocated not in (1, 8, 16, 32, 64):
         raise RadiographError(path, "DICOM file lacks a valid BitsAllocated value")
-    bits_stored = _int_tag(ds, "BitsStored")
+    bits_stored = int_tag(ds, "BitsStored")
     if bits_stored is None or not 1 <= bits_stored <= bits_allocated:
         ds.BitsStored = bits_allocated
         ds.HighBit = bits_allocated - 1
-    if _int_tag(ds, "PixelRepresentation") not in (0, 1):
+    if int_tag(ds, "PixelRepresentation") not in (0, 1):
         ds.PixelRepresentation = 0
-    photometric = _code_string(ds, "PhotometricInterpretation")
+    photometric = code_string(ds, "PhotometricInterpretation")
     if not photometric:
         photometric = "MONOCHROME2" if spp == 1 else "RGB"
         warnings.append(f"PhotometricInterpretation missing or invalid: assumed {photometric}")
@@ -282,7 +319,7 @@ def _transfer_syntax(ds: Any) -> tuple[Any, str]:
     from pydicom.uid import UID
 
     uid = UID(str(ds.file_meta.TransferSyntaxUID).strip("\x00 "))
-    if not _UID_RE.match(uid) or len(uid) > 64:
+    if not uid_is_valid(uid):
         return uid, "invalid transfer syntax UID"
     name = uid.name
     return uid, name if name != uid else f"transfer syntax {uid}"
@@ -323,174 +360,6 @@ def _fragments_truncated(buf: bytes | bytearray) -> bool:
             return False  # delimiter or malformed: the decoder decides
         pos += 8 + length
     return pos != n
-
-
-# --------------------------------------------------------------------------- pixels
-
-
-def _modality(
-    arr: np.ndarray, ds: Any, pixel_kw: str, warnings: list[str]
-) -> tuple[np.ndarray, float | None, float | None]:
-    """Apply the modality LUT; also return the representable output range (or Nones)."""
-    from pydicom.pixels import apply_modality_lut
-
-    low: float | None = None
-    high: float | None = None
-    if pixel_kw == "PixelData":
-        bits = _int_tag(ds, "BitsStored") or 16
-        if _int_tag(ds, "PixelRepresentation") == 1:
-            low, high = -(2.0 ** (bits - 1)), 2.0 ** (bits - 1) - 1
-        else:
-            low, high = 0.0, 2.0**bits - 1
-
-    if ds.get("ModalityLUTSequence"):
-        out = apply_modality_lut(arr, ds)
-        depth = int(ds.ModalityLUTSequence[0].LUTDescriptor[2])
-        return out, 0.0, 2.0**depth - 1
-    if "RescaleSlope" not in ds and "RescaleIntercept" not in ds:
-        return arr, low, high
-    slope, intercept = _float_tag(ds, "RescaleSlope"), _float_tag(ds, "RescaleIntercept")
-    if slope is None or intercept is None or slope == 0:
-        warnings.append("RescaleSlope / RescaleIntercept missing or invalid: not applied")
-        return arr, low, high
-    if slope == 1 and intercept == 0:
-        return arr, low, high  # the common case: skip a float64 copy of the image
-    ds.RescaleSlope, ds.RescaleIntercept = slope, intercept  # parsed once, clean values
-    out = apply_modality_lut(arr, ds)
-    if low is not None and high is not None:
-        low, high = sorted((low * slope + intercept, high * slope + intercept))
-    return out, low, high
-
-
-def _invert(arr: np.ndarray, low: float | None, high: float | None) -> tuple[np.ndarray, float]:
-    """MONOCHROME1 -> bone bright: ``low + high - value`` over the representable range.
-
-    The range grows to the actual data when values lie outside it (wrong BitsStored),
-    so inverted values stay within the same range.
-    """
-    amin, amax = float(arr.min()), float(arr.max())
-    low = amin if low is None else min(low, amin)
-    high = amax if high is None else max(high, amax)
-    total = low + high
-    if arr.dtype in (np.uint8, np.uint16) and 0 <= total <= 65535 and total == int(total):
-        return np.subtract(np.uint16(total), arr, dtype=np.uint16), total
-    if np.issubdtype(arr.dtype, np.integer) and abs(total) < 2**62:
-        return np.int64(total) - arr.astype(np.int64), total
-    return total - arr.astype(np.float64), total
-
-
-def _to_storage(path: Path, arr: np.ndarray) -> np.ndarray:
-    """``uint16`` when integral and within 0..65535, else ``float32``."""
-    if arr.dtype == np.uint16:
-        return np.ascontiguousarray(arr)
-    if arr.dtype == np.uint8:
-        return arr.astype(np.uint16)
-    if np.issubdtype(arr.dtype, np.integer):
-        if arr.min() >= 0 and arr.max() <= 65535:
-            return arr.astype(np.uint16)
-        return arr.astype(np.float32)
-    if not np.isfinite(arr).all():
-        raise RadiographError(path, "image contains NaN or infinite values")
-    if arr.min() >= 0 and arr.max() <= 65535 and np.array_equal(arr, np.trunc(arr)):
-        return arr.astype(np.uint16)
-    return arr.astype(np.float32)
-
-
-def _colour_to_gray(arr: np.ndarray, ds: Any, photometric: str, warnings: list[str]) -> np.ndarray:
-    """BT.601 luminance of RGB (pydicom already converted YBR; palettes are applied)."""
-    if photometric == "PALETTE COLOR":
-        from pydicom.pixels import apply_color_lut
-
-        arr = apply_color_lut(arr, ds)
-    return to_grey(arr[:, :, :3], "RGB", warnings, what=f"colour DICOM ({photometric})")
-
-
-# --------------------------------------------------------------------------- tags
-
-
-def _window_from_tags(ds: Any, warnings: list[str]) -> Window | None:
-    """WindowCenter/WindowWidth (first values), else the VOI LUT's input range."""
-    if "WindowCenter" in ds or "WindowWidth" in ds:
-        center, width = _float_tag(ds, "WindowCenter"), _float_tag(ds, "WindowWidth")
-        if center is not None and width is not None and width > 0:
-            return Window(center, width)
-        warnings.append("WindowCenter / WindowWidth missing or invalid: window ignored")
-    try:
-        seq = ds.get("VOILUTSequence")
-        if seq:
-            n, first = (int(v) for v in list(seq[0].LUTDescriptor)[:2])
-            return Window.from_bounds(first, first + (n or 65536))
-    except Exception:  # a malformed sequence only costs the initial window
-        warnings.append("VOILUTSequence malformed: window ignored")
-    return None
-
-
-def _spacing(ds: Any, warnings: list[str]) -> tuple[tuple[float, float] | None, bool]:
-    for kw, detector in (("PixelSpacing", False), ("ImagerPixelSpacing", True)):
-        if kw not in ds:
-            continue
-        pair = _float_pair(ds, kw)
-        if pair is None:
-            warnings.append(f"{kw} is malformed, zero or negative: ignored")
-            continue
-        if detector:
-            warnings.append(
-                "spacing from ImagerPixelSpacing (at the detector): the geometric "
-                "magnification is not corrected, so distances are slightly overestimated"
-            )
-        return pair, detector
-    return None, False
-
-
-def _float_pair(ds: Any, kw: str) -> tuple[float, float] | None:
-    try:
-        values = [float(v) for v in _as_list(ds[kw].value)]
-    except Exception:  # unparseable DS
-        return None
-    return valid_spacing(values)
-
-
-def _float_tag(ds: Any, kw: str) -> float | None:
-    """The first value of a numeric tag, or None when missing, empty or malformed."""
-    try:
-        values = _as_list(ds[kw].value)
-        value = float(values[0])
-    except Exception:
-        return None
-    return value if math.isfinite(value) else None
-
-
-def _int_tag(ds: Any, kw: str) -> int | None:
-    value = _float_tag(ds, kw)
-    if value is None or value != int(value) or value < 0:
-        return None
-    return int(value)
-
-
-def _as_list(value: Any) -> list[Any]:
-    if value is None or isinstance(value, (str, bytes)):
-        return [value] if value not in (None, "", b"") else []
-    try:
-        return list(value)
-    except TypeError:
-        return [value]
-
-
-def _code_string(ds: Any, kw: str) -> str | None:
-    """A Code String value when it looks like one (so free text never leaks through)."""
-    try:
-        values = _as_list(ds[kw].value) if kw in ds else []
-        value = str(values[0]).strip() if values else ""
-    except Exception:
-        return None
-    return value if _CS_RE.match(value) else None
-
-
-def _valid_uid(value: Any) -> str | None:
-    if not isinstance(value, str):
-        return None
-    uid = value.strip("\x00 ")
-    return uid if 0 < len(uid) <= 64 and _UID_RE.match(uid) else None
 
 
 def _pydicom() -> Any:

@@ -138,6 +138,40 @@ def _overlaps(a: np.ndarray, b: np.ndarray) -> bool:
                for i in range(len(a)) for j in range(len(b)))
 
 
+@dataclass(frozen=True)
+class _Vertebrae:
+    """One image's vertebrae as the geometric checks see them. A vertebra is "present" when all
+    its schema corners are: then its centroid is defined and, being the mean of the corners, it
+    does not move when corners are swapped among themselves. "full" adds: it has four corners."""
+
+    schema: Schema
+    table_px: np.ndarray  # [V, 4, 2] original px
+    table: np.ndarray  # [V, 4, 2] in the physical frame when the spacing is known, else px
+    index: dict[tuple[int, int], int]
+    corners_of: list[list[int]]
+    present: list[bool]
+    centroid: list[Any]
+    full: list[bool]
+    unit: str
+
+    @classmethod
+    def of(cls, schema: Schema, xy: np.ndarray, visible: np.ndarray | None,
+           spacing: tuple[float, float] | None) -> _Vertebrae:
+        table_px = corner_table(schema, xy, visible)
+        table = to_physical(table_px, spacing)
+        nv = len(schema.vertebrae)
+        index = schema.index_by_corner()
+        corners_of = [sorted(c for (v2, c) in index if v2 == v) for v in range(nv)]
+        present = [bool(corners_of[v]) and bool(np.isfinite(table[v, corners_of[v]]).all()) for v in range(nv)]
+        centroid: list[Any] = [table[v, corners_of[v]].mean(axis=0) if present[v] else None for v in range(nv)]
+        full = [present[v] and len(corners_of[v]) == 4 for v in range(nv)]
+        return cls(schema, table_px, table, index, corners_of, present, centroid, full,
+                   "mm" if spacing else "px")
+
+    def pts(self, v: int, cs: Iterable[int]) -> tuple[int, ...]:
+        return tuple(sorted(self.index[(v, c)] for c in cs if (v, c) in self.index))
+
+
 def check(schema: Schema, xy: np.ndarray, visible: np.ndarray | None = None, *,
           heatmap_peaks: np.ndarray | None = None, prediction_xy: np.ndarray | None = None,
           spacing: tuple[float, float] | None = None, facing: str | None = None,
@@ -145,33 +179,31 @@ def check(schema: Schema, xy: np.ndarray, visible: np.ndarray | None = None, *,
     """All checks on one image's points (original px, y down). ``heatmap_peaks`` and
     ``prediction_xy`` are [K, 2] in the same pixels; ``peak_threshold_px`` overrides the default
     PEAK_DISTANCE_FRACTION × median vertebral height."""
-    sp = valid_spacing(spacing)
-    unit = "mm" if sp else "px"
-    table_px = corner_table(schema, xy, visible)
-    table = to_physical(table_px, sp)
-    nv = len(schema.vertebrae)
-    index = schema.index_by_corner()
-    corners_of = [sorted(c for (v2, c) in index if v2 == v) for v in range(nv)]
-    names = schema.vertebrae
-    # A vertebra is "present" when all its schema corners are: then its centroid is defined and,
-    # being the mean of the corners, it does not move when corners are swapped among themselves.
-    present = [bool(corners_of[v]) and np.isfinite(table[v, corners_of[v]]).all() for v in range(nv)]
-    centroid: list[Any] = [table[v, corners_of[v]].mean(axis=0) if present[v] else None for v in range(nv)]
-    full = [present[v] and len(corners_of[v]) == 4 for v in range(nv)]
-    flags: list[Flag] = []
+    g = _Vertebrae.of(schema, xy, visible, valid_spacing(spacing))
+    flags = [*_corner_order_flags(g, facing), *_outline_flags(g), *_level_order_flags(g), *_overlap_flags(g),
+             *_height_jump_flags(g)]
+    if heatmap_peaks is not None:
+        flags += _peak_distance_flags(schema, xy, visible, heatmap_peaks, median_middle_height(g.table_px),
+                                      peak_threshold_px)
+    if prediction_xy is not None:
+        shift = level_shift(schema, xy, prediction_xy, visible=visible)
+        if shift is not None:
+            flags.append(_level_shift_flag(schema, *shift, g.index))
+    return flags
 
-    def pts(v: int, cs: Iterable[int]) -> tuple[int, ...]:
-        return tuple(sorted(index[(v, c)] for c in cs if (v, c) in index))
 
-    # -- corner order, in each vertebra's own frame ---------------------------------------
+def _corner_order_flags(g: _Vertebrae, facing: str | None) -> list[Flag]:
+    """Corners swapped across (left/right or anterior/posterior) or along the column (upper/
+    lower), judged in each vertebra's own frame."""
+    schema, names, cn = g.schema, g.schema.vertebrae, g.schema.corner_names
     lateral = schema.view == "LAT"
     if lateral and facing not in ("left", "right"):
-        facing = infer_facing(table_px)
-    cn = schema.corner_names
-    for v in range(nv):
-        axis = _column_axis(v, centroid)
+        facing = infer_facing(g.table_px)
+    flags: list[Flag] = []
+    for v in range(len(names)):
+        axis = _column_axis(v, g.centroid)
         right = np.array([axis[1], -axis[0]])  # the displayed right, perpendicular to the axis
-        c = table[v]
+        c = g.table[v]
         if lateral:
             if facing is None:
                 across = []
@@ -183,43 +215,63 @@ def check(schema: Schema, xy: np.ndarray, visible: np.ndarray | None = None, *,
         for (a, b), direction, what in across:
             if np.isfinite(c[[a, b]]).all() and float(np.dot(c[b] - c[a], direction)) < 0:
                 flags.append(Flag(CORNER_ORDER, f"{names[v]}: {cn[a]} and {cn[b]} look swapped ({what})",
-                                  pts(v, (a, b)), v, "error"))
+                                  g.pts(v, (a, b)), v, "error"))
         swapped = [(a, b) for a, b in ((0, 2), (1, 3))
                    if np.isfinite(c[[a, b]]).all() and float(np.dot(c[b] - c[a], axis)) < 0]
         if len(swapped) == 2:
             flags.append(Flag(CORNER_ORDER, f"{names[v]}: upper endplate drawn below the lower one",
-                              pts(v, (0, 1, 2, 3)), v, "error"))
+                              g.pts(v, (0, 1, 2, 3)), v, "error"))
         for a, b in swapped if len(swapped) == 1 else []:
             flags.append(Flag(CORNER_ORDER, f"{names[v]}: {cn[a]} is below {cn[b]} (upper/lower swapped)",
-                              pts(v, (a, b)), v, "error"))
+                              g.pts(v, (a, b)), v, "error"))
+    return flags
 
-    # -- outline shape -----------------------------------------------------------------------
-    for v in range(nv):
-        if not full[v]:
+
+def _outline_flags(g: _Vertebrae) -> list[Flag]:
+    """A complete vertebra whose outline crosses itself (error) or is not convex (warning)."""
+    names = g.schema.vertebrae
+    flags: list[Flag] = []
+    for v in range(len(names)):
+        if not g.full[v]:
             continue
-        poly = table[v, list(_OUTLINE)]
+        poly = g.table[v, list(_OUTLINE)]
         if _crosses(poly[0], poly[1], poly[2], poly[3]) or _crosses(poly[1], poly[2], poly[3], poly[0]):
             flags.append(Flag(OUTLINE, f"{names[v]}: outline crosses itself (corners in the wrong order)",
-                              pts(v, _OUTLINE), v, "error"))
+                              g.pts(v, _OUTLINE), v, "error"))
         elif not _convex(poly):
-            flags.append(Flag(OUTLINE, f"{names[v]}: outline is not convex", pts(v, _OUTLINE), v, "warning"))
+            flags.append(Flag(OUTLINE, f"{names[v]}: outline is not convex", g.pts(v, _OUTLINE), v, "warning"))
+    return flags
 
-    # -- cranio-caudal order and overlap -------------------------------------------------------
-    order = [v for v in range(nv) if present[v]]
-    for u, w in zip(order, order[1:]):
-        if centroid[w][1] <= centroid[u][1]:
-            flags.append(Flag(LEVEL_ORDER, f"{names[w]} is drawn above {names[u]}",
-                              pts(u, corners_of[u]) + pts(w, corners_of[w]), w, "error"))
+
+def _level_order_flags(g: _Vertebrae) -> list[Flag]:
+    """Cranio-caudal order: each present vertebra's centroid below the previous present one's."""
+    names = g.schema.vertebrae
+    order = [v for v in range(len(names)) if g.present[v]]
+    return [Flag(LEVEL_ORDER, f"{names[w]} is drawn above {names[u]}",
+                 g.pts(u, g.corners_of[u]) + g.pts(w, g.corners_of[w]), w, "error")
+            for u, w in zip(order, order[1:]) if g.centroid[w][1] <= g.centroid[u][1]]
+
+
+def _overlap_flags(g: _Vertebrae) -> list[Flag]:
+    """Any two present vertebrae whose outlines (or a lone endplate and an outline) overlap."""
+    names = g.schema.vertebrae
+    order = [v for v in range(len(names)) if g.present[v]]
+    flags: list[Flag] = []
     for i, u in enumerate(order):
         for w in order[i + 1:]:
-            pu = table[u, [k for k in _OUTLINE if k in corners_of[u]]]
-            pw = table[w, [k for k in _OUTLINE if k in corners_of[w]]]
+            pu = g.table[u, [k for k in _OUTLINE if k in g.corners_of[u]]]
+            pw = g.table[w, [k for k in _OUTLINE if k in g.corners_of[w]]]
             if len(pu) >= 2 and len(pw) >= 2 and len(pu) + len(pw) >= 6 and _overlaps(pu, pw):
                 flags.append(Flag(OVERLAP, f"{names[u]} and {names[w]} overlap",
-                                  pts(u, corners_of[u]) + pts(w, corners_of[w]), w, "error"))
+                                  g.pts(u, g.corners_of[u]) + g.pts(w, g.corners_of[w]), w, "error"))
+    return flags
 
-    # -- middle-height jumps --------------------------------------------------------------------
-    heights = {v: _middle_height(table[v]) for v in range(nv) if full[v]}
+
+def _height_jump_flags(g: _Vertebrae) -> list[Flag]:
+    """A middle height more than HEIGHT_JUMP_FRACTION off both nearest neighbours' (one adjacent)."""
+    names, unit = g.schema.vertebrae, g.unit
+    heights = {v: _middle_height(g.table[v]) for v in range(len(names)) if g.full[v]}
+    flags: list[Flag] = []
     for v, h in heights.items():
         near = sorted((abs(u - v), u) for u in heights if u != v and abs(u - v) <= 2)[:2]
         if len(near) < 2 or not any(d == 1 for d, _ in near):
@@ -227,30 +279,23 @@ def check(schema: Schema, xy: np.ndarray, visible: np.ndarray | None = None, *,
         if all(abs(h - heights[u]) > HEIGHT_JUMP_FRACTION * heights[u] for _, u in near):
             others = " and ".join(f"{names[u]} ({heights[u]:.1f} {unit})" for _, u in near)
             flags.append(Flag(HEIGHT_JUMP, f"{names[v]}: middle height {h:.1f} {unit} differs by more "
-                              f"than {HEIGHT_JUMP_FRACTION:.0%} from {others}", pts(v, (0, 1, 2, 3)), v,
+                              f"than {HEIGHT_JUMP_FRACTION:.0%} from {others}", g.pts(v, (0, 1, 2, 3)), v,
                               "warning"))
-
-    median_px = median_middle_height(table_px)
-
-    # -- distance to the heatmap peaks -----------------------------------------------------------
-    if heatmap_peaks is not None:
-        thr = peak_threshold_px if peak_threshold_px is not None else (
-            PEAK_DISTANCE_FRACTION * median_px if median_px else PEAK_DISTANCE_FALLBACK_PX)
-        peaks = np.asarray(heatmap_peaks, dtype=np.float64).reshape(-1, 2)
-        xy_arr = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
-        vis = np.ones(schema.k, bool) if visible is None else np.asarray(visible, bool)
-        dist = np.hypot(*(xy_arr - peaks).T)
-        for j in np.flatnonzero(vis & np.isfinite(dist) & (dist > thr)):
-            flags.append(Flag(PEAK_DISTANCE, f"{schema.keypoints[j]} is {dist[j]:.1f} px from its "
-                              f"heatmap peak (threshold {thr:.1f} px)", (int(j),), schema.vertebra[j],
-                              "warning"))
-
-    # -- labels shifted by one level against the prediction ---------------------------------------
-    if prediction_xy is not None:
-        shift = level_shift(schema, xy, prediction_xy, visible=visible)
-        if shift is not None:
-            flags.append(_level_shift_flag(schema, *shift, index))
     return flags
+
+
+def _peak_distance_flags(schema: Schema, xy: np.ndarray, visible: np.ndarray | None, heatmap_peaks: np.ndarray,
+                         median_px: float | None, peak_threshold_px: float | None) -> list[Flag]:
+    """Visible points farther from their heatmap peak than the threshold (original px)."""
+    thr = peak_threshold_px if peak_threshold_px is not None else (
+        PEAK_DISTANCE_FRACTION * median_px if median_px else PEAK_DISTANCE_FALLBACK_PX)
+    peaks = np.asarray(heatmap_peaks, dtype=np.float64).reshape(-1, 2)
+    xy_arr = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+    vis = np.ones(schema.k, bool) if visible is None else np.asarray(visible, bool)
+    dist = np.hypot(*(xy_arr - peaks).T)
+    return [Flag(PEAK_DISTANCE, f"{schema.keypoints[j]} is {dist[j]:.1f} px from its "
+                 f"heatmap peak (threshold {thr:.1f} px)", (int(j),), schema.vertebra[j], "warning")
+            for j in np.flatnonzero(vis & np.isfinite(dist) & (dist > thr))]
 
 
 def _column_axis(v: int, centroid: list[Any]) -> np.ndarray:

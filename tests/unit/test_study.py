@@ -10,6 +10,7 @@ from vam_gui.core.annotation import PointState, ReviewState
 from vam_gui.core.letterbox import Letterbox
 from vam_gui.core.prediction import Prediction
 from vam_gui.io import Study, StudyError
+from vam_gui.io.study_db import SCHEMA_VERSION
 
 
 def write_images(folder, n=3, size=(120, 90)):
@@ -49,7 +50,7 @@ def test_create_add_list(tmp_path, study):
     assert ann.k == 20 and ann.is_empty() and not ann.visible.any()
     conn = sqlite3.connect(study.path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
 def test_add_skips_non_images_and_duplicates(tmp_path, study):
@@ -158,8 +159,21 @@ def test_foreign_sqlite_database_is_refused_untouched(tmp_path):
     assert path.read_bytes() == before
 
 
-def test_damaged_study_is_refused_untouched(tmp_path, study):
+def read_everything(study):
+    """Every read a viewer or an export makes."""
+    study.list_images()
+    study.counts_by_status()
+    for image in study.image_ids():
+        study.annotation(image), study.status(image), study.prediction(image), study.heatmaps(image)
+    study.edit_log()
+
+
+def test_damaged_study_fails_clearly_and_stays_untouched(tmp_path, study):
+    """Opening reads only the header and the schema (no scan of the whole file), so a damaged
+    page is reported on open or on the first read that meets it; read-only, the file is left
+    as it was."""
     path = study.path
+    assert study.check_integrity() == []
     study.close()
     data = bytearray(path.read_bytes())
     # wipe the middle of the file: page contents, not the header
@@ -168,9 +182,16 @@ def test_damaged_study_is_refused_untouched(tmp_path, study):
     path.write_bytes(bytes(data))
     for suffix in ("-wal", "-shm"):
         path.with_name(path.name + suffix).unlink(missing_ok=True)
-    with pytest.raises(StudyError, match="damaged|cannot open"):
-        Study.open(path)
+    with pytest.raises(StudyError, match="damaged study file"):
+        with Study.open(path, read_only=True) as s:
+            read_everything(s)
     assert path.read_bytes() == bytes(data)
+    assert sorted(p.name for p in path.parent.iterdir() if p.name.startswith("s.vamstudy")) == ["s.vamstudy"]
+    with pytest.raises(StudyError, match="damaged study file|cannot open"):
+        with Study.open(path) as s:
+            read_everything(s)
+    with Study.open(path, read_only=True) as s:
+        assert s.check_integrity() != []
 
 
 def test_newer_format_is_refused(tmp_path, study):

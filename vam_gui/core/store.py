@@ -46,11 +46,30 @@ class ImageRecord(Protocol):
     def status(self) -> str: ...
 
 
+class LockRecord(Protocol):
+    """Who has a study open for writing (one writer per study)."""
+
+    @property
+    def host(self) -> str: ...
+    @property
+    def user(self) -> str: ...
+    @property
+    def pid(self) -> int: ...
+    @property
+    def since(self) -> str: ...  # ISO 8601, UTC
+
+
 class StudyStore(Protocol):
     """The store's interface as core and io use it (``vam_gui.io.Study`` implements it)."""
 
     @property
     def schema(self) -> Schema: ...
+
+    @property
+    def read_only(self) -> bool: ...  # writes raise (opened read-only, or another process writes)
+
+    @property
+    def lock_holder(self) -> LockRecord | None: ...  # the other writer that made it read-only
 
     def annotation(self, image_id: str) -> Annotation: ...
 

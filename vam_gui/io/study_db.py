@@ -1,7 +1,10 @@
 """The SQLite layout of a ``.vamstudy`` file and its migrations.
 
 The file is identified by ``PRAGMA application_id`` and versioned by ``PRAGMA user_version``;
-each migration moves a file one version up inside one transaction.
+each migration moves a file one version up inside one transaction. A study that may not be
+written (read-only media, opened read-only) is never migrated: the readers cope with every
+version from READABLE_FROM up (format 1 has no ``predictions.max_spread``; format 3 and older
+have no ``writer`` table, so nobody can hold their write lock).
 """
 
 from __future__ import annotations
@@ -9,7 +12,8 @@ from __future__ import annotations
 import sqlite3
 
 APPLICATION_ID = 0x56414D31  # "VAM1"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
+READABLE_FROM = 1  # the oldest format that is read without migrating
 
 _V1 = """
 CREATE TABLE meta (
@@ -94,8 +98,21 @@ _V3 = """
 CREATE INDEX edits_by_group ON edits(grp);
 """
 
+# v4: one writer per study. The process that has the study open for writing (see
+# io/study_lock.py); at most one row.
+_V4 = """
+CREATE TABLE writer (
+    id     INTEGER PRIMARY KEY CHECK (id = 1),
+    host   TEXT NOT NULL,
+    user   TEXT NOT NULL,
+    pid    INTEGER NOT NULL,
+    since  TEXT NOT NULL,
+    token  TEXT NOT NULL
+);
+"""
+
 # MIGRATIONS[v] upgrades a file at version v to v + 1.
-MIGRATIONS: dict[int, str] = {0: _V1, 1: _V2, 2: _V3}
+MIGRATIONS: dict[int, str] = {0: _V1, 1: _V2, 2: _V3, 3: _V4}
 
 
 def migrate(conn: sqlite3.Connection) -> int:

@@ -1,0 +1,168 @@
+"""The open study's connection: transactions, queries, closing, and the read-only state.
+
+Every read goes through ``_query`` (a SQLite error becomes one StudyError line) and every write
+through ``_transaction`` (commits, or rolls back and raises StudyWriteError). The parts of
+``Study`` that know images, predictions and annotations build on this class.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, TypeVar
+
+from vam_gui.core.schema import Schema
+from vam_gui.io import study_lock
+from vam_gui.io.study_connect import Opened, connect_reader, side_file
+from vam_gui.io.study_errors import DamagedRowError, StudyError, StudyWriteError, read_error, write_error
+from vam_gui.io.study_lock import LockHolder
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def is_real(value: object) -> bool:
+    """A finite number as SQLite hands it back (never text, a blob or a bool)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+_Self = TypeVar("_Self", bound="StudyConnection")
+
+
+class StudyConnection:
+    """An open study file and what may be done with it (see ``Study``)."""
+
+    def __init__(self, path: Path, opened: Opened) -> None:
+        self.path = path
+        self._conn: sqlite3.Connection | None = opened.conn
+        self._lock = threading.RLock()  # inference workers save predictions from other threads
+        self.schema: Schema = opened.schema
+        self.study_uid = opened.study_uid
+        self.format_version = opened.version
+        self._writer = opened.read_only_reason is None  # holds (or held) the write lock
+        self._read_only_reason = opened.read_only_reason
+        self._lock_holder = opened.holder
+        self._immutable = opened.immutable
+        self._row_ids: dict[str, int] = {}
+
+    @property
+    def read_only(self) -> bool:
+        """True when writes are refused: opened read-only (on request, read-only media, or
+        another process holds the write lock) or the lock was taken over since."""
+        return self._read_only_reason is not None
+
+    @property
+    def read_only_reason(self) -> str | None:
+        return self._read_only_reason
+
+    @property
+    def lock_holder(self) -> LockHolder | None:
+        """The other process that had the study open for writing when this one opened it
+        read-only; None when this Study is the writer or nobody was writing."""
+        return self._lock_holder
+
+    def close(self) -> None:
+        """Close the file and give back the write lock (once no other Study of this process
+        has it open)."""
+        with self._lock:
+            conn, self._conn = self._conn, None
+            if conn is None:
+                return
+            try:
+                if self._writer:
+                    study_lock.release(conn, self.path)
+            except sqlite3.Error:
+                pass  # the row stays; once this process is gone it is stale and taken silently
+            finally:
+                conn.close()
+
+    def __enter__(self: _Self) -> _Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def folder(self) -> Path:
+        return self.path.resolve().parent
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StudyError(self.path, "the study is closed")
+        if self._immutable and side_file(self.path, "-wal").exists():
+            # A writer opened the study after we did: an immutable connection would not see
+            # its edits and could read pages while its checkpoint rewrites them.
+            self._conn.close()
+            self._conn, self._immutable = connect_reader(self.path)
+        return self._conn
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: commits, or rolls back and raises (a failed write as
+        StudyWriteError; the caller's own exceptions as they are)."""
+        with self._lock:
+            conn = self._connection()
+            if self._read_only_reason is not None:
+                raise StudyWriteError(self.path, f"not saved: read-only, {self._read_only_reason}")
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                lost = study_lock.lost(conn)
+                if lost is not None:
+                    self._read_only_reason = lost
+                    raise StudyWriteError(self.path, f"not saved: {lost}; open the study again")
+                yield conn
+                conn.execute("COMMIT")
+            except (sqlite3.Error, OSError) as exc:
+                self._rollback(conn)
+                raise write_error(self.path, exc) from exc
+            except BaseException:
+                self._rollback(conn)
+                raise
+
+    @staticmethod
+    def _rollback(conn: sqlite3.Connection) -> None:
+        # SQLite rolls back by itself after some errors (a full disk, an I/O error).
+        if conn.in_transaction:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass  # the connection is unusable; the transaction is gone with it
+
+    def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            conn = self._connection()
+            try:
+                return conn.execute(sql, params).fetchall()
+            except sqlite3.DatabaseError as exc:
+                raise read_error(self.path, exc) from None
+
+    def _row(self, image_id: str) -> int:
+        rid = self._row_ids.get(image_id)
+        if rid is None:
+            rows = self._query("SELECT id FROM images WHERE image_id = ?", (image_id,))
+            if not rows:
+                raise KeyError(f"no image {image_id!r} in {self.path.name}")
+            rid = self._row_ids[image_id] = rows[0][0]
+        return rid
+
+    def _damaged(self, table: str, row: int | str, problem: str) -> DamagedRowError:
+        return DamagedRowError(self.path, table=table, row=row, problem=problem)
+
+    def check_integrity(self, *, full: bool = False) -> list[str]:
+        """SQLite's check of every page and index of the file: the problems found, or [] when
+        the file is sound. Reads the whole file (seconds for a large study), so opening does
+        not do it. ``full`` also checks that indexes match their tables."""
+        with self._lock:
+            conn = self._connection()
+            try:
+                rows = conn.execute("PRAGMA integrity_check" if full else "PRAGMA quick_check").fetchall()
+            except sqlite3.DatabaseError as exc:
+                return [" ".join(str(exc).split())]
+        problems = [str(r[0]) for r in rows]
+        return [] if problems == ["ok"] else problems

@@ -1,0 +1,191 @@
+"""Annotations, review states, the edit log and the view log of a study.
+
+Every finished edit is one transaction, committed at once, that also logs each change (who,
+when, which point, from -> to); the log only grows. The view log times how long each image is
+shown.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from vam_gui.core.annotation import SOURCES, STATUSES, Annotation, PointState, ReviewState
+from vam_gui.io.study_base import StudyConnection, is_real, now_iso
+
+
+@dataclass(frozen=True)
+class EditLogEntry:
+    id: int
+    group: int
+    at: str
+    user: str
+    image_id: str
+    kind: str
+    label: str
+    point: int | None
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+
+def _point_problem(x: object, y: object, visible: object, source: object) -> str | None:
+    for name, value in (("x", x), ("y", y)):
+        if value is not None and not is_real(value):
+            return f"{name} {value!r} is not a number"
+    if visible not in (0, 1):
+        return f"visible {visible!r} is not 0 or 1"
+    if source not in SOURCES:
+        return f"unknown source {source!r}"
+    return None
+
+
+def _json_object(text: object) -> dict[str, Any] | None | str:
+    """A logged before/after: the dict, None, or what is wrong with it (a str)."""
+    if text is None or text == "":
+        return None
+    try:
+        value = json.loads(text) if isinstance(text, (str, bytes)) else text
+    except json.JSONDecodeError as exc:
+        return f"not JSON ({exc.msg} at character {exc.pos})"
+    return value if isinstance(value, dict) else f"not a JSON object ({str(text)[:40]!r})"
+
+
+def _instant(value: object) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+class StudyEdits(StudyConnection):
+    """Annotations, edits and views of a study (mixed into ``Study``)."""
+
+    def _point(self, rid: int, idx: int, row: tuple[Any, ...] | None) -> PointState:
+        if row is None:
+            raise self._damaged("points", f"image {rid}, point {idx}", "the row is missing")
+        x, y, visible, source = row
+        problem = _point_problem(x, y, visible, source)
+        if problem is not None:
+            raise self._damaged("points", f"image {rid}, point {idx}", problem)
+        return PointState(np.nan if x is None else float(x), np.nan if y is None else float(y),
+                          bool(visible), source)
+
+    def annotation(self, image_id: str) -> Annotation:
+        rid = self._row(image_id)
+        rows = self._query("SELECT idx, x, y, visible, source FROM points WHERE image = ? ORDER BY idx", (rid,))
+        k = self.schema.k
+        if [r[0] for r in rows] != list(range(k)):
+            raise self._damaged("points", f"image {rid}", f"holds points {[r[0] for r in rows]}, "
+                                                          f"expected 0..{k - 1}")
+        ann = Annotation.empty(k)
+        for idx, *values in rows:
+            state = self._point(rid, idx, tuple(values))
+            ann.xy[idx] = (state.x, state.y)
+            ann.visible[idx] = state.visible
+            ann.source[idx] = state.source
+        return ann
+
+    def _review(self, rid: int, row: tuple[Any, ...]) -> ReviewState:
+        status, comment, reviewer = row
+        if status not in STATUSES:
+            raise self._damaged("images", rid, f"unknown status {status!r}")
+        if not all(v is None or isinstance(v, str) for v in (comment, reviewer)):
+            raise self._damaged("images", rid, "comment or reviewer is not text")
+        return ReviewState(status, comment, reviewer)
+
+    def status(self, image_id: str) -> ReviewState:
+        rid = self._row(image_id)
+        rows = self._query("SELECT status, comment, reviewer FROM images WHERE id = ?", (rid,))
+        return self._review(rid, rows[0])
+
+    def apply_edit(self, image_id: str, *, user: str, kind: str, label: str = "",
+                   points: dict[int, PointState] | None = None, review: ReviewState | None = None) -> int:
+        """Set some points and/or the review state of one image in one transaction, and log
+        each change (who, when, which point, from -> to). Returns the edit group id."""
+        for idx in points or {}:
+            if not 0 <= idx < self.schema.k:
+                raise IndexError(f"keypoint index {idx} out of range 0..{self.schema.k - 1}")
+        rid = self._row(image_id)
+        at = now_iso()
+        with self._transaction() as conn:
+            grp = conn.execute("SELECT COALESCE(MAX(grp), 0) + 1 FROM edits").fetchone()[0]
+            log = self._set_points(conn, rid, points or {})
+            if review is not None:
+                log.append(self._set_review(conn, rid, review, at))
+            conn.executemany(
+                "INSERT INTO edits(grp, at, user, image, kind, label, point, before, after)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(grp, at, user, rid, kind, label, idx, before, after) for idx, before, after in log],
+            )
+        return int(grp)
+
+    def _set_points(self, conn: sqlite3.Connection, rid: int,
+                    points: dict[int, PointState]) -> list[tuple[int | None, str, str]]:
+        log: list[tuple[int | None, str, str]] = []
+        for idx, new in sorted(points.items()):
+            old = self._point(rid, idx, conn.execute(
+                "SELECT x, y, visible, source FROM points WHERE image = ? AND idx = ?", (rid, idx)).fetchone())
+            conn.execute("UPDATE points SET x = ?, y = ?, visible = ?, source = ? WHERE image = ? AND idx = ?",
+                         (None if np.isnan(new.x) else float(new.x), None if np.isnan(new.y) else float(new.y),
+                          int(new.visible), new.source, rid, idx))
+            log.append((idx, json.dumps(old.to_json()), json.dumps(new.to_json())))
+        return log
+
+    def _set_review(self, conn: sqlite3.Connection, rid: int, review: ReviewState,
+                    at: str) -> tuple[None, str, str]:
+        old = self._review(rid, conn.execute("SELECT status, comment, reviewer FROM images WHERE id = ?",
+                                             (rid,)).fetchone())
+        conn.execute("UPDATE images SET status = ?, comment = ?, reviewer = ?, status_at = ? WHERE id = ?",
+                     (review.status, review.comment, review.reviewer, at, rid))
+        return (None, json.dumps({"status": old.status, "comment": old.comment, "reviewer": old.reviewer}),
+                json.dumps({"status": review.status, "comment": review.comment, "reviewer": review.reviewer}))
+
+    def edit_log(self, image_id: str | None = None) -> list[EditLogEntry]:
+        sql = ("SELECT e.id, e.grp, e.at, e.user, i.image_id, e.kind, e.label, e.point, e.before, e.after"
+               " FROM edits e JOIN images i ON i.id = e.image")
+        rows = self._query(sql + (" WHERE e.image = ? ORDER BY e.id" if image_id else " ORDER BY e.id"),
+                           (self._row(image_id),) if image_id else ())
+        return [self._log_entry(r) for r in rows]
+
+    def _log_entry(self, row: tuple[Any, ...]) -> EditLogEntry:
+        before, after = _json_object(row[8]), _json_object(row[9])
+        if isinstance(before, str) or isinstance(after, str):
+            name, problem = ("before", before) if isinstance(before, str) else ("after", after)
+            raise self._damaged("edits", row[0], f"{name} is {problem}")
+        if row[7] is not None and not isinstance(row[7], int):
+            raise self._damaged("edits", row[0], f"point {row[7]!r} is not a whole number")
+        return EditLogEntry(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], before, after)
+
+    # ----------------------------------------------------------------- review time
+    def begin_view(self, image_id: str, user: str) -> int:
+        """Log that an image is shown; returns the view id for ``end_view``. Showing is not an
+        edit: a read-only study (another process writes it, read-only media) logs no view and
+        returns 0."""
+        rid = self._row(image_id)
+        if self.read_only:
+            return 0
+        with self._transaction() as conn:
+            cur = conn.execute("INSERT INTO views(image, user, shown_at) VALUES (?, ?, ?)", (rid, user, now_iso()))
+            return int(cur.lastrowid or 0)
+
+    def end_view(self, view_id: int) -> None:
+        if self.read_only:
+            return  # nothing to log on a read-only study, nor once its lock was taken over
+        with self._transaction() as conn:
+            conn.execute("UPDATE views SET left_at = ? WHERE id = ? AND left_at IS NULL", (now_iso(), view_id))
+
+    def review_seconds(self, image_id: str) -> float:
+        """Total time the image was shown (closed views only)."""
+        total = 0.0
+        for vid, shown, left in self._query("SELECT id, shown_at, left_at FROM views"
+                                            " WHERE image = ? AND left_at IS NOT NULL", (self._row(image_id),)):
+            start, end = _instant(shown), _instant(left)
+            if start is None or end is None:
+                raise self._damaged("views", vid, f"shown_at {shown!r} or left_at {left!r} is not a time")
+            total += (end - start).total_seconds()
+        return total

@@ -1,0 +1,233 @@
+"""The study's images: adding, listing, finding moved files, per-image facts.
+
+Images are referenced by a path relative to the study file plus a content hash; a missing or
+moved image is reported and can be relocated, never fatal.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from vam_gui.core.annotation import STATUSES
+from vam_gui.io.files import file_sha256, files_in
+from vam_gui.io.study_base import StudyConnection, is_real, now_iso
+from vam_gui.io.study_errors import StudyError, StudyWriteError
+
+if TYPE_CHECKING:
+    from vam_gui.core.radiograph import Radiograph
+    from vam_gui.io.radiograph import RadiographError
+
+SUFFIX = ".vamstudy"
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    image_id: str
+    rel_path: str
+    content_hash: str
+    width: int
+    height: int
+    spacing: tuple[float, float] | None
+    spacing_is_detector: bool
+    facing: str | None
+    status: str
+    comment: str | None
+    reviewer: str | None
+    worst_confidence: float | None = None
+    max_spread: float | None = None
+
+    @property
+    def file_name(self) -> str:
+        return Path(self.rel_path).name
+
+
+@dataclass
+class AddReport:
+    added: list[str] = field(default_factory=list)  # image ids
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    duplicates: list[str] = field(default_factory=list)  # paths already in the study
+
+
+def _expand(paths: Iterable[str | os.PathLike[str]], recursive: bool) -> list[Path]:
+    files: list[Path] = []
+    for item in paths:
+        p = Path(item)
+        if p.is_dir():
+            files.extend(files_in(p, recursive=recursive, accept=lambda f: SUFFIX not in f.name))
+        else:
+            files.append(p)
+    return files
+
+
+def _optional_text(*values: object) -> bool:
+    return all(v is None or isinstance(v, str) for v in values)
+
+
+def _image_problem(row: tuple[Any, ...]) -> str | None:
+    """What is wrong with an images row as read by _INFO_SQL, or None."""
+    _, image_id, rel, digest, w, h, sy, sx, det, facing, status, comment, reviewer = row[:13]
+    if not all(isinstance(v, str) for v in (image_id, rel, digest)):
+        return "image_id, rel_path or content_hash is not text"
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in (w, h)):
+        return f"size {w!r} x {h!r} is not two positive whole numbers"
+    if not ((sy is None and sx is None) or all(is_real(v) and v > 0 for v in (sy, sx))):
+        return f"spacing {sy!r}, {sx!r} is not two positive numbers"
+    if det not in (0, 1) or facing not in (None, "left", "right"):
+        return f"spacing_is_detector {det!r} or facing {facing!r} is not one of the known values"
+    if status not in STATUSES:
+        return f"unknown status {status!r}"
+    if not _optional_text(comment, reviewer):
+        return "comment or reviewer is not text"
+    return None
+
+
+class StudyImages(StudyConnection):
+    """Images of a study (mixed into ``Study``)."""
+
+    def add_images(self, paths: Iterable[str | os.PathLike[str]], *, recursive: bool = True,
+                   progress: Callable[[int, int], None] | None = None,
+                   cancel: Callable[[], bool] | None = None) -> AddReport:
+        """Add image files and folders (recursively). Files that are not readable
+        radiographs are skipped and reported, as are images already in the study. Each image
+        is its own transaction: a failed write (StudyWriteError) keeps the images added before."""
+        from vam_gui.io.radiograph import RadiographError, load_radiograph
+
+        files = _expand(paths, recursive)
+        report = AddReport()
+        known = set(self.image_ids())
+        for n, file in enumerate(files, 1):
+            if cancel is not None and cancel():
+                break
+            try:
+                self._add_one(file, known, report, load_radiograph, RadiographError)
+            except StudyWriteError as exc:
+                raise StudyWriteError(self.path, f"{exc.reason} (while adding {file.name}; "
+                                                 f"{len(report.added)} images added before)") from exc
+            if progress is not None:
+                progress(n, len(files))
+        return report
+
+    def _add_one(self, file: Path, known: set[str], report: AddReport, load: Callable[[Path], Radiograph],
+                 error_type: type[RadiographError]) -> None:
+        try:
+            rad = load(file)
+        except error_type as exc:
+            report.skipped.append((str(file), exc.reason))
+            return
+        if rad.image_id in known:
+            report.duplicates.append(str(file))
+            return
+        self._insert_image(file, rad)
+        known.add(rad.image_id)
+        report.added.append(rad.image_id)
+
+    def _relative(self, file: Path) -> str:
+        try:
+            return Path(os.path.relpath(file.resolve(), self.folder)).as_posix()
+        except ValueError:  # another drive on Windows: keep it absolute
+            return file.resolve().as_posix()
+
+    def _insert_image(self, file: Path, rad: Radiograph) -> None:
+        spacing = rad.spacing or (None, None)
+        values = (rad.image_id, self._relative(file), file_sha256(file), int(rad.pixels.shape[1]),
+                  int(rad.pixels.shape[0]), spacing[0], spacing[1], int(rad.spacing_is_detector), now_iso())
+        with self._transaction() as conn:
+            cur = conn.execute(
+                "INSERT INTO images(image_id, rel_path, content_hash, width, height, spacing_y, spacing_x,"
+                " spacing_is_detector, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", values)
+            conn.executemany("INSERT INTO points(image, idx) VALUES (?, ?)",
+                             [(cur.lastrowid, i) for i in range(self.schema.k)])
+
+    def image_ids(self) -> list[str]:
+        return [r[0] for r in self._query("SELECT image_id FROM images ORDER BY id")]
+
+    def _info(self, row: tuple[Any, ...]) -> ImageInfo:
+        problem = _image_problem(row)
+        if problem is not None:
+            raise self._damaged("images", row[0], problem)
+        (_, image_id, rel, digest, w, h, sy, sx, det, facing, status, comment, reviewer, worst, spread) = row
+        if not all(v is None or is_real(v) for v in (worst, spread)):
+            raise self._damaged("predictions", row[0], f"worst_confidence {worst!r} or max_spread {spread!r}"
+                                                       " is not a number")
+        return ImageInfo(image_id, rel, digest, w, h, None if sy is None else (sy, sx), bool(det),
+                         facing, status, comment, reviewer, worst, spread)
+
+    def _info_sql(self) -> str:
+        spread = "p.max_spread" if self.format_version >= 2 else "NULL"  # format 1, read-only
+        return ("SELECT i.id, i.image_id, i.rel_path, i.content_hash, i.width, i.height, i.spacing_y,"
+                " i.spacing_x, i.spacing_is_detector, i.facing, i.status, i.comment, i.reviewer,"
+                f" p.worst_confidence, {spread} FROM images i LEFT JOIN predictions p ON p.image = i.id")
+
+    def image_info(self, image_id: str) -> ImageInfo:
+        rows = self._query(self._info_sql() + " WHERE i.image_id = ?", (image_id,))
+        if not rows:
+            raise KeyError(f"no image {image_id!r} in {self.path.name}")
+        return self._info(rows[0])
+
+    def list_images(self) -> list[ImageInfo]:
+        """Every image with status, reviewer and worst confidence, in the order added."""
+        return [self._info(r) for r in self._query(self._info_sql() + " ORDER BY i.id")]
+
+    def counts_by_status(self) -> dict[str, int]:
+        counts = {s: 0 for s in STATUSES}
+        for status, n in self._query("SELECT status, COUNT(*) FROM images GROUP BY status"):
+            if status not in counts:
+                rid = self._query("SELECT id FROM images WHERE status IS ? LIMIT 1", (status,))[0][0]
+                raise self._damaged("images", rid, f"unknown status {status!r}")
+            counts[status] = n
+        return counts
+
+    def image_path(self, image_id: str) -> Path:
+        rel = Path(self.image_info(image_id).rel_path)
+        return rel if rel.is_absolute() else self.folder / rel
+
+    def missing_images(self) -> list[str]:
+        return [i for i in self.image_ids() if not self.image_path(i).is_file()]
+
+    def relocate(self, image_id: str, new_path: str | os.PathLike[str]) -> None:
+        """Point an image at a new file; the content must be the same (hash checked)."""
+        new_path = Path(new_path)
+        info = self.image_info(image_id)
+        if not new_path.is_file():
+            raise StudyError(self.path, f"cannot relocate to {new_path}: no such file")
+        if file_sha256(new_path) != info.content_hash:
+            raise StudyError(self.path, f"{new_path.name} is not the same image as {info.file_name} "
+                                        "(content differs)")
+        rel = self._relative(new_path)
+        with self._transaction() as conn:
+            conn.execute("UPDATE images SET rel_path = ? WHERE id = ?", (rel, self._row(image_id)))
+
+    def relocate_folder(self, folder: str | os.PathLike[str]) -> list[str]:
+        """Search ``folder`` (recursively) for the missing images, matching by content hash;
+        returns the ids relocated."""
+        missing = {self.image_info(i).content_hash: i for i in self.missing_images()}
+        wanted_names = {self.image_info(i).file_name for i in missing.values()}
+        found: list[str] = []
+        candidates = files_in(folder, hidden=True)  # sorted: the same file wins on every run
+        # Same-name files first: hashing every file of a large folder is the slow path.
+        candidates.sort(key=lambda p: p.name not in wanted_names)
+        for path in candidates:
+            if not missing:
+                break
+            digest = file_sha256(path)
+            if digest in missing:
+                image_id = missing.pop(digest)
+                self.relocate(image_id, path)
+                found.append(image_id)
+        return found
+
+    def load_radiograph(self, image_id: str) -> Radiograph:
+        from vam_gui.io.radiograph import load_radiograph
+
+        return load_radiograph(self.image_path(image_id))
+
+    def set_facing(self, image_id: str, facing: str | None) -> None:
+        if facing not in (None, "left", "right"):
+            raise ValueError(f"facing must be 'left', 'right' or None, got {facing!r}")
+        rid = self._row(image_id)
+        with self._transaction() as conn:
+            conn.execute("UPDATE images SET facing = ? WHERE id = ?", (facing, rid))

@@ -9,14 +9,10 @@ import sys
 import numpy as np
 import pytest
 
-from vam_gui.core.phantom import (
-    Phantom,
-    _Canvas,
-    _generate,
-    make_phantom,
-    polygon_coverage,
-)
 from vam_gui.core.schema import load_schema
+from vam_gui.synth import Phantom, make_phantom, polygon_coverage
+from vam_gui.synth.generate import _generate
+from vam_gui.synth.raster import Canvas
 
 SCHEMAS = {"lumbar-ap-20": 20, "lumbar-lat-22": 22, "spine-ap-68": 68}
 
@@ -72,7 +68,7 @@ def test_rendered_bright_rectangle_through_the_phantom_canvas() -> None:
         x0, y0 = rng.uniform(8, 20, 2)
         x1, y1 = x0 + rng.uniform(15, 40), y0 + rng.uniform(15, 30)
         rect = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
-        canvas = _Canvas(64, 72)
+        canvas = Canvas(64, 72)
         canvas.add_shell(rect, 2.5, rim=0.3, fill=0.5, n_sub=16)
         assert canvas.img.min() >= -1e-6 and canvas.img.max() > 0.7  # bright rim
         cx, cy, _ = _centroid(canvas.img)
@@ -297,8 +293,8 @@ def test_difficulty_scales_the_nuisances() -> None:
     assert 4000 <= hard.params["vmax"] <= 60000
 
 
-def test_module_imports_numpy_only() -> None:
-    code = ("import sys, vam_gui.core.phantom; "
+def test_package_imports_numpy_only() -> None:
+    code = ("import sys, vam_gui.synth; "
             "bad = [m for m in ('cv2', 'scipy', 'torch', 'PySide6') if m in sys.modules]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,4 +1,4 @@
-"""Phantoms above difficulty 1 (vam_gui.core.phantom_extras): hardware, ruler, text, stronger
+"""Phantoms above difficulty 1 (the extras of vam_gui.synth): hardware, ruler, text, stronger
 curves -- and phantoms at difficulty <= 1 exactly as they were before the extras existed."""
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 from test_phantom import assert_bodies_convex_and_discs_open
 
-from vam_gui.core.phantom import _generate, make_phantom
-from vam_gui.core.phantom_extras import fit_in_image
 from vam_gui.core.schema import load_schema
+from vam_gui.synth import make_phantom
+from vam_gui.synth.generate import _generate
+from vam_gui.synth.projection import fit_in_image
 
 # sha256 of (shape, pixels, xy, visible), computed with the generator BEFORE the extras were
 # added (numpy 2.4.6, OpenCV 5.0.0). The acceptance figures are measured on difficulty-1
@@ -144,8 +145,11 @@ def test_fit_in_image_shrinks_and_shifts_only_when_needed() -> None:
     assert f2 < 1.0 and q.min() >= -1e-9 and q.max() <= 99 + 1e-9
 
 
-def test_extras_module_imports_numpy_only() -> None:
-    code = ("import sys, vam_gui.core.phantom_extras; "
+def test_every_synth_module_imports_numpy_only() -> None:
+    code = ("import importlib, pkgutil, sys, vam_gui.synth as s; "
+            "names = [m.name for m in pkgutil.iter_modules(s.__path__, 'vam_gui.synth.')]; "
+            "[importlib.import_module(n) for n in names]; "
+            "assert {'vam_gui.synth.hardware', 'vam_gui.synth.overlays'} <= set(sys.modules), names; "
             "bad = [m for m in ('cv2', 'scipy', 'torch', 'PySide6') if m in sys.modules]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)

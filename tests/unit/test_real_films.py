@@ -350,10 +350,10 @@ def test_crop_views_move_points_with_the_image(tmp_path):
     (or its flip partner), for crop views with rotation, scale, shift and flips."""
     import cv2
 
-    from vam_gui.core.phantom import make_phantom
     from vam_gui.io.dataset import DatasetSource, entry_arrays, write_dataset
     from vam_gui.model.augment import Augment, Views, flip_permutation
     from vam_gui.model.dataset import VamDataset
+    from vam_gui.synth import make_phantom
 
     schema = load_schema("lumbar-ap-20")
     ph = make_phantom(schema, seed=4, difficulty=0.3)

@@ -27,8 +27,8 @@ def phantoms(tmp_path_factory):
 
 
 def test_two_step_run_writes_a_checkpoint_that_predicts(phantoms, tmp_path):
-    from vam_gui.core.phantom import make_phantom
     from vam_gui.model import Predictor
+    from vam_gui.synth import make_phantom
 
     summary = train(TrainOptions(dataset=str(phantoms / "dataset"), out=str(tmp_path), epochs=5, batch_size=2,
                                  max_steps=2, model=TINY))

@@ -16,10 +16,10 @@ def phantom_study(folder: Path, *, seed: int = 7, size: int = 512) -> Path:
     import torch
 
     from vam_gui.core.letterbox import Letterbox
-    from vam_gui.core.phantom import make_phantom
     from vam_gui.core.prediction import Prediction
     from vam_gui.io import Study
     from vam_gui.model.targets import gaussian_heatmaps
+    from vam_gui.synth import make_phantom
 
     ph = make_phantom("lumbar-ap-20", seed=seed, difficulty=0.5)
     images = folder / "images"

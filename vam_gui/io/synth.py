@@ -17,8 +17,8 @@ import numpy as np
 
 from vam_gui import __version__
 from vam_gui.core.atomic import write_bytes_atomic, write_json_atomic
-from vam_gui.core.phantom import Phantom, make_phantom
 from vam_gui.core.schema import Schema, load_schema
+from vam_gui.synth import Phantom, make_phantom
 
 
 def phantom_dicom_bytes(ph: Phantom, *, monochrome1: bool, uid_root_seed: int) -> bytes:

@@ -143,10 +143,10 @@ def bench_two_pass(device: torch.device, *, repeats: int = 5) -> dict[str, float
     points (what a lumbar study asks of a whole-column model): one pass on the whole film
     against the two-pass predictor (whole film, then a crop around L1-L5). Same image, same
     model, the two timed alternately; preprocessing included, as a user pays for it."""
-    from vam_gui.core.phantom import make_phantom
     from vam_gui.core.resources import resource_path
     from vam_gui.core.schema import load_schema
     from vam_gui.model.predictor import Predictor
+    from vam_gui.synth import make_phantom
 
     single = Predictor(resource_path("models", "demo.safetensors"), device=device, refine=False)
     double = Predictor((single.model, single.config), device=device, refine=True)

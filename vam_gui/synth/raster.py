@@ -1,14 +1,21 @@
-"""Anti-aliased polygon rasterisation and the drawing canvas of the phantom generator.
+"""The phantom's rasteriser: anti-aliased polygons, the drawing canvas, outline helpers, and
+the few OpenCV drawing helpers the film overlays share.
 
 Pixel convention: the centre of pixel (row i, column j) is (x = j, y = i); an edge lands at its
-sub-pixel position (exact along x, 1 / (2 n_sub) px along y).
+sub-pixel position (exact along x, 1 / (2 n_sub) px along y). OpenCV's pixel centres are the
+same, so its sub-pixel drawing (``SUB_BITS`` fractional bits) needs no offset either.
+Only numpy at import; OpenCV inside the functions that need it.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
+
+SUB_BITS = 4  # fractional bits of OpenCV's sub-pixel drawing
+ONE = float(1 << SUB_BITS)  # one pixel in OpenCV's sub-pixel units
 
 # ---------------------------------------------------------------------------------------
 # Rasterisation
@@ -109,10 +116,10 @@ def _inset(poly: np.ndarray, dist: float) -> np.ndarray:
     return out
 
 
-class _Canvas:
+class Canvas:
     """A float32 image that polygons are added into."""
 
-    def __init__(self, height: int, width: int):
+    def __init__(self, height: int, width: int) -> None:
         self.h = height
         self.w = width
         self.img = np.zeros((height, width), dtype=np.float32)
@@ -142,7 +149,7 @@ class _Canvas:
 # ---------------------------------------------------------------------------------------
 
 
-def _side(a: np.ndarray, b: np.ndarray, bulge: float, m: int) -> np.ndarray:
+def bowed_side(a: np.ndarray, b: np.ndarray, bulge: float, m: int) -> np.ndarray:
     """Points a (included) .. b (excluded) on a quadratic bow bulging ``bulge`` towards (0, 0)."""
     t = np.arange(m, dtype=np.float64)[:, None] / m
     chord = b - a
@@ -154,7 +161,7 @@ def _side(a: np.ndarray, b: np.ndarray, bulge: float, m: int) -> np.ndarray:
     return out
 
 
-def _ellipse(cx: float, cy: float, rx: float, ry: float, m: int = 20,
+def ellipse(cx: float, cy: float, rx: float, ry: float, m: int = 20,
              angle: float = 0.0) -> np.ndarray:
     t = np.linspace(0.0, 2.0 * np.pi, m, endpoint=False)
     ca, sa = math.cos(angle), math.sin(angle)
@@ -162,10 +169,50 @@ def _ellipse(cx: float, cy: float, rx: float, ry: float, m: int = 20,
     return np.stack([cx + ca * x - sa * y, cy + sa * x + ca * y], axis=1)
 
 
-def _chaikin(poly: np.ndarray, iterations: int = 2) -> np.ndarray:
+def chaikin(poly: np.ndarray, iterations: int = 2) -> np.ndarray:
     """Corner-cutting smoothing of a closed polygon (for organic, non-landmark outlines)."""
     p = np.asarray(poly, dtype=np.float64)
     for _ in range(iterations):
         q = np.roll(p, -1, axis=0)
         p = np.stack([0.75 * p + 0.25 * q, 0.25 * p + 0.75 * q], axis=1).reshape(-1, 2)
     return p
+
+
+# ---------------------------------------------------------------------------------------
+# OpenCV drawing (opaque objects composited over the normalised film)
+# ---------------------------------------------------------------------------------------
+
+
+def cv_points(pts: np.ndarray) -> np.ndarray:
+    """Points for OpenCV's sub-pixel drawing, [N, 1, 2] int32."""
+    return np.round(np.asarray(pts, dtype=np.float64) * ONE).astype(np.int32).reshape(-1, 1, 2)
+
+
+def rect(c: np.ndarray, e: np.ndarray, half_along: float, half_across: float) -> np.ndarray:
+    """Corners of a rectangle centred at ``c`` with its long axis along the unit vector ``e``."""
+    n = np.array([-e[1], e[0]])
+    return np.array([c - half_along * e - half_across * n, c + half_along * e - half_across * n,
+                     c + half_along * e + half_across * n, c - half_along * e + half_across * n])
+
+
+def mask(shape: tuple[int, int], draw: Callable[[np.ndarray], object], blur: float) -> np.ndarray:
+    """[H, W] float32 alpha of what ``draw`` paints (255) into a uint8 layer, blurred if > 0.3."""
+    import cv2
+
+    layer = np.zeros(shape, dtype=np.uint8)
+    draw(layer)
+    m = layer.astype(np.float32) * (1.0 / 255.0)
+    out: np.ndarray = cv2.GaussianBlur(m, (0, 0), blur) if blur > 0.3 else m
+    return out
+
+
+def paint(img: np.ndarray, draw: Callable[[np.ndarray], object], value: float, blur: float) -> None:
+    """Composite one opaque layer (drawn by ``draw`` into a uint8 mask) at ``value``, in place."""
+    import cv2
+
+    layer = np.zeros(img.shape, dtype=np.uint8)
+    draw(layer)
+    alpha = layer.astype(np.float32) * (1.0 / 255.0)
+    if blur > 0.3:
+        alpha = np.asarray(cv2.GaussianBlur(alpha, (0, 0), blur))
+    img += alpha * (value - img)

@@ -26,11 +26,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 
+from vam_gui.core.measure_results import (
+    AngleMeasurement,
+    DiscMeasurement,
+    Measurements,
+    SlipMeasurement,
+    VertebraMeasurement,
+)
 from vam_gui.core.schema import Schema
 from vam_gui.core.spacing import valid_spacing
 
@@ -127,148 +133,13 @@ def meyerding_grade(percent: float) -> str | None:
     return MEYERDING_NAMES[-1]
 
 
-# ------------------------------------------------------------------------------ results
-@dataclass
-class VertebraMeasurement:
-    name: str
-    heights: dict[str, float | None]  # AP: left, middle, right; lateral: anterior, middle, posterior
-    ratios: dict[str, float | None]  # AP: left/right, middle/max; lateral: anterior/posterior, middle/posterior
-    height_loss_percent: float | None = None  # 100·(1 − min(heights)/max(heights))
-    loss_reference: str | None = None  # which height was the max (the reference)
-    genant_grade: int | None = None
-    upper_endplate_deg: float | None = None
-    lower_endplate_deg: float | None = None
-    midline_deg: float | None = None
-
-
-@dataclass
-class DiscMeasurement:
-    name: str  # "L4-L5"
-    heights: dict[str, float | None]  # same edge names as the vertebrae, plus middle
-    disc_angle_deg: float | None = None  # lower endplate of the upper vertebra vs upper endplate of the lower
-    segment_angle_deg: float | None = None  # upper endplate of the upper vertebra vs lower endplate of the lower
-    midline_angle_deg: float | None = None  # mid-line of the upper vertebra vs mid-line of the lower
-
-
-@dataclass
-class AngleMeasurement:
-    name: str  # "lordosis_L1_L5", "lordosis_L1_S1", "cobb_L1_L5", "max_cobb"
-    value_deg: float | None  # signed (see module doc)
-    magnitude_deg: float | None
-    convexity: str | None  # AP: "right" / "left" / "none" as displayed; lateral: None
-    upper: str  # vertebra whose upper endplate is used
-    lower: str  # vertebra whose lower endplate is used (S1: its upper endplate)
-    note: str = ""
-
-
-@dataclass
-class SlipMeasurement:
-    name: str  # "L5-S1"
-    percent: float | None  # anterior slip positive
-    distance: float | None  # along the S1 endplate, in the result's unit
-    endplate_length: float | None
-    grade: str | None  # Meyerding I..V, None for no slip / retrolisthesis
-    note: str = ""
-
-
-@dataclass
-class Measurements:
-    schema: str
-    view: str
-    unit: str  # "mm" or "px": the unit of every length in this result
-    spacing: tuple[float, float] | None
-    spacing_is_detector: bool
-    facing: str | None
-    facing_inferred: bool
-    vertebrae: list[VertebraMeasurement] = field(default_factory=list)
-    discs: list[DiscMeasurement] = field(default_factory=list)
-    angles: list[AngleMeasurement] = field(default_factory=list)
-    slip: SlipMeasurement | None = None
-    notes: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = _clean(asdict(self))
-        return out
-
-    def vertebra(self, name: str) -> VertebraMeasurement:
-        return next(v for v in self.vertebrae if v.name == name)
-
-    def disc(self, name: str) -> DiscMeasurement:
-        return next(d for d in self.discs if d.name == name)
-
-    def angle(self, name: str) -> AngleMeasurement:
-        return next(a for a in self.angles if a.name == name)
-
-    def rows(self) -> list[tuple[str, float | int | str | None, str, str]]:
-        """Flat (name, value, unit, note) rows for CSV export; missing values are None."""
-        u = self.unit
-        rows: list[tuple[str, Any, str, str]] = []
-        loss_note = _loss_note(self.view)
-        for v in self.vertebrae:
-            rows += [(f"{v.name}.height.{k}", h, u, "") for k, h in v.heights.items()]
-            rows += [(f"{v.name}.ratio.{k}", r, "ratio", "") for k, r in v.ratios.items()]
-            rows.append((f"{v.name}.height_loss", v.height_loss_percent, "%",
-                         f"reference: {v.loss_reference}; {loss_note}" if v.loss_reference else loss_note))
-            rows.append((f"{v.name}.genant_grade", v.genant_grade, "grade", "0-3, Genant-style"))
-            rows.append((f"{v.name}.upper_endplate", v.upper_endplate_deg, "deg", "tilt"))
-            rows.append((f"{v.name}.lower_endplate", v.lower_endplate_deg, "deg", "tilt"))
-            rows.append((f"{v.name}.midline", v.midline_deg, "deg", "tilt"))
-        for d in self.discs:
-            rows += [(f"disc {d.name}.height.{k}", h, u, "") for k, h in d.heights.items()]
-            rows.append((f"disc {d.name}.disc_angle", d.disc_angle_deg, "deg", ""))
-            rows.append((f"disc {d.name}.segment_angle", d.segment_angle_deg, "deg", ""))
-            rows.append((f"disc {d.name}.midline_angle", d.midline_angle_deg, "deg", ""))
-        for a in self.angles:
-            rows.append((a.name, a.value_deg, "deg", a.note))
-            if a.convexity is not None or self.view == "AP":
-                rows.append((f"{a.name}.magnitude", a.magnitude_deg, "deg",
-                             f"convex to the displayed {a.convexity}" if a.convexity else ""))
-        if self.slip is not None:
-            s = self.slip
-            rows.append((f"slip {s.name}", s.percent, "%", s.note))
-            rows.append((f"slip {s.name}.distance", s.distance, u, "along the S1 superior endplate"))
-            rows.append((f"slip {s.name}.meyerding", s.grade, "grade", ""))
-        rows += [("note", None, "", n) for n in self.notes]
-        return [(n, _clean(val), un, note) for n, val, un, note in rows]
-
-
-def _clean(obj: Any) -> Any:
-    """JSON-ready: tuples to lists, numpy scalars to Python, NaN/inf to None."""
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        return float(obj) if math.isfinite(obj) else None
-    return obj
-
-
-def _loss_note(view: str) -> str:
-    base = ("loss = 1 - min(heights)/max(heights) of the same vertebra; the reference is the "
-            "vertebra's largest height")
-    if view == "LAT":
-        return base + " (the classic Genant reference, the posterior height, when it is the largest)"
-    return base + " (AP heights: a Genant-style index, not a clinical Genant grade)"
-
-
 # ------------------------------------------------------------------------------ measurement
 def measure(schema: Schema, xy: np.ndarray, visible: np.ndarray | None = None, *,
             spacing: tuple[float, float] | None = None, facing: str | None = None,
             spacing_is_detector: bool = False) -> Measurements:
     """Measure one image's corners (see the module doc for units and sign conventions)."""
     lateral = schema.view == "LAT"
-    notes: list[str] = []
-    sp = valid_spacing(spacing)
-    if spacing is not None and sp is None:
-        notes.append(f"spacing {spacing!r} is not usable: lengths in px")
-    unit = "mm" if sp else "px"
-    if sp is None:
-        notes.append("no pixel spacing: lengths in px (square pixels assumed)")
-    elif spacing_is_detector:
-        notes.append("spacing is the detector (imager) pixel spacing: lengths are not corrected "
-                     "for radiographic magnification")
+    sp, notes = _spacing_notes(spacing, spacing_is_detector)
     table_px = corner_table(schema, xy, visible)
     table = to_physical(table_px, sp)
 
@@ -280,72 +151,116 @@ def measure(schema: Schema, xy: np.ndarray, visible: np.ndarray | None = None, *
                          else "facing unknown: lateral angles not computed")
     else:
         facing = None
-    mirror = -1.0 if facing == "left" else 1.0
-    angles_ok = not lateral or facing is not None
-    names = ("anterior", "middle", "posterior") if lateral else ("left", "middle", "right")
-    # Endplate lines (from, to): AP left→right; lateral posterior→anterior (anterior = +x after mirror).
-    upper_line, lower_line = ((1, 0), (3, 2)) if lateral else ((0, 1), (2, 3))
-    mid_line = (_EDGE_B, _EDGE_A) if lateral else (_EDGE_A, _EDGE_B)
+    view = _View(lateral, -1.0 if facing == "left" else 1.0, not lateral or facing is not None)
 
-    def tilt(corners: np.ndarray, line: tuple[int, int]) -> float | None:
-        return _tilt(corners[line[0]], corners[line[1]], mirror) if angles_ok else None
-
-    def midline_tilt(corners: np.ndarray) -> float | None:
-        frm = corners[list(mid_line[0])].mean(axis=0)
-        to = corners[list(mid_line[1])].mean(axis=0)
-        return _tilt(frm, to, mirror) if angles_ok and complete(corners) else None
-
-    result = Measurements(schema=schema.name, view=schema.view, unit=unit, spacing=sp,
+    result = Measurements(schema=schema.name, view=schema.view, unit="mm" if sp else "px", spacing=sp,
                           spacing_is_detector=bool(spacing_is_detector and sp is not None),
                           facing=facing, facing_inferred=facing_inferred, notes=notes)
     has_all = [set(c for v2, c in zip(schema.vertebra, schema.corner) if v2 == v) == {0, 1, 2, 3}
                for v in range(len(schema.vertebrae))]
+    # e.g. S1 in lumbar-lat-22 has only its superior endplate labelled: no vertebra row
+    result.vertebrae.extend(_vertebra(name, table[v], view) for v, name in enumerate(schema.vertebrae)
+                            if has_all[v])
+    result.discs.extend(_discs(schema, table, has_all, result.vertebrae, view))
+    result.angles.extend(_spine_angles(schema, table, lateral, view.tilt, view.upper_line, view.lower_line,
+                                       view.angles_ok))
+    if lateral and "S1" in schema.vertebrae and "L5" in schema.vertebrae:
+        result.slip = _slip(table[schema.vertebrae.index("L5")], table[schema.vertebrae.index("S1")])
+    return result
 
-    for v, name in enumerate(schema.vertebrae):
-        if not has_all[v]:
-            continue  # e.g. S1 in lumbar-lat-22: only its superior endplate is labelled
-        c = table[v]
-        ha = _dist(c[_EDGE_A[0]], c[_EDGE_A[1]])
-        hb = _dist(c[_EDGE_B[0]], c[_EDGE_B[1]])
-        hm = _dist(c[[0, 1]].mean(axis=0), c[[2, 3]].mean(axis=0))
-        heights = dict(zip(names, (ha, hm, hb)))
-        if lateral:
-            ratios = {"anterior/posterior": _ratio(ha, hb), "middle/posterior": _ratio(hm, hb)}
-        else:
-            ratios = {"left/right": _ratio(ha, hb),
-                      "middle/max": _ratio(hm, None if ha is None or hb is None else max(ha, hb))}
-        vm = VertebraMeasurement(name=name, heights=heights, ratios=ratios,
-                                 upper_endplate_deg=tilt(c, upper_line),
-                                 lower_endplate_deg=tilt(c, lower_line), midline_deg=midline_tilt(c))
-        hs = [h for h in (ha, hm, hb) if h is not None]
-        if len(hs) == 3 and max(hs) > 0:
-            loss = 1.0 - min(hs) / max(hs)
-            vm.height_loss_percent = 100.0 * loss
-            vm.loss_reference = names[int(np.argmax(hs))]
-            vm.genant_grade = genant_grade(loss)
-        result.vertebrae.append(vm)
 
-    by_name = {vm.name: vm for vm in result.vertebrae}
+def _spacing_notes(spacing: tuple[float, float] | None,
+                   spacing_is_detector: bool) -> tuple[tuple[float, float] | None, list[str]]:
+    """(usable spacing or None, the notes that say what the lengths are in)."""
+    notes: list[str] = []
+    sp = valid_spacing(spacing)
+    if spacing is not None and sp is None:
+        notes.append(f"spacing {spacing!r} is not usable: lengths in px")
+    if sp is None:
+        notes.append("no pixel spacing: lengths in px (square pixels assumed)")
+    elif spacing_is_detector:
+        notes.append("spacing is the detector (imager) pixel spacing: lengths are not corrected "
+                     "for radiographic magnification")
+    return sp, notes
+
+
+@dataclass(frozen=True)
+class _View:
+    """How a view reads a vertebra's corners: the names of its three heights, its endplate and
+    mid-line directions (AP left→right; lateral posterior→anterior, anterior = +x after
+    ``mirror``), and whether angles can be measured at all (lateral: only with a facing)."""
+
+    lateral: bool
+    mirror: float
+    angles_ok: bool
+
+    @property
+    def names(self) -> tuple[str, str, str]:
+        return ("anterior", "middle", "posterior") if self.lateral else ("left", "middle", "right")
+
+    @property
+    def upper_line(self) -> tuple[int, int]:
+        return (1, 0) if self.lateral else (0, 1)
+
+    @property
+    def lower_line(self) -> tuple[int, int]:
+        return (3, 2) if self.lateral else (2, 3)
+
+    def tilt(self, corners: np.ndarray, line: tuple[int, int]) -> float | None:
+        return _tilt(corners[line[0]], corners[line[1]], self.mirror) if self.angles_ok else None
+
+    def midline_tilt(self, corners: np.ndarray) -> float | None:
+        mid_line = (_EDGE_B, _EDGE_A) if self.lateral else (_EDGE_A, _EDGE_B)
+        frm = corners[list(mid_line[0])].mean(axis=0)
+        to = corners[list(mid_line[1])].mean(axis=0)
+        return _tilt(frm, to, self.mirror) if self.angles_ok and complete(corners) else None
+
+
+def _vertebra(name: str, c: np.ndarray, view: _View) -> VertebraMeasurement:
+    """Heights, ratios, height loss and grade, endplate and mid-line tilts of one [4, 2] vertebra."""
+    ha = _dist(c[_EDGE_A[0]], c[_EDGE_A[1]])
+    hb = _dist(c[_EDGE_B[0]], c[_EDGE_B[1]])
+    hm = _dist(c[[0, 1]].mean(axis=0), c[[2, 3]].mean(axis=0))
+    names = view.names
+    heights = dict(zip(names, (ha, hm, hb)))
+    if view.lateral:
+        ratios = {"anterior/posterior": _ratio(ha, hb), "middle/posterior": _ratio(hm, hb)}
+    else:
+        ratios = {"left/right": _ratio(ha, hb),
+                  "middle/max": _ratio(hm, None if ha is None or hb is None else max(ha, hb))}
+    vm = VertebraMeasurement(name=name, heights=heights, ratios=ratios,
+                             upper_endplate_deg=view.tilt(c, view.upper_line),
+                             lower_endplate_deg=view.tilt(c, view.lower_line), midline_deg=view.midline_tilt(c))
+    hs = [h for h in (ha, hm, hb) if h is not None]
+    if len(hs) == 3 and max(hs) > 0:
+        loss = 1.0 - min(hs) / max(hs)
+        vm.height_loss_percent = 100.0 * loss
+        vm.loss_reference = names[int(np.argmax(hs))]
+        vm.genant_grade = genant_grade(loss)
+    return vm
+
+
+def _discs(schema: Schema, table: np.ndarray, has_all: list[bool], vertebrae: list[VertebraMeasurement],
+           view: _View) -> list[DiscMeasurement]:
+    """Each disc below a complete vertebra: heights, disc, segment and mid-line angles."""
+    by_name = {vm.name: vm for vm in vertebrae}
+    out: list[DiscMeasurement] = []
     for v in range(len(schema.vertebrae) - 1):
         up, lo = table[v], table[v + 1]
         if not has_all[v]:
             continue
         up_name, lo_name = schema.vertebrae[v], schema.vertebrae[v + 1]
-        heights = dict(zip(names, (_dist(up[2], lo[0]),
-                                   _dist(up[[2, 3]].mean(axis=0), lo[[0, 1]].mean(axis=0)),
-                                   _dist(up[3], lo[1]))))
+        heights = dict(zip(view.names, (_dist(up[2], lo[0]),
+                                        _dist(up[[2, 3]].mean(axis=0), lo[[0, 1]].mean(axis=0)),
+                                        _dist(up[3], lo[1]))))
         lo_vm = by_name.get(lo_name)
-        result.discs.append(DiscMeasurement(
+        out.append(DiscMeasurement(
             name=f"{up_name}-{lo_name}", heights=heights,
-            disc_angle_deg=_diff(tilt(up, lower_line), tilt(lo, upper_line)),
+            disc_angle_deg=_diff(view.tilt(up, view.lower_line), view.tilt(lo, view.upper_line)),
             segment_angle_deg=_diff(by_name[up_name].upper_endplate_deg,
                                     lo_vm.lower_endplate_deg if lo_vm else None),
             midline_angle_deg=_diff(by_name[up_name].midline_deg, lo_vm.midline_deg if lo_vm else None)))
-
-    result.angles.extend(_spine_angles(schema, table, lateral, tilt, upper_line, lower_line, angles_ok))
-    if lateral and "S1" in schema.vertebrae and "L5" in schema.vertebrae:
-        result.slip = _slip(table[schema.vertebrae.index("L5")], table[schema.vertebrae.index("S1")])
-    return result
+    return out
 
 
 def _spine_angles(schema: Schema, table: np.ndarray, lateral: bool,

@@ -154,49 +154,18 @@ def correction_report(schema: Schema, edit_log_entries: Iterable[Any],
 
     for image_id in image_ids:
         pred = predictions.get(image_id)
-        ann = annotations.get(image_id)
         sp = valid_spacing(spacings.get(image_id))
-        if isinstance(ann, Annotation):
-            ann_xy: np.ndarray | None = ann.xy
-            visible = np.asarray(ann.visible, bool)
-            sources: list[str | None] = [str(s) for s in ann.source]
-        else:
-            ann_xy = None if ann is None else np.asarray(ann, dtype=np.float64).reshape(k, 2)
-            visible = np.ones(k, bool)
-            sources = logged_sources.get(image_id, [None] * k)
+        ann_xy, visible, sources = _final_points(annotations.get(image_id), k,
+                                                 logged_sources.get(image_id, [None] * k))
         pred_xy = None if pred is None else np.asarray(pred, dtype=np.float64).reshape(k, 2)
-        px_vals: list[float] = []
-        mm_vals: list[float] = []
-        moved: list[int] = []
-        if ann_xy is not None:
-            for i in range(k):
-                if not (visible[i] and np.isfinite(ann_xy[i]).all()):
-                    continue
-                has_pred = pred_xy is not None and np.isfinite(pred_xy[i]).all()
-                d = ann_xy[i] - pred_xy[i] if pred_xy is not None and has_pred else None
-                dist = float(np.hypot(*d)) if d is not None else None
-                differs = dist is None or dist > MOVE_TOLERANCE_PX
-                if differs and (sources[i] is None or sources[i] in CORRECTED_SOURCES):
-                    moved.append(i)
-                    per_kp_moved[i] += 1
-                if d is None or dist is None:
-                    continue  # placed where the network had nothing: no displacement to measure
-                px_vals.append(dist)
-                per_kp_px[i].append(dist)
-                if sp is not None:
-                    mm = float(math.hypot(d[0] * sp[1], d[1] * sp[0]))
-                    mm_vals.append(mm)
-                    per_kp_mm[i].append(mm)
-        img_entries = [e for e in entries if str(_attr(e, "image_id")) == image_id]
-        mean_px, max_px = _stats(px_vals)
-        mean_mm, max_mm = _stats(mm_vals) if sp is not None else (None, None)
-        seconds = review_seconds.get(image_id)
-        images.append(ImageStats(
-            image_id=image_id, spacing=sp, n_compared=len(px_vals), n_moved=len(moved),
-            moved_points=moved, mean_px=mean_px, max_px=max_px, mean_mm=mean_mm, max_mm=max_mm,
-            review_seconds=None if seconds is None else float(seconds), edits=len(img_entries),
-            undos=sum(1 for e in img_entries if str(_attr(e, "kind") or "").startswith("undo")),
-            users=sorted({str(_attr(e, "user")) for e in img_entries if _attr(e, "user")})))
+        moved, measured = _displacements(ann_xy, visible, sources, pred_xy, sp, k) if ann_xy is not None else ([], [])
+        for i in moved:
+            per_kp_moved[i] += 1
+        for i, dist, mm in measured:
+            per_kp_px[i].append(dist)
+            if mm is not None:
+                per_kp_mm[i].append(mm)
+        images.append(_image_stats(image_id, sp, moved, measured, entries, review_seconds.get(image_id)))
 
     keypoints = []
     for i in range(k):
@@ -213,3 +182,54 @@ def correction_report(schema: Schema, edit_log_entries: Iterable[Any],
         points_compared=sum(img.n_compared for img in images),
         total_review_seconds=float(sum(img.review_seconds or 0.0 for img in images)),
         keypoints=keypoints, images=images, notes=notes)
+
+
+def _final_points(ann: np.ndarray | Annotation | None, k: int, logged: list[str | None]
+                  ) -> tuple[np.ndarray | None, np.ndarray, list[str | None]]:
+    """(xy [K, 2] or None, visible [K], source per point) of an image's final annotation: an
+    Annotation's own visibility and sources, or for a plain array all visible with the sources
+    the edit log last gave (``logged``)."""
+    if isinstance(ann, Annotation):
+        return ann.xy, np.asarray(ann.visible, bool), [str(s) for s in ann.source]
+    ann_xy = None if ann is None else np.asarray(ann, dtype=np.float64).reshape(k, 2)
+    return ann_xy, np.ones(k, bool), logged
+
+
+def _displacements(ann_xy: np.ndarray, visible: np.ndarray, sources: list[str | None],
+                   pred_xy: np.ndarray | None, sp: tuple[float, float] | None, k: int
+                   ) -> tuple[list[int], list[tuple[int, float, float | None]]]:
+    """(moved point indices, (index, px, mm or None) of every point with both a final position
+    and a prediction), in keypoint order."""
+    moved: list[int] = []
+    measured: list[tuple[int, float, float | None]] = []
+    for i in range(k):
+        if not (visible[i] and np.isfinite(ann_xy[i]).all()):
+            continue
+        has_pred = pred_xy is not None and np.isfinite(pred_xy[i]).all()
+        d = ann_xy[i] - pred_xy[i] if pred_xy is not None and has_pred else None
+        dist = float(np.hypot(*d)) if d is not None else None
+        differs = dist is None or dist > MOVE_TOLERANCE_PX
+        if differs and (sources[i] is None or sources[i] in CORRECTED_SOURCES):
+            moved.append(i)
+        if d is None or dist is None:
+            continue  # placed where the network had nothing: no displacement to measure
+        mm = float(math.hypot(d[0] * sp[1], d[1] * sp[0])) if sp is not None else None
+        measured.append((i, dist, mm))
+    return moved, measured
+
+
+def _image_stats(image_id: str, sp: tuple[float, float] | None, moved: list[int],
+                 measured: list[tuple[int, float, float | None]], entries: list[Any],
+                 seconds: float | None) -> ImageStats:
+    """One image's row: its displacements, review time and edit-log activity."""
+    px_vals = [dist for _, dist, _ in measured]
+    mm_vals = [mm for _, _, mm in measured if mm is not None]
+    img_entries = [e for e in entries if str(_attr(e, "image_id")) == image_id]
+    mean_px, max_px = _stats(px_vals)
+    mean_mm, max_mm = _stats(mm_vals) if sp is not None else (None, None)
+    return ImageStats(
+        image_id=image_id, spacing=sp, n_compared=len(px_vals), n_moved=len(moved),
+        moved_points=moved, mean_px=mean_px, max_px=max_px, mean_mm=mean_mm, max_mm=max_mm,
+        review_seconds=None if seconds is None else float(seconds), edits=len(img_entries),
+        undos=sum(1 for e in img_entries if str(_attr(e, "kind") or "").startswith("undo")),
+        users=sorted({str(_attr(e, "user")) for e in img_entries if _attr(e, "user")}))

@@ -146,8 +146,24 @@ def _parse(data: Any, source: str) -> Schema:
         raise SchemaError(
             f"{source}: corner_names must hold exactly 4 strings, got {len(corner_names)}"
         )
+    names, verts, corners = _parse_keypoints(data["keypoints"], len(vertebrae), source)
+    edges = _parse_edges(data["edges"], len(names), source)
 
-    raw_kps = data["keypoints"]
+    return Schema(
+        name=data["name"],
+        view=data["view"],
+        keypoints=tuple(names),
+        vertebra=tuple(verts),
+        corner=tuple(corners),
+        vertebrae=tuple(vertebrae),
+        edges=tuple(edges),
+        corner_names=(corner_names[0], corner_names[1], corner_names[2], corner_names[3]),
+        description=data["description"],
+    )
+
+
+def _parse_keypoints(raw_kps: Any, n_vertebrae: int, source: str) -> tuple[list[str], list[int], list[int]]:
+    """(names, vertebra indices, corner indices): unique names, each (vertebra, corner) slot once."""
     if not isinstance(raw_kps, list):
         raise SchemaError(f"{source}: field 'keypoints' must be a list")
     if not raw_kps:
@@ -166,9 +182,9 @@ def _parse(data: Any, source: str) -> Schema:
             raise SchemaError(f"{where}: name must be a string, vertebra and corner integers")
         if name in seen_names:
             raise SchemaError(f"{where}: duplicate keypoint name {name!r}")
-        if not 0 <= v < len(vertebrae):
+        if not 0 <= v < n_vertebrae:
             raise SchemaError(
-                f"{where} ({name!r}): vertebra index {v} out of range 0..{len(vertebrae) - 1}"
+                f"{where} ({name!r}): vertebra index {v} out of range 0..{n_vertebrae - 1}"
             )
         if not 0 <= c <= 3:
             raise SchemaError(f"{where} ({name!r}): corner index {c} outside 0..3")
@@ -182,8 +198,11 @@ def _parse(data: Any, source: str) -> Schema:
         names.append(name)
         verts.append(v)
         corners.append(c)
+    return names, verts, corners
 
-    raw_edges = data["edges"]
+
+def _parse_edges(raw_edges: Any, k: int, source: str) -> list[tuple[int, int]]:
+    """Pairs of two distinct keypoint indices in 0..k-1."""
     if not isinstance(raw_edges, list):
         raise SchemaError(f"{source}: field 'edges' must be a list")
     edges: list[tuple[int, int]] = []
@@ -191,27 +210,16 @@ def _parse(data: Any, source: str) -> Schema:
         ok = (
             isinstance(edge, list)
             and len(edge) == 2
-            and all(_is_int(i) and 0 <= i < len(names) for i in edge)
+            and all(_is_int(i) and 0 <= i < k for i in edge)
             and edge[0] != edge[1]
         )
         if not ok:
             raise SchemaError(
                 f"{source}: edges[{e}] = {edge!r} is not a pair of two distinct "
-                f"keypoint indices in 0..{len(names) - 1}"
+                f"keypoint indices in 0..{k - 1}"
             )
         edges.append((edge[0], edge[1]))
-
-    return Schema(
-        name=data["name"],
-        view=data["view"],
-        keypoints=tuple(names),
-        vertebra=tuple(verts),
-        corner=tuple(corners),
-        vertebrae=tuple(vertebrae),
-        edges=tuple(edges),
-        corner_names=(corner_names[0], corner_names[1], corner_names[2], corner_names[3]),
-        description=data["description"],
-    )
+    return edges
 
 
 def available_schemas() -> list[str]:

@@ -380,6 +380,30 @@ def test_invalid_pixel_spacing_falls_back_to_imager_spacing(tmp_path):
     assert any("PixelSpacing is malformed" in w for w in rg.warnings)
 
 
+@pytest.mark.parametrize(
+    ("spacing", "kept"),
+    [([1e300, 1e300], None), ([0.001, 0.001], None), ([0.1, 1e300], None), ([0.001, 0.1], None),
+     ([0.1, 0.1], (0.1, 0.1)), ([0.01, 5], (0.01, 5.0))],
+)
+def test_implausible_spacing_is_ignored_with_a_warning(tmp_path, spacing, kept):
+    rg = load_radiograph(_save(tmp_path / "sp.dcm", _dataset(_ramp(), PixelSpacing=spacing)))
+    assert rg.spacing == kept and rg.spacing_is_detector is False
+    warned = [w for w in rg.warnings if "PixelSpacing" in w]
+    if kept is None:
+        assert warned == ["PixelSpacing is malformed or implausible (outside 0.01-5 mm): ignored"]
+    else:
+        assert warned == []
+
+
+def test_implausible_pixel_spacing_falls_back_to_a_plausible_imager_spacing(tmp_path):
+    ds = _dataset(_ramp(), PixelSpacing=[1e300, 1e300], ImagerPixelSpacing=[0.1, 0.1])
+    rg = load_radiograph(_save(tmp_path / "fb.dcm", ds))
+    assert rg.spacing == (0.1, 0.1) and rg.spacing_is_detector
+    ds = _dataset(_ramp(), ImagerPixelSpacing=[0.001, 0.1])
+    rg = load_radiograph(_save(tmp_path / "fb2.dcm", ds))
+    assert rg.spacing is None and any("ImagerPixelSpacing is malformed" in w for w in rg.warnings)
+
+
 # --------------------------------------------------------------------------- errors
 
 

@@ -529,7 +529,8 @@ def test_from_array_rejects(bad):
 
 
 def test_from_array_rejects_bad_spacing():
-    for spacing in [(0.0, 1.0), (-1.0, 1.0), (1.0,), (float("nan"), 1.0), "ab"]:
+    for spacing in [(0.0, 1.0), (-1.0, 1.0), (1.0,), (float("nan"), 1.0), "ab",
+                    (1e300, 0.1), (0.1, 0.001), (5.5, 1.0)]:  # outside 0.01-5 mm
         with pytest.raises(ValueError):
             Radiograph.from_array(np.zeros((2, 2), np.uint8), spacing=spacing)
 

@@ -30,6 +30,76 @@ def test_open_images_makes_a_scratch_study(qtbot, tmp_path):
     window.close()
 
 
+def test_opening_the_same_images_again_reuses_their_study(qtbot, tmp_path):
+    from vam_gui.gui.app import build_window
+
+    paths = []
+    for i in range(2):
+        p = tmp_path / f"x{i}.png"
+        cv2.imwrite(str(p), np.full((50, 40), 100 * (i + 1), np.uint8))
+        paths.append(p)
+    first = build_window(paths)
+    qtbot.addWidget(first)
+    wait_body(qtbot, first)
+    path = first.session.study.path
+    first.close()
+    second = build_window(list(reversed(paths)))  # the same files, in another order
+    qtbot.addWidget(second)
+    wait_body(qtbot, second)
+    assert second.session.study.path == path
+    assert len(second.session.study.image_ids()) == 2
+    assert len(list(path.parent.glob("*.vamstudy"))) == 1
+    second.close()
+
+
+def test_files_that_cannot_be_opened_are_listed_in_the_window(qtbot, tmp_path):
+    from PySide6.QtWidgets import QMessageBox
+
+    from vam_gui.gui.app import build_window
+
+    good = tmp_path / "good.png"
+    cv2.imwrite(str(good), np.full((50, 40), 120, np.uint8))
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    window = build_window([good, broken, tmp_path / "gone.dcm"])
+    qtbot.addWidget(window)
+    wait_body(qtbot, window)
+    assert len(window.session.study.image_ids()) == 1
+    box = window.findChild(QMessageBox, "open-problems")
+    assert box is not None and box.isVisible()
+    lines = box.text().splitlines()
+    assert len(lines) == 2
+    assert any(line.startswith("broken.png: ") for line in lines)
+    assert any(line.endswith("gone.dcm: no such file or folder") for line in lines)
+    box.close()
+    window.close()
+
+
+def _headless(*args, home):
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "VAM_GUI_EXIT_AFTER_SHOW": "1",
+           "HOME": str(home), "XDG_DATA_HOME": str(home / "data"), "XDG_CONFIG_HOME": str(home / "config")}
+    return subprocess.run([sys.executable, "-m", "vam_gui", "open", *map(str, args)], capture_output=True,
+                          text=True, env=env, timeout=120)
+
+
+def test_open_on_nothing_openable_exits_1_headless_with_one_line_and_leaves_no_study(tmp_path):
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    run = _headless(broken, tmp_path / "gone.png", home=tmp_path / "home")
+    assert run.returncode == 1, run.stderr[-2000:]
+    said = [line for line in run.stderr.splitlines() if line.startswith("vam-gui: Nothing could be opened")]
+    assert len(said) == 1 and "broken.png" in said[0] and "gone.png: no such file" in said[0], run.stderr
+    assert "Traceback" not in run.stderr
+    assert not list((tmp_path / "home").rglob("*.vamstudy*")), "no empty study left behind"
+
+
+def test_open_a_damaged_study_headless_exits_1(tmp_path):
+    bad = tmp_path / "bad.vamstudy"
+    bad.write_bytes(b"not a database at all")
+    run = _headless(bad, home=tmp_path / "home")
+    assert run.returncode == 1 and "Cannot open study" in run.stderr and "Traceback" not in run.stderr
+
+
 def test_open_a_study(qtbot, study_path):
     from vam_gui.gui.app import build_window
 

@@ -163,12 +163,12 @@ def test_cancel_prediction_leaves_no_worker(qtbot, window, checkpoint):
 def test_unreadable_study_is_a_message_not_a_crash(qtbot, window, tmp_path, monkeypatch):
     from PySide6.QtWidgets import QMessageBox
 
-    shown = []
-    monkeypatch.setattr(QMessageBox, "warning", lambda *a: shown.append(a[2]))
     bad = tmp_path / "bad.vamstudy"
     bad.write_text("not a study")
     assert not window.open_study(bad)
-    assert shown and "bad.vamstudy" in shown[0]
+    boxes = [b for b in window.findChildren(QMessageBox) if b.isVisible()]
+    assert len(boxes) == 1 and boxes[0].windowTitle() == "Cannot open study" and "bad.vamstudy" in boxes[0].text()
+    boxes[0].close()
     assert window.session.study is not None  # the open study stays open
 
 

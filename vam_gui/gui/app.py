@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-from datetime import datetime
 from pathlib import Path
 
 from vam_gui.core.settings import data_dir, load_settings
@@ -87,18 +86,58 @@ def first_start_study() -> Path | None:
     return study
 
 
-def scratch_study(images: list[Path]) -> Path:
-    """A new study in the user data folder holding loose image files given on the command line."""
-    from vam_gui.io import Study
+def scratch_study(images: list[Path]) -> tuple[Path | None, list[str]]:
+    """The study in the user data folder that holds loose image files given on the command
+    line: the same files (by resolved path) always map to the same study, so opening them again
+    reuses it (with its edits). Returns (study or None, problems as one line each): a file that
+    is missing or cannot be read is a problem; when none can be added no study is left behind."""
+    import hashlib
 
+    from vam_gui.io import Study, StudyError
+
+    problems = [f"{p}: no such file or folder" for p in images if not p.exists()]
+    present = sorted(str(p.resolve()) for p in images if p.exists())
+    if not present:
+        return None, problems
     folder = data_dir() / "studies"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"opened-{datetime.now():%Y%m%d-%H%M%S-%f}.vamstudy"
-    with Study.create(path) as study:
-        report = study.add_images(images)
-    for file, reason in report.skipped:
-        print(f"vam-gui: skipped {file}: {reason}", file=sys.stderr)
-    return path
+    key = hashlib.sha256("\n".join(present).encode("utf-8")).hexdigest()[:16]
+    path = folder / f"opened-{key}.vamstudy"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if path.is_file():
+            with Study.open(path) as study:
+                report = study.add_images(present)  # files added since: their duplicates are skipped
+            return path, problems + _skipped(report.skipped)
+        tmp = folder / f".opening-{key}-{os.getpid()}.vamstudy"
+        with Study.create(tmp) as study:
+            report = study.add_images(present)
+        if not report.added:
+            _remove_study(tmp)
+            return None, problems + _skipped(report.skipped)
+        os.replace(tmp, path)
+        return path, problems + _skipped(report.skipped)
+    except (StudyError, OSError) as exc:
+        return None, problems + [str(exc)]
+
+
+def _skipped(skipped: list[tuple[str, str]]) -> list[str]:
+    return [f"{Path(file).name}: {reason}" for file, reason in skipped]
+
+
+def _remove_study(path: Path) -> None:
+    for extra in ("", "-wal", "-shm", "-journal", ".lock"):
+        Path(f"{path}{extra}").unlink(missing_ok=True)
+
+
+def opening_problems(window, problems: list[str], opened: bool) -> None:
+    """Say what could not be opened: in the window (or, headless, on stderr with exit status 1)."""
+    from vam_gui.gui.messages import warn
+
+    if not problems:
+        return
+    shown = problems[:20] + ([f"… and {len(problems) - 20} more"] if len(problems) > 20 else [])
+    title = "Some files could not be opened" if opened else "Nothing could be opened"
+    warn(window, title, "\n".join(shown), name="open-problems")
 
 
 def after_next_paint(widget, fn, *, at_most_ms: int = 1000) -> None:
@@ -146,8 +185,17 @@ def build_window(paths: list[Path]):
         window.body_ready.disconnect(start)
         studies = [p for p in paths if p.suffix == ".vamstudy"]
         images = [p for p in paths if p.suffix != ".vamstudy"]
-        target = studies[0] if studies else (scratch_study(images) if images else first_start_study())
-        if target is not None and window.open_study(target):
+        problems = [f"{p}: only one study can be open; {studies[0].name} is" for p in studies[1:]]
+        if studies:
+            target = studies[0]
+            problems += [f"{p}: not opened with a study (add images with File > New study)" for p in images]
+        elif images:
+            target, problems = scratch_study(images)
+        else:
+            target = first_start_study()
+        opened = target is not None and window.open_study(target)
+        opening_problems(window, problems, opened)
+        if opened:
             after_next_paint(window.canvas.viewport(), load_model)
         else:
             load_model()
@@ -169,7 +217,9 @@ def run_app(paths: list[Path]) -> int:
         # A smoke check of start-up: build everything, let the study open, then leave.
         from PySide6.QtCore import QTimer
 
+        from vam_gui.gui.messages import exit_status
+
         window.ensure_body()
         QTimer.singleShot(500, window.close)
-        return app.exec()
+        return app.exec() or exit_status()
     return app.exec()

@@ -7,9 +7,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject
-from PySide6.QtWidgets import QInputDialog, QMainWindow
+from PySide6.QtWidgets import QMainWindow
 
 from vam_gui.core.settings import Settings, save_settings
+from vam_gui.gui.messages import ask_text
 from vam_gui.session import ReviewSession
 
 
@@ -31,8 +32,7 @@ class Editor(QObject):
         if not self.settings.reviewer:
             from vam_gui.core.commands import default_user
 
-            name, ok = QInputDialog.getText(self.window, "Reviewer", "Your name, written on every edit:",
-                                            text=default_user())
+            name, ok = ask_text(self.window, "Reviewer", "Your name, written on every edit:", default_user())
             self.settings.reviewer = (name.strip() if ok else "") or default_user()
             self.session.reviewer = self.settings.reviewer
             try:
@@ -104,6 +104,6 @@ class Editor(QObject):
 
         if self.session.current_id is None:
             return
-        comment, ok = QInputDialog.getText(self.window, "Flag image", "Why is this image flagged?")
+        comment, ok = ask_text(self.window, "Flag image", "Why is this image flagged?")
         if ok:
             self._edit_current(lambda image_id: SetStatus(image_id, "flagged", comment or None))

@@ -26,6 +26,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from vam_gui.gui.messages import inform, warn
+
 EXPORT_FORMATS = (
     ("json", "Labels: vam-gui JSON"),
     ("coco", "Labels: COCO keypoints"),
@@ -41,11 +43,8 @@ IMPORT_FORMATS = (
 )
 
 
-def _message(parent: QWidget, icon: QMessageBox.Icon, title: str, text: str) -> QMessageBox:
-    box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Ok, parent)
-    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-    box.open()
-    return box
+def _message(parent: QWidget, icon: QMessageBox.Icon, title: str, text: str) -> QMessageBox | None:
+    return (warn if icon is QMessageBox.Icon.Warning else inform)(parent, title, text)
 
 
 def _folder_row(parent: QWidget, edit: QLineEdit, pick) -> QWidget:

@@ -15,12 +15,13 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow
 
 from vam_gui import __version__
 from vam_gui.core.settings import Settings, save_settings
 from vam_gui.gui.editing import Editor
 from vam_gui.gui.inference import Inference
+from vam_gui.gui.messages import inform, warn
 from vam_gui.gui.workers import Workers
 from vam_gui.session import Event, ReviewSession, Topic
 
@@ -58,10 +59,10 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.cursor_label)
         self.inference = Inference(self.workers, self.statusBar())
         self.inference.model_ready.connect(self._model_ready)
-        self.inference.model_failed.connect(lambda msg: QMessageBox.warning(self, "Cannot load the model", msg))
+        self.inference.model_failed.connect(lambda msg: warn(self, "Cannot load the model", msg))
         self.inference.image_predicted.connect(self.session.prediction_stored)
         self.inference.finished.connect(self._prediction_finished)
-        self.inference.failed.connect(lambda msg: QMessageBox.warning(self, "Prediction failed", msg))
+        self.inference.failed.connect(lambda msg: warn(self, "Prediction failed", msg))
         self._icons: list[tuple[QAction, str]] = []
         self._build_actions()
         self.session.subscribe(self._on_event, (Topic.STUDY_OPENED, Topic.STUDY_CLOSED, Topic.STATUS_CHANGED,
@@ -240,7 +241,7 @@ class MainWindow(QMainWindow):
         try:
             self.session.open(path)
         except StudyError as exc:
-            QMessageBox.warning(self, "Cannot open study", str(exc))
+            warn(self, "Cannot open study", str(exc))
             return False
         return True
 
@@ -362,7 +363,7 @@ class MainWindow(QMainWindow):
 
     def predict(self, image_ids: list[str]) -> None:
         if self.inference.predictor is None:
-            QMessageBox.information(self, "No model", "Load a model checkpoint first (Model > Load checkpoint).")
+            inform(self, "No model", "Load a model checkpoint first (Model > Load checkpoint).")
             return
         if self.session.study is not None:
             self.inference.predict(self.session.study, image_ids)
@@ -372,7 +373,7 @@ class MainWindow(QMainWindow):
 
     def _prediction_finished(self, result: dict) -> None:
         if result["errors"]:
-            QMessageBox.warning(self, "Some images could not be predicted",
+            warn(self, "Some images could not be predicted",
                                 "\n".join(msg for _, msg in result["errors"][:20]))
         self.statusBar().showMessage(f"{len(result['done'])} image(s) predicted", 5000)
 

@@ -13,7 +13,6 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFileDialog,
     QLabel,
-    QMessageBox,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -21,6 +20,7 @@ from PySide6.QtWidgets import (
 
 from vam_gui.core.atomic import write_bytes_atomic
 from vam_gui.gui.measure_panel import MeasurementPanel
+from vam_gui.gui.messages import warn
 
 
 class ReviewTools(QObject):
@@ -168,5 +168,5 @@ class ReportDialog(QDialog):
         try:
             return write_bytes_atomic(path, self.csv_bytes())
         except OSError as exc:
-            QMessageBox.warning(self, "Cannot save the report", str(exc))
+            warn(self, "Cannot save the report", str(exc))
             return None

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
+from PySide6.QtWidgets import QFileDialog
+
+from vam_gui.gui.messages import ask_item, inform, warn
 
 
 def _new_study(window, session, sources: list[str]) -> None:
@@ -13,8 +15,8 @@ def _new_study(window, session, sources: list[str]) -> None:
 
     names = available_schemas()
     current = session.study.schema.name if session.study is not None else DEFAULT_SCHEMA
-    schema, ok = QInputDialog.getItem(window, "Keypoint schema", "Landmarks to review:", names,
-                                      names.index(current) if current in names else 0, False)
+    schema, ok = ask_item(window, "Keypoint schema", "Landmarks to review:", names,
+                          names.index(current) if current in names else 0)
     if not ok:
         return
     target, _ = QFileDialog.getSaveFileName(window, "New study file", "study.vamstudy",
@@ -27,15 +29,15 @@ def _new_study(window, session, sources: list[str]) -> None:
         with Study.create(target, schema=schema) as study:
             report = study.add_images(sources)
     except StudyError as exc:
-        QMessageBox.warning(window, "Cannot create study", str(exc))
+        warn(window, "Cannot create study", str(exc))
         return
     if report.skipped:
-        QMessageBox.information(window, "Some files were skipped", "\n".join(
+        inform(window, "Some files were skipped", "\n".join(
             f"{Path(p).name}: {why}" for p, why in report.skipped[:20]))
     try:
         session.open(target)
     except StudyError as exc:
-        QMessageBox.warning(window, "Cannot open study", str(exc))
+        warn(window, "Cannot open study", str(exc))
 
 
 def new_study_from_files(window, session) -> None:

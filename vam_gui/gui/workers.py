@@ -24,6 +24,8 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt, QThreadPool, QTimer, Signal
 from superqt.utils._qthreading import WorkerBase, WorkerBaseSignals  # not re-exported by superqt.utils
 
+_running: set[Job] = set()  # jobs queued or running: alive until their thread is done with them
+
 
 class JobSignals(WorkerBaseSignals):
     """superqt's signals plus ours, each of ours carrying the job id first. The window's slots
@@ -52,6 +54,16 @@ class Job(WorkerBase):
         sig.returned.connect(lambda result: sig.job_finished.emit(job_id, result), direct)
         sig.errored.connect(lambda exc: sig.job_failed.emit(job_id, _report(exc)), direct)
         sig.finished.connect(lambda: sig.job_done.emit(job_id), direct)
+
+    def run(self) -> None:
+        try:
+            super().run()
+        except RuntimeError:
+            # The window (and with it the signals' receivers) went away while the job ran:
+            # there is nobody left to tell, and an exception must not reach Qt's thread pool.
+            pass
+        finally:
+            _running.discard(self)
 
     def cancel(self) -> None:
         self._cancel.set()
@@ -108,6 +120,7 @@ class Workers(QObject):
         for name, slot in slots.items():
             getattr(job.signals, self._SIGNALS[name]).connect(slot)
         job.signals.job_done.connect(self._forget)
+        _running.add(job)
         self.pool.start(job)
         return job
 

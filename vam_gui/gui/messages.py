@@ -1,0 +1,65 @@
+"""Messages and questions to the reviewer, in one place, so that a headless run never waits.
+
+With ``VAM_GUI_EXIT_AFTER_SHOW`` set (the start-up smoke check, CI) nobody is there to press
+OK: a message's text goes to stderr as one ``vam-gui: <title>: <text>`` line, a warning or error
+makes the application's exit status 1, and a question takes its default answer. Otherwise a
+message is a window-modal box opened with ``open()`` (the event loop keeps running: workers
+report, the window repaints) and a question is the usual dialog.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QInputDialog, QMessageBox, QWidget
+
+_failed = False  # a warning or error was shown in a headless run
+
+
+def headless() -> bool:
+    return bool(os.environ.get("VAM_GUI_EXIT_AFTER_SHOW"))
+
+
+def exit_status() -> int:
+    """1 when a headless run met a warning or an error, else 0."""
+    return 1 if _failed else 0
+
+
+def _show(parent: QWidget | None, icon: QMessageBox.Icon, title: str, text: str, name: str) -> QMessageBox | None:
+    global _failed
+    if headless():
+        print(f"vam-gui: {title}: {' / '.join(line for line in text.splitlines() if line.strip())}",
+              file=sys.stderr)
+        if icon in (QMessageBox.Icon.Warning, QMessageBox.Icon.Critical):
+            _failed = True
+        return None
+    box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Ok, parent)
+    if name:
+        box.setObjectName(name)
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    box.open()
+    return box
+
+
+def warn(parent: QWidget | None, title: str, text: str, *, name: str = "") -> QMessageBox | None:
+    return _show(parent, QMessageBox.Icon.Warning, title, text, name)
+
+
+def inform(parent: QWidget | None, title: str, text: str, *, name: str = "") -> QMessageBox | None:
+    return _show(parent, QMessageBox.Icon.Information, title, text, name)
+
+
+def ask_text(parent: QWidget | None, title: str, label: str, default: str = "") -> tuple[str, bool]:
+    """(text, ok) from a one-line question; headless: (default, True)."""
+    if headless():
+        return default, True
+    return QInputDialog.getText(parent, title, label, text=default)
+
+
+def ask_item(parent: QWidget | None, title: str, label: str, items: list[str], current: int = 0) -> tuple[str, bool]:
+    """(item, ok) from a choice; headless: (items[current], True)."""
+    if headless():
+        return items[current], True
+    return QInputDialog.getItem(parent, title, label, items, current, False)

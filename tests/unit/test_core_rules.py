@@ -49,7 +49,7 @@ def test_index_by_corner():
 
 
 def test_one_intensity_recipe_in_checkpoints_and_manifests():
-    from vam_gui.io.dataset import default_preprocessing as manifest_recipe
+    from vam_gui.io.dataset import manifest_recipe
     from vam_gui.model.config import default_preprocessing as model_recipe
 
     recipe = intensity_recipe()
@@ -66,3 +66,23 @@ def test_files_in_and_file_sha256(tmp_path):
     assert [p.relative_to(tmp_path).as_posix() for p in png] == ["a.PNG", "b.png", "sub/c.png"]
     assert len(files_in(tmp_path, recursive=False, hidden=True)) == 3
     assert file_sha256(tmp_path / "b.png") == hashlib.sha256(b"b.png").hexdigest()
+
+
+def test_training_normalises_with_the_models_own_recipe(tmp_path):
+    """Training reads mean/std from the model config's preprocessing, as inference does: a
+    checkpoint with another recipe is fine-tuned on the pixels it will be asked about."""
+    import torch
+
+    from vam_gui.io.synth import synthesize
+    from vam_gui.model.config import default_preprocessing
+    from vam_gui.model.dataset import VamDataset
+    from vam_gui.model.preprocess import mean_std
+
+    synthesize(tmp_path, 1, seed=3, dataset_size=64, difficulty=0.0)
+    standard = VamDataset(tmp_path / "dataset")[0]["image"]
+    other = {**default_preprocessing(), "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]}
+    custom = VamDataset(tmp_path / "dataset", preprocessing=other)[0]["image"]
+    m0, s0 = mean_std(default_preprocessing())
+    pixels = standard * s0 + m0  # the [0, 1] image both started from
+    assert torch.allclose(custom, (pixels - 0.5) / 0.25, atol=1e-5)
+    assert not torch.allclose(custom, standard)

@@ -54,7 +54,7 @@ class DatasetSource:
     extra: dict[str, Any] = field(default_factory=dict)  # e.g. status, model that predicted
 
 
-def default_preprocessing() -> dict[str, Any]:
+def manifest_recipe() -> dict[str, Any]:
     """What a manifest records of how its images were made: the model input's intensity
     recipe (``core.letterbox``, shared with every checkpoint's config) and the PNG scale.
     The rest of a checkpoint's recipe (channels, ImageNet mean/std) is applied at training."""
@@ -114,7 +114,7 @@ def encode_item(src: DatasetSource, schema: Schema, *, size: int, sigma: float,
 
     import cv2
 
-    pre = preprocessing or default_preprocessing()
+    pre = preprocessing or manifest_recipe()
     img01, box = letterbox_image(src.pixels, size, low_pct=pre["low_pct"], high_pct=pre["high_pct"])
     png_ok, png = cv2.imencode(".png", np.rint(img01 * 65535).astype(np.uint16))
     if not png_ok:
@@ -186,7 +186,7 @@ def write_dataset(
     if manifest_path.exists():
         manifest_path.unlink()  # the folder is being rewritten: it is incomplete until the end
     entries: list[dict[str, Any]] = []
-    pre = default_preprocessing()
+    pre = manifest_recipe()
 
     def encode(src: DatasetSource) -> dict[str, Any]:
         png, npz, entry = encode_item(src, schema, size=size, sigma=sigma, preprocessing=pre, targets=targets)

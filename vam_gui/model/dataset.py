@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -13,7 +15,8 @@ from torch.utils.data import Dataset
 from vam_gui.core.letterbox import Letterbox, size_hw
 from vam_gui.core.schema import Schema
 from vam_gui.io.dataset import DatasetError, entry_arrays, read_manifest
-from vam_gui.model.config import IMAGENET_MEAN, IMAGENET_STD
+from vam_gui.model.config import default_preprocessing
+from vam_gui.model.preprocess import mean_std
 
 
 def split_of(entry: dict, val_fraction: float) -> str:
@@ -39,7 +42,8 @@ class VamDataset(Dataset):
 
     def __init__(self, folder: str | os.PathLike, *, split: str | None = None, val_fraction: float = 0.1,
                  with_targets: bool = True, sigma: float | None = None, augment=None, views=None,
-                 seed: int = 0, size: int | tuple[int, int] | list[int] | None = None):
+                 seed: int = 0, size: int | tuple[int, int] | list[int] | None = None,
+                 preprocessing: Mapping[str, Any] | None = None):
         self.folder = Path(folder)
         self.manifest = read_manifest(self.folder)
         self.schema = Schema.from_dict(self.manifest["schema"], source=f"{self.folder}/manifest.json")
@@ -56,8 +60,8 @@ class VamDataset(Dataset):
         self.views = views
         self.seed = seed
         self.epoch = 0  # set by the trainer so augmentation differs per epoch
-        self._mean = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
-        self._std = torch.tensor(IMAGENET_STD).view(3, 1, 1)
+        # the model's own recipe (its config), as inference reads it
+        self._mean, self._std = mean_std(preprocessing or default_preprocessing())
 
     def __len__(self) -> int:
         return len(self.entries)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 import torch
 
@@ -20,12 +23,17 @@ def grayscale(pixels: np.ndarray) -> np.ndarray:
     return arr
 
 
+def mean_std(recipe: Mapping[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The per-channel mean and std of a preprocessing recipe (a checkpoint's config), as
+    [3, 1, 1] tensors: the one place training and inference read them."""
+    return (torch.tensor(recipe["mean"], dtype=torch.float32).view(3, 1, 1),
+            torch.tensor(recipe["std"], dtype=torch.float32).view(3, 1, 1))
+
+
 def normalise(img01: np.ndarray | torch.Tensor, config: ModelConfig) -> torch.Tensor:
     """[S, S] image in [0, 1] (or [B, S, S]) -> ImageNet-normalised [3, S, S] (or [B, 3, S, S])."""
     t = torch.as_tensor(img01, dtype=torch.float32)
-    pre = config.preprocessing
-    mean = torch.tensor(pre["mean"], dtype=torch.float32).view(3, 1, 1)
-    std = torch.tensor(pre["std"], dtype=torch.float32).view(3, 1, 1)
+    mean, std = mean_std(config.preprocessing)
     return (t.unsqueeze(-3) - mean) / std
 
 

@@ -222,9 +222,11 @@ def _datasets(opts: TrainOptions, dataset_dir: Path, config: ModelConfig, distri
     schema = config.get_schema()
     augment = Augment(schema, size, strength=opts.augment_strength)
     views = Views(schema, size, crop_p=opts.crop_p)
+    recipe = config.preprocessing  # the model's own (a checkpoint's, when fine-tuning), as inference reads it
     train_ds = VamDataset(dataset_dir, split="train", val_fraction=opts.val_fraction, with_targets=False,
-                          augment=augment, views=views, seed=opts.seed, size=size)
-    val_ds = VamDataset(dataset_dir, split="val", val_fraction=opts.val_fraction, with_targets=False, size=size)
+                          augment=augment, views=views, seed=opts.seed, size=size, preprocessing=recipe)
+    val_ds = VamDataset(dataset_dir, split="val", val_fraction=opts.val_fraction, with_targets=False, size=size,
+                        preprocessing=recipe)
     if train_ds.schema.keypoints != schema.keypoints:
         raise ValueError(f"dataset schema {train_ds.schema.name!r} differs from the model's {config.schema!r}")
     if len(train_ds) == 0:

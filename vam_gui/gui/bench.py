@@ -151,11 +151,8 @@ def bench_interaction(moves: int = 60, releases: int = 15, switches: int = 8) ->
       they made dirty, with the Keypoints tab in front (the measurements are computed; their
       tab draws when it comes to the front) and with the Measurements tab in front;
     - a switch to another image, painted (no inference)."""
-    import pyqtgraph as pg
-    from PySide6.QtCore import QEvent, QPointF, QSettings, Qt
-    from PySide6.QtGui import QMouseEvent
+    from PySide6.QtCore import QSettings
     from PySide6.QtTest import QTest
-    from PySide6.QtWidgets import QApplication
 
     from vam_gui.core.settings import Settings
     from vam_gui.gui.app import application, quiet_offscreen_warnings
@@ -171,82 +168,20 @@ def bench_interaction(moves: int = 60, releases: int = 15, switches: int = 8) ->
         win.resize(1400, 900)
         win.show()
         win.open_study(path)
-        canvas = win.canvas
         QTest.qWait(100)  # let the view settle its range before aiming at a point
-        viewport = canvas.viewport()
-        viewport.repaint()
-        left, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
-        past_click = QPointF(30, 20)  # beyond the scene's 25 px: a drag, not a click
-
-        # pyqtgraph drops mouse moves closer together than 1 / mouseRateLimit s: space them
-        # out (untimed), so every timed move is handled rather than dropped.
-        rate = pg.getConfigOption("mouseRateLimit")
-        spacing = 1.0 / rate + 0.002 if rate > 0 else 0.0
-
-        def send(kind, pos, button, buttons):
-            if kind == QEvent.Type.MouseMove:
-                time.sleep(spacing)
-            QApplication.sendEvent(viewport, QMouseEvent(kind, pos, viewport.mapToGlobal(pos), button, buttons,
-                                                         Qt.KeyboardModifier.NoModifier))
-
-        def marker(index: int) -> QPointF:
-            item = canvas.layer.items[index]
-            return QPointF(canvas.mapFromScene(item.mapToScene(QPointF(0, 0))))
-
-        start = marker(5)
-        send(QEvent.Type.MouseButtonPress, start, left, left)
-        send(QEvent.Type.MouseMove, start + past_click, none, left)
-        handle, with_paint = [], []
-        for i in range(1, moves + 1):
-            pos = start + past_click + QPointF(i % 30, (i * 7) % 20)
-            time.sleep(spacing)
-            t0 = time.perf_counter()
-            QApplication.sendEvent(viewport, QMouseEvent(QEvent.Type.MouseMove, pos, viewport.mapToGlobal(pos), none,
-                                                         left, Qt.KeyboardModifier.NoModifier))
-            t1 = time.perf_counter()
-            viewport.repaint()  # the paint this move causes, done now rather than later
-            t2 = time.perf_counter()
-            handle.append(t1 - t0)
-            with_paint.append(t2 - t0)
-        send(QEvent.Type.MouseMove, start, none, left)  # back: clear of the other points' labels
-        send(QEvent.Type.MouseButtonRelease, start, left, none)
+        mouse = _Mouse(win.canvas)
+        mouse.viewport.repaint()
+        handle, with_paint = _time_drag_moves(mouse, moves)
         study = win.session.study
         if len({e.group for e in study.edit_log()}) != 1:
             raise RuntimeError("the benchmark drag did not make exactly one edit")
-
-        def released(n: int) -> list[float]:
-            times = []
-            for r in range(n):
-                step = past_click * (1 if r % 2 else -1)  # up-left and back: clear of other points' labels
-                begin = marker(5)
-                send(QEvent.Type.MouseButtonPress, begin, left, left)
-                for f in (0.4, 0.8, 1.0):
-                    send(QEvent.Type.MouseMove, begin + step * f, none, left)
-                edits = len(study.edit_log())
-                t0 = time.perf_counter()
-                send(QEvent.Type.MouseButtonRelease, begin + step, left, none)
-                # The paints the release asked for (canvas, table row, measurements, worklist),
-                # each of its dirty region, done now: what the next pass of the event loop does.
-                QApplication.processEvents()
-                times.append(time.perf_counter() - t0)
-                if len(study.edit_log()) == edits:
-                    raise RuntimeError("a benchmark drag was not released as an edit")
-            return times
-
-        release_keypoints = released(releases)
+        release_keypoints = _time_releases(mouse, study, releases)
         win.docks["Measurements"].raise_()
         QTest.qWait(50)
-        release_measurements = released(releases)
+        release_measurements = _time_releases(mouse, study, releases)
         win.docks["Keypoints"].raise_()
         QTest.qWait(50)
-        ids = study.image_ids()
-        switch = []
-        for i in range(switches):
-            t0 = time.perf_counter()
-            win.session.show_image(ids[(i + 1) % len(ids)])
-            viewport.repaint()
-            win.keypoints.viewport().repaint()
-            switch.append(time.perf_counter() - t0)
+        switch = _time_switches(win, mouse.viewport, switches)
         win.close()
     return {
         "drag_move_ms_median": statistics.median(handle) * 1e3,
@@ -255,6 +190,107 @@ def bench_interaction(moves: int = 60, releases: int = 15, switches: int = 8) ->
         "edit_release_to_refreshed_measurements_tab_ms": statistics.median(release_measurements) * 1e3,
         "image_switch_2k_ms_median": statistics.median(switch) * 1e3,
     }
+
+
+class _Mouse:
+    """Left-button mouse events sent straight to the canvas viewport. pyqtgraph drops mouse
+    moves closer together than 1 / mouseRateLimit s, so ``move`` spaces them out (untimed):
+    every timed move is handled rather than dropped."""
+
+    def __init__(self, canvas) -> None:
+        import pyqtgraph as pg
+        from PySide6.QtCore import QEvent, QPointF, Qt
+        from PySide6.QtGui import QMouseEvent
+        from PySide6.QtWidgets import QApplication
+
+        self.canvas = canvas
+        self.viewport = canvas.viewport()
+        self.past_click = QPointF(30, 20)  # beyond the scene's 25 px: a drag, not a click
+        rate = pg.getConfigOption("mouseRateLimit")
+        self.spacing = 1.0 / rate + 0.002 if rate > 0 else 0.0
+        self._event, self._send, self._point, self._types = QMouseEvent, QApplication.sendEvent, QPointF, QEvent.Type
+        self._left, self._none, self._no_modifier = (Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton,
+                                                     Qt.KeyboardModifier.NoModifier)
+
+    def _post(self, kind, pos, button, buttons) -> None:
+        self._send(self.viewport, self._event(kind, pos, self.viewport.mapToGlobal(pos), button, buttons,
+                                              self._no_modifier))
+
+    def press(self, pos) -> None:
+        self._post(self._types.MouseButtonPress, pos, self._left, self._left)
+
+    def move(self, pos, *, spaced: bool = True) -> None:
+        """A move with the button held; ``spaced=False``: the caller has already waited."""
+        if spaced:
+            time.sleep(self.spacing)
+        self._post(self._types.MouseMove, pos, self._none, self._left)
+
+    def release(self, pos) -> None:
+        self._post(self._types.MouseButtonRelease, pos, self._left, self._none)
+
+    def marker(self, index: int):
+        """The viewport position of keypoint ``index``'s marker."""
+        item = self.canvas.layer.items[index]
+        return self._point(self.canvas.mapFromScene(item.mapToScene(self._point(0, 0))))
+
+
+def _time_drag_moves(mouse: _Mouse, moves: int) -> tuple[list[float], list[float]]:
+    """(handled, handled and painted) seconds of each move of one long drag of point 5."""
+    from PySide6.QtCore import QPointF
+
+    start = mouse.marker(5)
+    mouse.press(start)
+    mouse.move(start + mouse.past_click)
+    handle, with_paint = [], []
+    for i in range(1, moves + 1):
+        pos = start + mouse.past_click + QPointF(i % 30, (i * 7) % 20)
+        time.sleep(mouse.spacing)
+        t0 = time.perf_counter()
+        mouse.move(pos, spaced=False)
+        t1 = time.perf_counter()
+        mouse.viewport.repaint()  # the paint this move causes, done now rather than later
+        t2 = time.perf_counter()
+        handle.append(t1 - t0)
+        with_paint.append(t2 - t0)
+    mouse.move(start)  # back: clear of the other points' labels
+    mouse.release(start)
+    return handle, with_paint
+
+
+def _time_releases(mouse: _Mouse, study, n: int) -> list[float]:
+    """Seconds from each of ``n`` short drags' release until what it made dirty is painted."""
+    from PySide6.QtWidgets import QApplication
+
+    times = []
+    for r in range(n):
+        step = mouse.past_click * (1 if r % 2 else -1)  # up-left and back: clear of other points' labels
+        begin = mouse.marker(5)
+        mouse.press(begin)
+        for f in (0.4, 0.8, 1.0):
+            mouse.move(begin + step * f)
+        edits = len(study.edit_log())
+        t0 = time.perf_counter()
+        mouse.release(begin + step)
+        # The paints the release asked for (canvas, table row, measurements, worklist),
+        # each of its dirty region, done now: what the next pass of the event loop does.
+        QApplication.processEvents()
+        times.append(time.perf_counter() - t0)
+        if len(study.edit_log()) == edits:
+            raise RuntimeError("a benchmark drag was not released as an edit")
+    return times
+
+
+def _time_switches(win, viewport, n: int) -> list[float]:
+    """Seconds to show the next image and paint the canvas and the keypoint table (no inference)."""
+    ids = win.session.study.image_ids()
+    switch = []
+    for i in range(n):
+        t0 = time.perf_counter()
+        win.session.show_image(ids[(i + 1) % len(ids)])
+        viewport.repaint()
+        win.keypoints.viewport().repaint()
+        switch.append(time.perf_counter() - t0)
+    return switch
 
 
 def run_gui_benchmarks(*, quick: bool = False) -> dict[str, float]:

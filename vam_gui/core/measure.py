@@ -40,6 +40,13 @@ from vam_gui.core.measure_results import (
 from vam_gui.core.schema import Schema
 from vam_gui.core.spacing import valid_spacing
 
+# The result types live in measure_results; they are part of this module's interface too.
+__all__ = [
+    "GENANT_LIMITS", "MEYERDING_LIMITS", "MEYERDING_NAMES", "AngleMeasurement", "DiscMeasurement", "Measurements",
+    "SlipMeasurement", "VertebraMeasurement", "complete", "corner_table", "genant_grade", "infer_facing", "measure",
+    "meyerding_grade", "to_physical", "wrap_deg",
+]
+
 # Genant semiquantitative grade from the height loss (fraction): < 20 % → 0, 20–25 % → 1,
 # 25–40 % → 2, > 40 % → 3 (a loss of exactly 25 % is grade 2, exactly 40 % still grade 2).
 GENANT_LIMITS = (0.20, 0.25, 0.40)

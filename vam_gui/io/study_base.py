@@ -32,6 +32,15 @@ def is_real(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
+def _stamp(path: Path) -> tuple[int, int]:
+    """Changes whenever the file is written (what an immutable connection must not miss)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return (-1, -1)
+    return (st.st_mtime_ns, st.st_size)
+
+
 _Self = TypeVar("_Self", bound="StudyConnection")
 
 
@@ -49,6 +58,7 @@ class StudyConnection:
         self._read_only_reason = opened.read_only_reason
         self._lock_holder = opened.holder
         self._immutable = opened.immutable
+        self._stamp = _stamp(path)
         self._row_ids: dict[str, int] = {}
 
     @property
@@ -77,6 +87,9 @@ class StudyConnection:
             try:
                 if self._writer:
                     study_lock.release(conn, self.path)
+                    # With readers still open SQLite keeps the -wal on close: copy it into the
+                    # study first, so that the file alone holds every edit.
+                    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             except sqlite3.Error:
                 pass  # the row stays; once this process is gone it is stale and taken silently
             finally:
@@ -95,21 +108,28 @@ class StudyConnection:
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
             raise StudyError(self.path, "the study is closed")
-        if self._immutable and side_file(self.path, "-wal").exists():
+        if self._immutable and (side_file(self.path, "-wal").exists() or _stamp(self.path) != self._stamp):
             # A writer opened the study after we did: an immutable connection would not see
             # its edits and could read pages while its checkpoint rewrites them.
             self._conn.close()
             self._conn, self._immutable = connect_reader(self.path)
+            self._stamp = _stamp(self.path)
         return self._conn
+
+    def _refuse_if_read_only(self) -> None:
+        """Writes on a read-only or closed study fail at once, before any work."""
+        if self._conn is None:
+            raise StudyWriteError(self.path, "not saved: the study is closed")
+        if self._read_only_reason is not None:
+            raise StudyWriteError(self.path, f"not saved: read-only, {self._read_only_reason}")
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         """One write transaction: commits, or rolls back and raises (a failed write as
         StudyWriteError; the caller's own exceptions as they are)."""
         with self._lock:
+            self._refuse_if_read_only()
             conn = self._connection()
-            if self._read_only_reason is not None:
-                raise StudyWriteError(self.path, f"not saved: read-only, {self._read_only_reason}")
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 lost = study_lock.lost(conn)

@@ -96,6 +96,7 @@ class StudyImages(StudyConnection):
         is its own transaction: a failed write (StudyWriteError) keeps the images added before."""
         from vam_gui.io.radiograph import RadiographError, load_radiograph
 
+        self._refuse_if_read_only()
         files = _expand(paths, recursive)
         report = AddReport()
         known = set(self.image_ids())
@@ -190,6 +191,7 @@ class StudyImages(StudyConnection):
 
     def relocate(self, image_id: str, new_path: str | os.PathLike[str]) -> None:
         """Point an image at a new file; the content must be the same (hash checked)."""
+        self._refuse_if_read_only()
         new_path = Path(new_path)
         info = self.image_info(image_id)
         if not new_path.is_file():

@@ -150,8 +150,9 @@ def lost(conn: sqlite3.Connection) -> str | None:
 
 
 def holder(conn: sqlite3.Connection) -> LockHolder | None:
-    """The live writer of the study open (read-only) on ``conn``, if any."""
-    found = _holder(conn.execute(_SELECT).fetchone())
+    """The live writer of the study open (read-only) on ``conn``, if it is another process."""
+    row = conn.execute(_SELECT).fetchone()
+    found = None if _ours(row) else _holder(row)
     return found if _live(found) else None
 
 

@@ -8,29 +8,37 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field, fields
+import sys
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 from vam_gui.core.atomic import write_json_atomic
+from vam_gui.core.fields import checked, coerce
 
 MAX_RECENT = 10
 
 
+COLORMAPS = ("inferno", "viridis", "magma", "plasma", "CET-L17")  # heatmap colour maps the canvas offers
+DEVICES = ("auto", "cuda", "cpu")
+
+
 @dataclass
 class Settings:
-    reviewer: str = ""  # empty: the login name
-    confidence_threshold: float = 0.3  # points below it are flagged on the canvas
-    heatmap_opacity: float = 0.55
-    heatmap_colormap: str = "inferno"
-    show_heatmap: bool = True
-    show_labels: bool = True
-    device: str = "auto"  # auto | cuda | cpu
-    checkpoint: str = ""  # the model last loaded; empty: the bundled demo model
-    recent_studies: list[str] = field(default_factory=list)
+    """Each field's kind and range are declared once (``core.fields``); a value in the file
+    that does not fit is replaced by the default, and said."""
+
+    reviewer: str = checked("", kind="str")  # empty: the login name
+    confidence_threshold: float = checked(0.3, kind="float", lo=0.0, hi=1.0)  # points below it are flagged
+    heatmap_opacity: float = checked(0.55, kind="float", lo=0.0, hi=1.0)
+    heatmap_colormap: str = checked("inferno", kind="str", choices=COLORMAPS)
+    show_heatmap: bool = checked(True, kind="bool")
+    show_labels: bool = checked(True, kind="bool")
+    device: str = checked("auto", kind="str", choices=DEVICES)
+    checkpoint: str = checked("", kind="str")  # the model last loaded; empty: the bundled demo model
+    recent_studies: list[str] = checked(kind="list[str]", default_factory=list)
     # images above this many pixels are refused from their header, before decoding
     # (DICOM: rows x columns x frames); raise it to open larger ones
-    max_image_pixels: int = 200_000_000
+    max_image_pixels: int = checked(200_000_000, kind="int", lo=1, hi=10**12)
 
     def add_recent(self, path: str | os.PathLike[str]) -> None:
         text = str(Path(path).resolve())
@@ -63,20 +71,9 @@ def load_settings(path: Path | None = None) -> Settings:
         return Settings()
     if not isinstance(data, dict):
         return Settings()
-    defaults = Settings()
-    values: dict[str, Any] = {}
-    for f in fields(Settings):
-        if f.name not in data:
-            continue
-        value, default = data[f.name], getattr(defaults, f.name)
-        # Keep the default when the stored value has the wrong type.
-        if isinstance(default, bool) != isinstance(value, bool):
-            continue
-        if isinstance(default, (int, float)) and not isinstance(default, bool):
-            if isinstance(value, (int, float)):
-                values[f.name] = type(default)(value)
-        elif isinstance(value, type(default)):
-            values[f.name] = value
+    values, problems = coerce(Settings, data)
+    for why in problems:  # one line each; the rest of the file still counts
+        print(f"vam-gui: {path}: {why}; the default is used", file=sys.stderr)
     return Settings(**values)
 
 

@@ -17,7 +17,6 @@ from vam_gui.core.radiograph import Radiograph, Window
 from vam_gui.core.schema import Schema
 from vam_gui.gui.keypoints import KeypointLayer
 
-COLORMAPS = ("inferno", "viridis", "magma", "plasma", "CET-L17")
 
 # Window presets: name -> function of the radiograph giving (lower, upper).
 def _percentiles(low: float, high: float):

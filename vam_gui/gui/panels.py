@@ -7,7 +7,8 @@ from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QPushButton, QSlider, QWidget
 from superqt import QLabeledDoubleRangeSlider
 
-from vam_gui.gui.canvas import COLORMAPS, WINDOW_PRESETS, Canvas
+from vam_gui.core.settings import COLORMAPS
+from vam_gui.gui.canvas import WINDOW_PRESETS, Canvas
 
 
 class ViewPanel(QWidget):

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from vam_gui.core.fields import checked, field_problems
 from vam_gui.core.letterbox import intensity_recipe
 from vam_gui.core.schema import DEFAULT_SCHEMA, Schema, SchemaError, load_schema
 
@@ -30,9 +30,6 @@ def default_preprocessing() -> dict[str, Any]:
     }
 
 
-# (field, lowest, highest): what a real network of this design can use, with room to spare.
-BOUNDS = (("d_model", 16, 2048), ("bridge_layers", 0, 24), ("bridge_heads", 1, 64), ("ffn_mult", 1, 16),
-          ("vam_layers", 0, 24), ("vam_heads", 1, 64))
 MAX_TRANSFORMER_PARAMETERS = 300_000_000
 
 
@@ -42,20 +39,23 @@ class ConfigError(ValueError):
 
 @dataclass
 class ModelConfig:
-    schema: str = DEFAULT_SCHEMA
-    backbone: str = "efficientnet_v2_s"
-    input_size: int | list[int] = 512  # S (square) or [H, W], each a multiple of 32
-    d_model: int = 256
-    bridge_layers: int = 4
-    bridge_heads: int = 8
-    ffn_mult: int = 4
-    vam_layers: int = 3
-    vam_heads: int = 8
-    decoder: str = "multiscale"
-    decoder_channels: list[int] = field(default_factory=lambda: [256, 128, 64, 32])
-    dropout: float = 0.1
-    sigma: float = 2.0
-    pretrained: str | None = None  # None, "imagenet" (torchvision download) or a local weights file
+    # Every number a checkpoint's metadata can carry is declared with its range (core.fields)
+    # and checked before anything is built: what a real network of this design can use,
+    # with room to spare.
+    schema: str = checked(DEFAULT_SCHEMA, kind="str")
+    backbone: str = checked("efficientnet_v2_s", kind="str", choices=BACKBONES)
+    input_size: int | list[int] = 512  # S (square) or [H, W], each a multiple of 32 (checked in validate)
+    d_model: int = checked(256, kind="int", lo=16, hi=2048)
+    bridge_layers: int = checked(4, kind="int", lo=0, hi=24)
+    bridge_heads: int = checked(8, kind="int", lo=1, hi=64)
+    ffn_mult: int = checked(4, kind="int", lo=1, hi=16)
+    vam_layers: int = checked(3, kind="int", lo=0, hi=24)
+    vam_heads: int = checked(8, kind="int", lo=1, hi=64)
+    decoder: str = checked("multiscale", kind="str", choices=DECODERS)
+    decoder_channels: list[int] = checked(kind="list[int]", lo=1, hi=2048, default_factory=lambda: [256, 128, 64, 32])
+    dropout: float = checked(0.1, kind="float", lo=0.0, hi=0.99)
+    sigma: float = checked(2.0, kind="float", lo=0.25, hi=32.0)  # model px
+    pretrained: str | None = checked(None, kind="str", optional=True)  # None, "imagenet" or a local weights file
     preprocessing: dict[str, Any] = field(default_factory=default_preprocessing)
     training: dict[str, Any] = field(default_factory=dict)  # provenance: data, epochs, metrics
     schema_def: dict[str, Any] | None = None  # the full schema, embedded so a checkpoint travels alone
@@ -64,11 +64,26 @@ class ModelConfig:
         self.validate()
 
     def validate(self) -> None:
-        self._check_types_and_bounds()
-        if self.backbone not in BACKBONES:
-            raise ConfigError(f"unknown backbone {self.backbone!r}; choose one of {', '.join(BACKBONES)}")
-        if self.decoder not in DECODERS:
-            raise ConfigError(f"unknown decoder {self.decoder!r}; choose one of {', '.join(DECODERS)}")
+        """A config is data from a file: ``bridge_layers = 100000`` must be one clear line,
+        not gigabytes of layers and then a failure."""
+        problems = field_problems(self)
+        if problems:
+            raise ConfigError(problems[0])
+        if not isinstance(self.preprocessing, dict) or not isinstance(self.training, dict):
+            raise ConfigError("preprocessing and training must be JSON objects")
+        self._check_input_size()
+        if self.d_model % 4 or self.d_model % self.bridge_heads or self.d_model % self.vam_heads:
+            raise ConfigError(
+                f"d_model={self.d_model} must be divisible by 4 and by the head counts "
+                f"({self.bridge_heads}, {self.vam_heads})"
+            )
+        if len(self.decoder_channels) != 4:
+            raise ConfigError(f"decoder_channels needs four positive widths, got {self.decoder_channels!r}")
+        if self.transformer_parameters() > MAX_TRANSFORMER_PARAMETERS:
+            raise ConfigError(f"the transformer layers would hold {self.transformer_parameters():,} parameters "
+                              f"(more than {MAX_TRANSFORMER_PARAMETERS:,}): not a vam-gui network")
+
+    def _check_input_size(self) -> None:
         size = self.input_size
         if isinstance(size, tuple):
             size = self.input_size = list(size)
@@ -78,47 +93,6 @@ class ModelConfig:
             raise ConfigError(f"input_size must be S or [H, W], multiples of 32 from 64 to 4096, got {size!r}")
         if isinstance(size, list) and size[0] == size[1]:
             self.input_size = size[0]  # a square stays a plain S, as in older checkpoints
-        if self.d_model % 4 or self.d_model % self.bridge_heads or self.d_model % self.vam_heads:
-            raise ConfigError(
-                f"d_model={self.d_model} must be divisible by 4 and by the head counts "
-                f"({self.bridge_heads}, {self.vam_heads})"
-            )
-        if len(self.decoder_channels) != 4 or min(self.decoder_channels) < 1:
-            raise ConfigError(f"decoder_channels needs four positive widths, got {self.decoder_channels!r}")
-        if not self.sigma > 0:
-            raise ConfigError(f"sigma must be positive, got {self.sigma!r}")
-        if min(self.bridge_layers, self.vam_layers) < 0 or not 0 <= self.dropout < 1:
-            raise ConfigError("layer counts must be >= 0 and dropout in [0, 1)")
-
-    def _check_types_and_bounds(self) -> None:
-        """Every number a checkpoint's metadata can carry, checked before anything is built: a
-        config is data from a file, and ``bridge_layers = 100000`` must be one clear line, not
-        gigabytes of layers and then a failure."""
-        def whole(name: str, lo: int, hi: int) -> None:
-            v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
-                raise ConfigError(f"{name} must be a whole number from {lo} to {hi}, got {v!r}")
-
-        for name, lo, hi in BOUNDS:
-            whole(name, lo, hi)
-        for name in ("sigma", "dropout"):
-            v = getattr(self, name)
-            if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v):
-                raise ConfigError(f"{name} must be a finite number, got {v!r}")
-        if not 0.25 <= self.sigma <= 32:
-            raise ConfigError(f"sigma must be from 0.25 to 32 model px, got {self.sigma!r}")
-        chans = self.decoder_channels
-        if not isinstance(chans, list) or not all(isinstance(c, int) and not isinstance(c, bool) and 1 <= c <= 2048
-                                                  for c in chans):
-            raise ConfigError(f"decoder_channels must be whole numbers from 1 to 2048, got {chans!r}")
-        for name in ("backbone", "decoder", "schema"):
-            if not isinstance(getattr(self, name), str):
-                raise ConfigError(f"{name} must be a string, got {getattr(self, name)!r}")
-        if not isinstance(self.preprocessing, dict) or not isinstance(self.training, dict):
-            raise ConfigError("preprocessing and training must be JSON objects")
-        if self.transformer_parameters() > MAX_TRANSFORMER_PARAMETERS:
-            raise ConfigError(f"the transformer layers would hold {self.transformer_parameters():,} parameters "
-                              f"(more than {MAX_TRANSFORMER_PARAMETERS:,}): not a vam-gui network")
 
     def transformer_parameters(self) -> int:
         """About how many parameters the bridge and the VAM hold (the parts a config can grow

@@ -244,9 +244,17 @@ def test_endplate_csv(tmp_path, images):
     (folder / "spine2.csv").write_text("\n".join(endplate_rows(xy0, schema, False)[:7]) + "\n")
     with new_study(tmp_path) as s:
         s.apply_edit(by_name(s)["spine1.png"], user="t", kind="move", points={0: PointState(9.0, 9.0, True, "placed")})
-        report = import_labels(s, "endplates", [folder])
-        assert len(report.imported) == 2
-        assert "7 endplate rows without labels; lumbar-ap-20 has 10" in dict(report.skipped)["spine2.csv"]
+        # a file that cannot be placed refuses the whole import: nothing of spine0 / spine1 written
+        with pytest.raises(LabelImportError, match="spine2.csv: 7 endplate rows without labels; lumbar-ap-20 has 10"):
+            import_labels(s, "endplates", [folder], partial=True)
+        assert len(s.edit_log()) == 1 and s.annotation(by_name(s)["spine0.png"]).is_empty()
+        (folder / "spine2.csv").unlink()
+        # spine1 covers L3 and L4 only: imported only when a partial import is asked for
+        with pytest.raises(LabelImportError, match="spine1.csv: the rows cover 4 of the 10 endplates"):
+            import_labels(s, "endplates", [folder])
+        assert len(s.edit_log()) == 1
+        report = import_labels(s, "endplates", [folder], partial=True)
+        assert len(report.imported) == 2 and report.skipped == []
         ann = s.annotation(by_name(s)["spine0.png"])
         assert np.array_equal(ann.xy, xy0) and ann.visible.all() and set(ann.source) == {"imported"}
         ann = s.annotation(by_name(s)["spine1.png"])

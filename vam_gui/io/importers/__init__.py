@@ -4,15 +4,21 @@ Formats: our JSON, COCO keypoints, the scoliosis-challenge ``.mat`` and CSV layo
 per-endplate CSV. Labels in another schema of the same view are converted (spine-ap-68 ->
 lumbar-ap-20 keeps L1-L5); AP <-> lateral is refused. Every image is written as one logged
 ``study.apply_edit(kind="import")``, with source "imported" (our JSON keeps the sources and
-status it carries). Files that match no image are reported in the returned ImportReport,
-not fatal. No Qt, no torch.
+status it carries). Records that match no image, and files that are not of the format at all
+(a stray file in a folder), are reported in the returned ImportReport, not fatal.
+
+All or nothing: every file is read and every record checked before the first write. A file of
+the format with a bad record (a value that is not a finite number or lies far outside its
+image, a wrong type, a keypoint named twice or unknown to the labels' schema, only some
+keypoints of an image without ``partial``) raises one LabelImportError, whose ``str()`` is one
+line naming the file and the record, and the study is left unchanged. No Qt, no torch.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Protocol
 
 from vam_gui.io.importers.coco import read_coco
 from vam_gui.io.importers.common import ImportReport, LabelRecord, apply_records
@@ -30,7 +36,14 @@ from vam_gui.io.importers.scoliosis import read_scoliosis_csv, read_scoliosis_ma
 if TYPE_CHECKING:
     from vam_gui.io.study import Study
 
-READERS = {
+
+
+class Reader(Protocol):
+    def __call__(self, paths: Iterable[str | os.PathLike[str]], study: Study, *,
+                 partial: bool = False) -> Iterator[LabelRecord]: ...
+
+
+READERS: dict[str, Reader] = {
     "json": read_ours,
     "coco": read_coco,
     "scoliosis-mat": read_scoliosis_mat,
@@ -41,12 +54,15 @@ FORMATS = tuple(READERS)
 
 
 def import_labels(study: Study, fmt: str, paths: Iterable[str | os.PathLike[str]] | str | os.PathLike[str], *,
-                  user: str | None = None, progress: Callable[[int, int], None] | None = None,
+                  user: str | None = None, partial: bool = False,
+                  progress: Callable[[int, int], None] | None = None,
                   cancel: Callable[[], bool] | None = None) -> ImportReport:
     """Read ``paths`` as ``fmt`` (one of FORMATS) and write the labels into ``study``.
 
-    Everything is read (and the schema checked) before the first write, so a file that
-    cannot be imported at all (LabelImportError) changes nothing."""
+    Everything is read and checked before the first write, so a file that cannot be imported
+    (LabelImportError, one line) changes nothing. ``partial``: an image whose labels name only
+    some keypoints of their schema is imported (those keypoints only, the others untouched)
+    instead of refused. ``progress(done, total)`` counts the images written."""
     from vam_gui.core.commands import default_user
 
     try:
@@ -55,11 +71,10 @@ def import_labels(study: Study, fmt: str, paths: Iterable[str | os.PathLike[str]
         raise LabelImportError(f"unknown import format {fmt!r}; one of {', '.join(FORMATS)}") from None
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
-    records = list(reader(list(paths), study))
+    records = list(reader(list(paths), study, partial=partial))
     if not records:
         raise LabelImportError("no label files found")
-    return apply_records(study, records, fmt, user=user or default_user(), total=len(records),
-                         progress=progress, cancel=cancel)
+    return apply_records(study, records, fmt, user=user or default_user(), progress=progress, cancel=cancel)
 
 
 __all__ = [

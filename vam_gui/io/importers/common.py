@@ -1,5 +1,6 @@
 """What every importer shares: parsed label records, matching them to the study's images,
-and writing them through ``study.apply_edit(kind="import")`` (logged, one edit per image)."""
+checking every record (points inside their image, schema conversion), and only then writing
+them through ``study.apply_edit(kind="import")`` (logged, one edit per image)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from vam_gui.core.annotation import PointState, ReviewState
 from vam_gui.core.schema import Schema
 from vam_gui.io.export.pseudonyms import content_key, image_pseudonym
 from vam_gui.io.files import files_in
-from vam_gui.io.importers.convert import LabelImportError, ViewMismatchError, convert_points
+from vam_gui.io.importers.convert import LabelImportError, convert_points, located, one_line
 
 if TYPE_CHECKING:
     from vam_gui.io.study import ImageInfo, Study
@@ -114,6 +115,34 @@ def expand(paths: Iterable[str | os.PathLike[str]], suffixes: tuple[str, ...]) -
     return files
 
 
+MARGIN = 0.05  # a point may lie this fraction of the image's width / height outside it
+
+
+@dataclass
+class _Write:
+    """One image's checked labels, ready to be written."""
+
+    image_id: str
+    origin: str
+    points: dict[int, PointState]
+    review: ReviewState | None
+    facing: str | None
+
+
+def check_inside(xy: np.ndarray, schema: Schema, info: ImageInfo, where: str) -> None:
+    """Every placed point within the image, give or take MARGIN of its size (a point far
+    outside is a wrong unit or a wrong image, never a landmark)."""
+    size = np.array([info.width, info.height], dtype=np.float64)
+    lo, hi = -0.5 - MARGIN * size, size - 0.5 + MARGIN * size
+    placed = np.isfinite(xy).all(axis=1)
+    outside = placed & ((xy < lo) | (xy > hi)).any(axis=1)
+    if outside.any():
+        i = int(np.flatnonzero(outside)[0])
+        raise LabelImportError(
+            f"{where}: keypoint {schema.keypoints[i]!r} at ({xy[i, 0]:.6g}, {xy[i, 1]:.6g}) lies outside "
+            f"the {info.width} x {info.height} image {info.file_name!r} by more than {MARGIN:.0%} of its size")
+
+
 def _points(record: LabelRecord, info: ImageInfo, study_schema: Schema) -> dict[int, PointState]:
     xy: np.ndarray | None
     visible: np.ndarray | None
@@ -123,58 +152,67 @@ def _points(record: LabelRecord, info: ImageInfo, study_schema: Schema) -> dict[
         xy, visible = record.xy, record.visible
     if record.schema is None or xy is None or visible is None:
         raise LabelImportError(f"{record.origin}: the record holds no labels")
-    converted = convert_points(xy, visible, record.schema, study_schema, record.sources)
+    check_inside(xy, record.schema, info, record.origin)
+    try:
+        converted = convert_points(xy, visible, record.schema, study_schema, record.sources)
+    except LabelImportError as exc:
+        raise located(exc, record.origin) from None
     points: dict[int, PointState] = {}
     for idx, (x, y, vis, src) in converted.items():
-        if not (np.isfinite(x) and np.isfinite(y)):
-            x = y = float("nan")
-            vis = False
-        points[idx] = PointState(x, y, vis, src if src is not None else IMPORTED)
+        placed = bool(np.isfinite(x) and np.isfinite(y))
+        points[idx] = PointState(x, y, vis and placed, src if src is not None else IMPORTED)
     return points
 
 
-def apply_records(study: Study, records: Iterable[LabelRecord], fmt: str, *, user: str,
-                  total: int | None = None, progress: Progress | None = None,
-                  cancel: Cancel | None = None) -> ImportReport:
-    """Match every record to an image and write it as one logged "import" edit. Records
-    that match nothing, or an image already imported from this batch, are reported."""
-    report = ImportReport(fmt)
+def _plan(study: Study, records: Iterable[LabelRecord], report: ImportReport,
+          cancel: Cancel | None) -> list[_Write]:
+    """Match and check every record; LabelImportError (before anything is written) for the
+    first that cannot be imported. Records that match no image, or an image already labelled
+    by this import, or files that are not of the format, go to ``report.skipped``."""
     matcher = ImageMatcher(study)
     done: dict[str, str] = {}  # image id -> origin
-    n = 0
+    writes: list[_Write] = []
     for record in records:
-        if cancel is not None and cancel():
-            raise InterruptedError("import cancelled")
-        n += 1
+        check_cancel(cancel)
         if record.error:
-            report.skipped.append((record.origin, record.error))
-        else:
-            _apply_one(study, record, fmt, user, matcher, done, report)
+            report.skipped.append((one_line(record.origin), one_line(record.error)))
+            continue
+        image_id, why = matcher.find(record)
+        if image_id is None:
+            report.skipped.append((one_line(record.origin), one_line(why)))
+            continue
+        if image_id in done:
+            report.skipped.append((one_line(record.origin),
+                                   one_line(f"its image already has labels from {done[image_id]}")))
+            continue
+        points = _points(record, matcher.infos[image_id], study.schema)
+        done[image_id] = record.origin
+        writes.append(_Write(image_id, record.origin, points, record.review, record.facing))
+    return writes
+
+
+def check_cancel(cancel: Cancel | None) -> None:
+    if cancel is not None and cancel():
+        raise InterruptedError("import cancelled")
+
+
+def apply_records(study: Study, records: Iterable[LabelRecord], fmt: str, *, user: str,
+                  progress: Progress | None = None, cancel: Cancel | None = None) -> ImportReport:
+    """Match and check every record, then write each image as one logged "import" edit.
+
+    Nothing is written unless every record passes: the first that cannot be imported raises
+    LabelImportError before the first write. A cancel is heard until the writing starts."""
+    report = ImportReport(fmt)
+    writes = _plan(study, records, report, cancel)
+    check_cancel(cancel)
+    # The store writes one image per transaction (Study.apply_edit); the checks above make a
+    # failure here an IO error of the store, not a bad record.
+    for n, write in enumerate(writes, 1):
+        study.apply_edit(write.image_id, user=user, kind="import", label=f"import {fmt} labels",
+                         points=write.points, review=write.review)
+        if write.facing is not None:
+            study.set_facing(write.image_id, write.facing)
+        report.imported.append(write.image_id)
         if progress is not None:
-            progress(n, max(total or 0, n))
+            progress(n, len(writes))
     return report
-
-
-def _apply_one(study: Study, record: LabelRecord, fmt: str, user: str, matcher: ImageMatcher,
-               done: dict[str, str], report: ImportReport) -> None:
-    image_id, why = matcher.find(record)
-    if image_id is None:
-        report.skipped.append((record.origin, why))
-        return
-    if image_id in done:
-        report.skipped.append((record.origin, f"its image already has labels from {done[image_id]}"))
-        return
-    info = matcher.infos[image_id]
-    try:
-        points = _points(record, info, study.schema)
-    except ViewMismatchError:
-        raise  # AP <-> lateral: every record would fail the same way
-    except (ValueError, IndexError) as exc:
-        report.skipped.append((record.origin, str(exc)))
-        return
-    study.apply_edit(image_id, user=user, kind="import", label=f"import {fmt} labels",
-                     points=points, review=record.review)
-    if record.facing in ("left", "right"):
-        study.set_facing(image_id, record.facing)
-    done[image_id] = record.origin
-    report.imported.append(image_id)

@@ -7,13 +7,30 @@ and a lateral schema is refused: their corners mean different things.
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 
 from vam_gui.core.schema import Schema, SchemaError, available_schemas, load_schema
 
 
+def one_line(text: str) -> str:
+    """``text`` with its control characters escaped: a message built from a file's own
+    names (a file name holding a newline) stays one line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 class LabelImportError(ValueError):
-    """Labels that cannot be imported at all (a wrong view, an unreadable layout)."""
+    """Labels that cannot be imported at all (a wrong view, an unreadable layout, a bad value).
+    ``str()`` is one line naming the file and the record."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(one_line(message))
+
+
+def located(exc: LabelImportError, where: str) -> LabelImportError:
+    """The same error (same type) prefixed with the file and record it concerns."""
+    return type(exc)(f"{where}: {exc}")
 
 
 class ViewMismatchError(LabelImportError):
@@ -64,7 +81,8 @@ def sub_schema(schema: Schema, names: list[str]) -> Schema:
                   description=f"part of {schema.name}")
 
 
-def _known(target: Schema) -> list[Schema]:
+def known_schemas(target: Schema) -> list[Schema]:
+    """``target`` first, then every shipped schema with other keypoints."""
     found = [target]
     for name in available_schemas():
         try:
@@ -77,10 +95,16 @@ def _known(target: Schema) -> list[Schema]:
 
 
 def infer_schema(target: Schema, *, names: list[str] | None = None, count: int | None = None,
-                 declared: str | None = None) -> Schema:
+                 declared: str | None = None, partial: bool = False) -> Schema:
     """The schema labels of another tool are in: by declared name, then by keypoint names,
-    then by count (the study's own schema first)."""
-    known = _known(target)
+    then by count (the study's own schema first). Names that are part of a known schema give
+    that part, only when ``partial``; names of which some are ours and some unknown, or a
+    name given twice, are refused (never matched by count)."""
+    known = known_schemas(target)
+    if names:
+        twice = [n for n, c in Counter(names).items() if c > 1]
+        if twice:
+            raise LabelImportError(f"duplicate keypoint name {twice[0]!r}")
     if declared:
         for schema in known:
             if schema.name == declared and (names is None or list(schema.keypoints) == list(names)):
@@ -89,13 +113,32 @@ def infer_schema(target: Schema, *, names: list[str] | None = None, count: int |
         for schema in known:
             if list(schema.keypoints) == list(names):
                 return schema
-        for schema in known:
-            if set(names) <= set(schema.keypoints):
-                return sub_schema(schema, list(names))
-    n = len(names) if names else count
+        return _by_names(known, names, partial)
+    n = count
     for schema in known:
         if schema.k == n:
             return schema
-    raise LabelImportError(
+    raise _unknown(known, n)
+
+
+def _by_names(known: list[Schema], names: list[str], partial: bool) -> Schema:
+    for schema in known:
+        if set(names) <= set(schema.keypoints):
+            if not partial:
+                raise LabelImportError(f"names {len(names)} of the {schema.k} keypoints of {schema.name}: "
+                                       "a partial import must be asked for")
+            return sub_schema(schema, list(names))
+    ours = {name for schema in known for name in schema.keypoints}
+    unknown = [name for name in names if name not in ours]
+    if len(unknown) < len(names):  # some names are ours: never guess the rest by count
+        raise LabelImportError(f"keypoint {unknown[0]!r} is in no known schema")
+    for schema in known:  # names of another tool ("1" .. "20"): by count
+        if schema.k == len(names):
+            return schema
+    raise _unknown(known, len(names))
+
+
+def _unknown(known: list[Schema], n: int | None) -> LabelImportError:
+    return LabelImportError(
         f"cannot tell which keypoint schema {n} keypoint(s) belong to "
         f"(known: {', '.join(f'{s.name} (K = {s.k})' for s in known)})")

@@ -3,15 +3,16 @@ listed top to bottom, two rows per vertebra (upper endplate, then lower), each r
 left point then the right point as displayed.
 
 Without labels the rows must cover every endplate of the study's schema in order. A label
-naming a vertebra ("L3", "L3 upper", "L3-inf") places its row there instead, so a file may
-cover part of the schema; rows of vertebrae the schema lacks are ignored. Lateral schemas:
+naming a vertebra ("L3", "L3 upper", "L3-inf") places its row there instead; rows of
+vertebrae the schema lacks (T12 in a lumbar study) are ignored, a label that names no
+vertebra is refused, and a file that covers only part of the schema needs ``partial``
+(only those endplates are written). Every coordinate is a finite number. Lateral schemas:
 the anterior corner is on the side the patient faces (the image's facing; left when unknown,
 the usual way lateral views are displayed).
 """
 
 from __future__ import annotations
 
-import csv
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -21,7 +22,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from vam_gui.io.importers.common import LabelRecord, expand
-from vam_gui.io.importers.convert import sub_schema
+from vam_gui.io.importers.convert import LabelImportError, known_schemas, sub_schema
+from vam_gui.io.importers.strict import cell, is_header, load_csv, shown
 
 if TYPE_CHECKING:
     from vam_gui.core.schema import Schema
@@ -29,6 +31,8 @@ if TYPE_CHECKING:
 
 _UPPER = ("upper", "sup", "superior", "top", "cranial")
 _LOWER = ("lower", "inf", "inferior", "bottom", "caudal")
+_Row = tuple[str, np.ndarray, str]  # (file and row, x1 y1 x2 y2, label)
+_Placed = tuple[int, str, np.ndarray]  # (vertebra index, "upper" | "lower", x1 y1 x2 y2)
 
 
 def _endplates(schema: Schema) -> list[tuple[int, str]]:
@@ -43,68 +47,88 @@ def _endplates(schema: Schema) -> list[tuple[int, str]]:
     return out
 
 
-def _parse_rows(path: Path) -> tuple[list[tuple[np.ndarray, str]], str | None]:
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            raw = [row for row in csv.reader(f) if row and any(c.strip() for c in row)]
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        return [], f"cannot read the CSV ({type(exc).__name__})"
-    rows = []
-    for n, row in enumerate(raw, 1):
-        try:
-            values = np.array([float(c) for c in row[:4]], dtype=np.float64)
-        except ValueError:
-            if n == 1:
-                continue  # a header
-            return [], f"row {n}: x1, y1, x2, y2 must be numbers"
-        if values.size != 4:
-            return [], f"row {n}: expected x1, y1, x2, y2[, label]"
-        rows.append((values, row[4].strip() if len(row) > 4 else ""))
+def _parse_rows(path: Path) -> tuple[list[_Row], str | None]:
+    """The rows, or ([], why) for a file that is not a text CSV with rows at all."""
+    origin = path.name
+    raw, why = load_csv(path)
+    if why is not None:
+        return [], why
+    rows: list[_Row] = []
+    for n, (line, cells) in enumerate(raw):
+        if n == 0 and is_header(cells[:4]):
+            continue
+        where = f"{origin}: row {line}"
+        while cells and not cells[-1].strip():
+            cells = cells[:-1]
+        if len(cells) not in (4, 5):
+            raise LabelImportError(f"{where}: {len(cells)} cells, expected x1, y1, x2, y2[, label]")
+        values = np.array([cell(c, where, f) for c, f in zip(cells, ("x1", "y1", "x2", "y2"))])
+        rows.append((where, values, cells[4].strip() if len(cells) == 5 else ""))
     if not rows:
         return [], "no endplate rows"
     return rows, None
 
 
-def _place(rows: list[tuple[np.ndarray, str]], schema: Schema) -> tuple[list[tuple[int, str, np.ndarray]], str | None]:
-    """[(vertebra index, which endplate, x1 y1 x2 y2)] or an error."""
+def _which(tokens: list[str], seen: int, where: str, label: str) -> str:
+    """"upper" or "lower": said by the label, else the vertebra's first row is its upper one."""
+    if not tokens:
+        if seen > 1:
+            raise LabelImportError(f"{where}: a third row for {label!r} (two endplates per vertebra)")
+        return ("upper", "lower")[seen]
+    if len(tokens) == 1 and tokens[0] in _UPPER:
+        return "upper"
+    if len(tokens) == 1 and tokens[0] in _LOWER:
+        return "lower"
+    raise LabelImportError(f"{where}: cannot tell which endplate {shown(label)} is (upper or lower)")
+
+
+def _unlabelled(rows: list[_Row], schema: Schema, origin: str) -> list[_Placed]:
     plates = _endplates(schema)
-    if not any(label for _, label in rows):
-        if len(rows) != len(plates):
-            return [], (f"{len(rows)} endplate rows without labels; {schema.name} has {len(plates)} "
-                        "endplates (add a label column naming the vertebra)")
-        return [(v, which, values) for (v, which), (values, _) in zip(plates, rows)], None
+    if len(rows) != len(plates):
+        raise LabelImportError(f"{origin}: {len(rows)} endplate rows without labels; {schema.name} has "
+                               f"{len(plates)} endplates (add a label column naming the vertebra)")
+    return [(v, which, values) for (v, which), (_, values, _) in zip(plates, rows)]
+
+
+def _place(rows: list[_Row], schema: Schema, origin: str, partial: bool) -> list[_Placed]:
+    """[(vertebra index, which endplate, x1 y1 x2 y2)] of the rows."""
+    if not any(label for _, _, label in rows):
+        return _unlabelled(rows, schema, origin)
+    plates = set(_endplates(schema))
     names = {name.lower(): v for v, name in enumerate(schema.vertebrae)}
+    elsewhere = {name.lower() for s in known_schemas(schema) if s.view == schema.view for name in s.vertebrae}
     seen: dict[int, int] = {}
-    placed = []
-    for values, label in rows:
+    placed: dict[tuple[int, str], np.ndarray] = {}
+    for where, values, label in rows:
         tokens = [t for t in re.split(r"[\s\-_:/,]+", label.lower()) if t]
         if not tokens:
-            return [], "some rows are labelled and some are not"
+            raise LabelImportError(f"{where}: no label, while other rows have one")
         v = names.get(tokens[0])
         if v is None:
-            continue  # a vertebra this schema does not hold
-        if any(t in _UPPER for t in tokens[1:]):
-            which = "upper"
-        elif any(t in _LOWER for t in tokens[1:]):
-            which = "lower"
-        else:
-            which = ("upper", "lower")[min(seen.get(v, 0), 1)]
+            if tokens[0] in elsewhere:
+                continue  # a vertebra this schema does not hold (T12 for a lumbar study)
+            raise LabelImportError(f"{where}: {shown(label)} names no vertebra")
+        which = _which(tokens[1:], seen.get(v, 0), where, label)
         seen[v] = seen.get(v, 0) + 1
-        if (v, which) in plates:
-            placed.append((v, which, values))
+        if (v, which) in placed:
+            raise LabelImportError(f"{where}: the {which} endplate of {schema.vertebrae[v]} is given twice")
+        if (v, which) in plates:  # else an endplate the schema lacks (S1's lower one)
+            placed[(v, which)] = values
     if not placed:
-        return [], f"no row names a vertebra of {schema.name}"
-    return placed, None
+        raise LabelImportError(f"{origin}: no row names a vertebra of {schema.name}")
+    if len(placed) < len(plates) and not partial:
+        raise LabelImportError(f"{origin}: the rows cover {len(placed)} of the {len(plates)} endplates of "
+                               f"{schema.name}: a partial import must be asked for")
+    return [(v, which, values) for (v, which), values in placed.items()]
 
 
-def _record(path: Path, study: Study) -> LabelRecord:
+def _record(path: Path, study: Study, partial: bool) -> LabelRecord:
     schema = study.schema
     keys = [path.stem]
     rows, error = _parse_rows(path)
-    if error is None:
-        placed, error = _place(rows, schema)
     if error is not None:
         return LabelRecord(path.name, keys, error=error)
+    placed = _place(rows, schema, path.name, partial)
     slot = schema.index_by_corner()
     covered: list[int] = []
     for v, which, _ in placed:
@@ -129,7 +153,8 @@ def _record(path: Path, study: Study) -> LabelRecord:
     return LabelRecord(path.name, keys, schema=part, resolve=resolve)
 
 
-def read_endplates(paths: Iterable[str | os.PathLike[str]], study: Study) -> Iterator[LabelRecord]:
+def read_endplates(paths: Iterable[str | os.PathLike[str]], study: Study, *,
+                   partial: bool = False) -> Iterator[LabelRecord]:
     """Records from per-image endplate CSV files (folders: every ``*.csv`` in them)."""
     for path in expand(paths, (".csv",)):
-        yield _record(path, study)
+        yield _record(path, study, partial)

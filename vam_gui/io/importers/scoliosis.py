@@ -6,12 +6,14 @@
 * CSV: ``landmarks.csv`` with one row per image, 68 x's then 68 y's normalised to [0, 1]
   by the image width and height, and ``filenames.csv`` naming the images in the same order.
 
-Coordinates are taken as given in our pixel convention (design.md §2).
+Coordinates are taken as given in our pixel convention (design.md §2). Every value must be a
+finite number (the layout has no mark for a missing point); a file of the layout with a bad
+value is refused whole.
 """
 
 from __future__ import annotations
 
-import csv
+import io
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -20,8 +22,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from vam_gui.core.schema import load_schema
-from vam_gui.io.importers.common import LabelRecord, expand
-from vam_gui.io.importers.convert import LabelImportError, index_map
+from vam_gui.io.importers.common import MARGIN, LabelRecord, expand
+from vam_gui.io.importers.convert import LabelImportError, index_map, located
+from vam_gui.io.importers.strict import cell, is_header, load_csv, read_bytes
 
 if TYPE_CHECKING:
     from vam_gui.core.schema import Schema
@@ -31,54 +34,73 @@ SCHEMA = "spine-ap-68"
 N = 68
 
 
-def _schema(study: Study) -> Schema:
+def _schema(study: Study, origin: str) -> Schema:
     schema = load_schema(SCHEMA)
-    index_map(schema, study.schema)  # refuses a lateral study before anything is read
+    try:
+        index_map(schema, study.schema)  # refuses a lateral study before anything is written
+    except LabelImportError as exc:
+        raise located(exc, origin) from None
     return schema
 
 
-def _mat_record(path: Path, schema: Schema) -> LabelRecord:
+def _mat_record(path: Path, study: Study) -> LabelRecord:
     from scipy.io import loadmat
 
+    origin = path.name
     name = path.name[:-4] if path.name.lower().endswith(".mat") else path.name
     keys = [name, path.stem]
+    data = read_bytes(path)
     try:
-        mat = loadmat(path)
+        mat = loadmat(io.BytesIO(data))
     except Exception as exc:  # scipy raises several types for a file that is not a .mat
-        return LabelRecord(path.name, keys, error=f"not a readable .mat file ({type(exc).__name__})")
+        return LabelRecord(origin, keys, error=f"not a readable .mat file ({type(exc).__name__})")
     if "p2" not in mat:
-        return LabelRecord(path.name, keys, error="no 'p2' array in the .mat file")
-    try:
-        p2 = np.asarray(mat["p2"], dtype=np.float64)
-    except (TypeError, ValueError):
-        return LabelRecord(path.name, keys, error="'p2' is not numeric")
+        return LabelRecord(origin, keys, error="no 'p2' array in the .mat file")
+    schema = _schema(study, origin)
+    p2 = np.asarray(mat["p2"])
+    if p2.dtype.kind not in "iuf":
+        raise LabelImportError(f"{origin}: 'p2' holds {p2.dtype} values, not real numbers")
     if p2.shape == (2, N):
         p2 = p2.T
     if p2.shape != (N, 2):
-        return LabelRecord(path.name, keys, error=f"'p2' has shape {p2.shape}, expected ({N}, 2)")
-    return LabelRecord(path.name, keys, schema=schema, xy=p2, visible=np.asarray(np.isfinite(p2).all(axis=1)))
+        raise LabelImportError(f"{origin}: 'p2' has shape {p2.shape}, expected ({N}, 2)")
+    p2 = p2.astype(np.float64)
+    bad = ~np.isfinite(p2).all(axis=1)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise LabelImportError(f"{origin}: p2 row {i + 1} ({schema.keypoints[i]}) is ({p2[i, 0]:g}, {p2[i, 1]:g}), "
+                               "not two finite numbers")
+    return LabelRecord(origin, keys, schema=schema, xy=p2, visible=np.ones(N, dtype=bool))
 
 
-def read_scoliosis_mat(paths: Iterable[str | os.PathLike[str]], study: Study) -> Iterator[LabelRecord]:
-    """Records from ``.mat`` files (folders: every ``*.mat`` in them)."""
-    schema = _schema(study)
+def read_scoliosis_mat(paths: Iterable[str | os.PathLike[str]], study: Study, *,
+                       partial: bool = False) -> Iterator[LabelRecord]:
+    """Records from ``.mat`` files (folders: every ``*.mat`` in them). Each holds all 68
+    points, so ``partial`` changes nothing."""
     for path in expand(paths, (".mat",)):
-        yield _mat_record(path, schema)
+        yield _mat_record(path, study)
 
 
-def _rows(path: Path) -> list[list[str]]:
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            return [row for row in csv.reader(f) if row and any(c.strip() for c in row)]
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise LabelImportError(f"{path.name}: cannot read the CSV ({type(exc).__name__})") from None
+def _rows(path: Path) -> list[tuple[int, list[str]]]:
+    rows, why = load_csv(path)
+    if why is not None:
+        raise LabelImportError(f"{path.name}: {why}")
+    return rows
 
 
-def _numbers(row: list[str]) -> np.ndarray | None:
-    try:
-        return np.array([float(c) for c in row if c.strip() != ""], dtype=np.float64)
-    except ValueError:
-        return None
+def _numbers(cells: list[str], where: str) -> np.ndarray:
+    while cells and not cells[-1].strip():
+        cells = cells[:-1]  # a trailing comma
+    if len(cells) != 2 * N:
+        raise LabelImportError(f"{where}: {len(cells)} values, expected {2 * N} ({N} x then {N} y)")
+    values = np.array([cell(c, where, f"value {j + 1}") for j, c in enumerate(cells)])
+    norm = np.stack([values[:N], values[N:]], axis=1)
+    outside = ((norm < -MARGIN) | (norm > 1 + MARGIN)).any(axis=1)
+    if outside.any():
+        i = int(np.flatnonzero(outside)[0])
+        raise LabelImportError(f"{where}: point {i + 1} at ({norm[i, 0]:g}, {norm[i, 1]:g}) is outside [0, 1] "
+                               f"by more than {MARGIN:.0%}: not normalised coordinates")
+    return norm
 
 
 def _csv_pair(paths: list[Path]) -> tuple[Path, Path]:
@@ -98,33 +120,37 @@ def _csv_pair(paths: list[Path]) -> tuple[Path, Path]:
     return marks[0], names[0]
 
 
-def read_scoliosis_csv(paths: Iterable[str | os.PathLike[str]], study: Study) -> Iterator[LabelRecord]:
-    """Records from ``landmarks.csv`` + ``filenames.csv`` (the files, or their folder)."""
-    schema = _schema(study)
+def _names(path: Path) -> list[tuple[str, str]]:
+    """[(where, image name)] of ``filenames.csv``, a header row left out."""
+    names = []
+    for n, (line, cells) in enumerate(_rows(path)):
+        name = cells[0].strip()
+        if n == 0 and Path(name).suffix == "" and name.lower() in ("filename", "filenames", "name", "file", "image"):
+            continue
+        if not name or any(c.strip() for c in cells[1:]):
+            raise LabelImportError(f"{path.name}: row {line}: expected one image name")
+        names.append((f"{path.name} row {line}", name))
+    return names
+
+
+def read_scoliosis_csv(paths: Iterable[str | os.PathLike[str]], study: Study, *,
+                       partial: bool = False) -> Iterator[LabelRecord]:
+    """Records from ``landmarks.csv`` + ``filenames.csv`` (the files, or their folder). Each
+    row holds all 68 points, so ``partial`` changes nothing."""
     marks_path, names_path = _csv_pair([Path(p) for p in paths])
+    schema = _schema(study, marks_path.name)
     rows = _rows(marks_path)
-    if rows and _numbers(rows[0]) is None:
+    if rows and is_header(rows[0][1]):
         rows = rows[1:]  # a header
-    names = [row[0].strip() for row in _rows(names_path)]
-    if names and Path(names[0]).suffix == "" and names[0].lower() in ("filename", "filenames", "name", "file", "image"):
-        names = names[1:]
+    names = _names(names_path)
     if len(rows) != len(names):
         raise LabelImportError(f"{marks_path.name} has {len(rows)} rows but {names_path.name} names "
                                f"{len(names)} images: the rows cannot be paired with images")
-    for i, (row, name) in enumerate(zip(rows, names), 1):
-        origin = f"{marks_path.name} row {i} ({name})"
-        values = _numbers(row)
-        if values is None or values.size != 2 * N:
-            yield LabelRecord(origin, [name], error=f"expected {2 * N} numbers (68 x then 68 y)")
-            continue
-        norm = np.stack([values[:N], values[N:]], axis=1)
-        finite = np.isfinite(norm).all(axis=1)
-        if (norm[finite] < -0.01).any() or (norm[finite] > 1.01).any():
-            yield LabelRecord(origin, [name], error="values outside [0, 1]: not normalised coordinates")
-            continue
+    for (line, cells), (_, name) in zip(rows, names):
+        origin = f"{marks_path.name} row {line} ({name})"
+        norm = _numbers(cells, origin)
 
-        def resolve(info: ImageInfo, norm: np.ndarray = norm,
-                    finite: np.ndarray = finite) -> tuple[np.ndarray, np.ndarray]:
-            return norm * np.array([info.width, info.height], dtype=np.float64), finite
+        def resolve(info: ImageInfo, norm: np.ndarray = norm) -> tuple[np.ndarray, np.ndarray]:
+            return norm * np.array([info.width, info.height], dtype=np.float64), np.ones(N, dtype=bool)
 
-        yield LabelRecord(origin, [name], schema=schema, visible=finite, resolve=resolve)
+        yield LabelRecord(origin, [name], schema=schema, resolve=resolve)

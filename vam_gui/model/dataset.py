@@ -14,6 +14,7 @@ from torch.utils.data import Dataset
 
 from vam_gui.core.letterbox import Letterbox, size_hw
 from vam_gui.core.schema import Schema
+from vam_gui.core.spacing import valid_spacing
 from vam_gui.io.dataset import DatasetError, entry_arrays, read_manifest
 from vam_gui.model.config import default_preprocessing
 from vam_gui.model.preprocess import mean_std
@@ -129,7 +130,7 @@ class VamDataset(Dataset):
         img, xy, visible, view = self.sample(index, rng)
         xy = np.where(np.isfinite(xy), xy, 0.0).astype(np.float32)
         image = (torch.from_numpy(np.ascontiguousarray(img)).unsqueeze(0) - self._mean) / self._std
-        spacing = entry.get("spacing")
+        spacing = valid_spacing(entry.get("spacing"))  # a hand-edited manifest's spacing is data from a file
         item = {
             "image": image,
             "xy": torch.from_numpy(xy),

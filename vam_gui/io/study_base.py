@@ -156,9 +156,8 @@ class StudyConnection:
 
     def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
-            conn = self._connection()
             try:
-                return conn.execute(sql, params).fetchall()
+                return self._connection().execute(sql, params).fetchall()
             except sqlite3.DatabaseError as exc:
                 raise read_error(self.path, exc) from None
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from vam_gui.core.schema import Schema, SchemaError
 from vam_gui.io import study_lock
-from vam_gui.io.study_db import APPLICATION_ID, READABLE_FROM, SCHEMA_VERSION, migrate
+from vam_gui.io.study_db import APPLICATION_ID, READABLE_FROM, SCHEMA_VERSION, WRITER_TABLE_FROM, migrate
 from vam_gui.io.study_errors import StudyError, read_error
 from vam_gui.io.study_lock import LockHolder
 
@@ -124,7 +124,7 @@ def _open_reader(path: Path, reason: str, holder: LockHolder | None = None) -> O
             raise StudyError(path, f"study format {version} cannot be read without upgrading it, "
                                    "and it is opened read-only")
         schema, uid = _meta(path, conn)
-        if holder is None and version >= 4:
+        if holder is None and version >= WRITER_TABLE_FROM:
             holder = study_lock.holder(conn)
         return Opened(conn, schema, uid, version, reason, holder, immutable)
     except BaseException:

@@ -14,6 +14,7 @@ import sqlite3
 APPLICATION_ID = 0x56414D31  # "VAM1"
 SCHEMA_VERSION = 4
 READABLE_FROM = 1  # the oldest format that is read without migrating
+WRITER_TABLE_FROM = 4  # the first format with the write lock (older files have no writer)
 
 _V1 = """
 CREATE TABLE meta (

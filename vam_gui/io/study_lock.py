@@ -5,7 +5,8 @@ that has the study open for writing, since when, and a token drawn once per proc
 the lock is one ``BEGIN IMMEDIATE`` transaction (read the row, decide, write ours), so two
 processes opening at once cannot both win; SQLite's own file locking is the arbiter. A row of
 a process that is gone (same host, pid no longer alive) is stale and taken silently; a row from
-another host cannot be checked, so it holds until someone asks to take over. Every write
+another host cannot be checked, so it holds until someone asks to take over (as does a dead
+writer's pid that an unrelated process has since been given). Every write
 transaction first checks that the row is still ours, so a writer whose lock was taken over
 fails its next write instead of overwriting the new writer's work. Several ``Study`` objects of
 one process share the lock; the row goes when the last of them closes.
@@ -101,8 +102,8 @@ def _holder(row: tuple[object, ...] | None) -> LockHolder | None:
 
 
 def _ours(row: tuple[object, ...] | None) -> bool:
-    return (row is not None and row[2] == os.getpid() and row[4] == _TOKEN
-            and row[0] == socket.gethostname())
+    # Not the host name: it may change under a running process (a laptop changing networks).
+    return row is not None and row[2] == os.getpid() and row[4] == _TOKEN
 
 
 def _live(holder: LockHolder | None) -> bool:

@@ -1,4 +1,4 @@
-"""Implementations of ``vam-gui synth``, ``train`` and ``evaluate`` (parsers live in cli.py)."""
+"""Implementations of ``vam-gui synth``, ``train`` and ``evaluate`` (their parsers live in vam_gui/cli/training.py)."""
 
 from __future__ import annotations
 

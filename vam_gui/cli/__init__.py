@@ -49,6 +49,13 @@ def main(argv: list[str] | None = None) -> int:
     except CliError as exc:
         print(f"vam-gui: error: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:
+        from vam_gui.io.study_errors import StudyError
+
+        if not isinstance(exc, StudyError):  # a failed write, a damaged row, mid-command: one line
+            raise
+        print(f"vam-gui: error: {exc}", file=sys.stderr)
+        return 2
     except OSError as exc:  # a disk full, a folder that vanished, no permission: one line
         where = f": {exc.filename}" if getattr(exc, "filename", None) else ""
         print(f"vam-gui: error: {exc.strerror or exc}{where}", file=sys.stderr)

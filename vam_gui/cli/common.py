@@ -5,22 +5,31 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from pathlib import Path
 
 
 class CliError(Exception):
     """An error shown to the user as one line, with a non-zero exit."""
 
 
-def open_study(path: str, *, create_schema: str | None = None):
+def open_study(path: str, *, create_schema: str | None = None, read_only: bool = False, write: bool = False):
+    """The study at ``path``: created (``create_schema``), opened read-only (``read_only``: for
+    info and export, takes no lock, never migrates), or opened to ``write`` — refused in one
+    line, before any work, when another process is writing it or the file cannot be written."""
     from vam_gui.core.schema import SchemaError
     from vam_gui.io import Study, StudyError
 
     try:
         if create_schema is not None:
             return Study.create(path, schema=create_schema)
-        return Study.open(path)
+        study = Study.open(path, read_only=read_only)
     except (StudyError, SchemaError) as exc:
         raise CliError(str(exc)) from None
+    if write and study.read_only:
+        why = study.read_only_reason or "read-only"
+        study.close()
+        raise CliError(f"{Path(path).name}: cannot write it ({why}); nothing changed")
+    return study
 
 
 def progress_bar(desc: str, quiet: bool):

@@ -17,7 +17,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
                                 keep_names=args.keep_names, sigma=args.sigma, size=args.size)
     except ExportError as exc:
         raise CliError(str(exc)) from None
-    with open_study(args.study) as study:
+    with open_study(args.study, read_only=True) as study:
         bar, progress = progress_bar(f"export {args.format}", args.quiet)
         try:
             with bar:
@@ -35,11 +35,12 @@ def _cmd_export(args: argparse.Namespace) -> int:
 def _cmd_import(args: argparse.Namespace) -> int:
     from vam_gui.io.importers import LabelImportError, import_labels
 
-    with open_study(args.study) as study:
+    with open_study(args.study, write=True) as study:
         bar, progress = progress_bar(f"import {args.format}", args.quiet)
         try:
             with bar:
-                report = import_labels(study, args.format, args.paths, user=args.user, progress=progress)
+                report = import_labels(study, args.format, args.paths, user=args.user, progress=progress,
+                                       partial=args.partial)
         except (LabelImportError, OSError) as exc:
             raise CliError(str(exc)) from None
         failing = _check_summary(study, report.imported)
@@ -105,5 +106,8 @@ def add_import(sub) -> None:
                    choices=("json", "coco", "scoliosis-mat", "scoliosis-csv", "endplates"))
     p.add_argument("paths", nargs="+", help="label files or folders")
     p.add_argument("--user", help="the name written in the edit log (default: the login name)")
+    p.add_argument("--partial", action="store_true",
+                   help="accept files that label only some keypoints of an image (the others stay as they are); "
+                        "without it such a file is refused")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_import)

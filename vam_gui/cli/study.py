@@ -35,7 +35,7 @@ def _study_predict(args: argparse.Namespace) -> int:
 
     if not Path(args.checkpoint).is_file():
         raise CliError(f"checkpoint not found: {args.checkpoint}")
-    with open_study(args.file) as study:
+    with open_study(args.file, write=True) as study:
         infos = study.list_images()
         todo = [i.image_id for i in infos if args.all or i.worst_confidence is None]
         try:
@@ -51,7 +51,7 @@ def _study_predict(args: argparse.Namespace) -> int:
 
 
 def _study_info(args: argparse.Namespace) -> int:
-    with open_study(args.file) as study:
+    with open_study(args.file, read_only=True) as study:
         images = study.list_images()
         missing = study.missing_images()
         info = {
@@ -82,7 +82,7 @@ def _cmd_study(args: argparse.Namespace) -> int:
         with open_study(args.file, create_schema=args.schema) as study:
             return _add_with_progress(study, args.paths, args.quiet) if args.paths else 0
     if args.study_command == "add":
-        with open_study(args.file) as study:
+        with open_study(args.file, write=True) as study:
             return _add_with_progress(study, args.paths, args.quiet)
     if args.study_command == "predict":
         return _study_predict(args)

@@ -2,6 +2,7 @@
 
 from vam_gui.core.radiograph import Radiograph
 from vam_gui.io.radiograph import RadiographError, load_radiograph
-from vam_gui.io.study import Study, StudyError
+from vam_gui.io.study import DamagedRowError, Study, StudyError, StudyWriteError
 
-__all__ = ["Radiograph", "RadiographError", "Study", "StudyError", "load_radiograph"]
+__all__ = ["DamagedRowError", "Radiograph", "RadiographError", "Study", "StudyError", "StudyWriteError",
+           "load_radiograph"]

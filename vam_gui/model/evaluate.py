@@ -58,7 +58,7 @@ def _study_cases(path: Path, all_images: bool) -> tuple[Schema, Iterator[Case], 
     from vam_gui.io.export.pseudonyms import image_pseudonym
     from vam_gui.io.study import Study
 
-    study = Study.open(path)
+    study = Study.open(path, read_only=True)
     infos = [i for i in study.list_images() if all_images or i.status == "accepted"]
 
     def cases() -> Iterator[Case]:

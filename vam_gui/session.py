@@ -32,6 +32,7 @@ import enum
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # imported when first needed: the window's shell builds before numpy loads
@@ -134,13 +135,17 @@ class ReviewSession:
                 callback(event)
 
     # ------------------------------------------------------------------ studies
-    def open(self, path: str | os.PathLike[str]) -> Study:
+    def open(self, path: str | os.PathLike[str], *, take_over: bool = False) -> Study:
         """Open the study at ``path`` (raises ``StudyError``, leaving the open one as it was),
-        close the previous one, and show the first unreviewed image."""
+        close the previous one, and show the first unreviewed image. A study another process
+        is writing, or one that cannot be written, opens read-only (``read_only``: every edit is
+        refused with EDIT_REFUSED) unless ``take_over`` takes the other writer's lock."""
         from vam_gui.core.commands import CommandStack
         from vam_gui.io import Study
 
-        study = Study.open(path)
+        if self._study is not None and take_over and Path(path).resolve() == self._study.path.resolve():
+            self.close()  # our own read-only handle must not stand in the way
+        study = Study.open(path, take_over=take_over)
         self.close()
         self._study = study
         self._stack = CommandStack(study, user=self.reviewer)
@@ -213,7 +218,11 @@ class ReviewSession:
     def push(self, command: Command) -> bool:
         """Do ``command`` and put it on the stack. False (EDIT_REFUSED or WRITE_FAILED) when it
         could not be done; nothing changed then."""
-        if self._stack is None:
+        if self._stack is None or self._study is None:
+            return False
+        if self._study.read_only:
+            why = self._study.read_only_reason or "read-only"
+            self._emit(Event(Topic.EDIT_REFUSED, command.image_id, message=f"Not saved: this study is {why}"))
             return False
         return self._run(command.image_id, self._stack.push, command) is not _FAILED
 

@@ -83,6 +83,8 @@ def first_start_study() -> Path | None:
         if target.exists():
             shutil.rmtree(target)
         shutil.copytree(sample, target)
+        for copied in [target, *target.rglob("*")]:  # a package installed read-only copies its mode bits
+            copied.chmod(copied.stat().st_mode | 0o200)
     return study
 
 

@@ -99,6 +99,7 @@ class KeypointLayer(QObject):
             view.addItem(item)
             self._outlines.append(item)
         self.items: list[KeypointItem] = []
+        self.editable = True
         for i, name in enumerate(schema.keypoints):
             item = KeypointItem(self, i, pos=(0, 0), size=11, symbol="o", label=name,
                                 labelOpts={"offset": (7, -7), "anchor": (0, 1)})
@@ -163,6 +164,12 @@ class KeypointLayer(QObject):
         self.flagged = set(indices)
         for i in changed:
             self._restyle(i)
+
+    def set_editable(self, editable: bool) -> None:
+        """Whether markers can be dragged (not on a study this window cannot write)."""
+        self.editable = editable
+        for item in self.items:
+            item.movable = editable
 
     def set_labels_visible(self, visible: bool) -> None:
         self.labels_visible = visible

@@ -89,6 +89,7 @@ class MainWindow(QMainWindow):
         from vam_gui.gui.docks import KeypointTable, WorklistPanel
         from vam_gui.gui.icons import icon
         from vam_gui.gui.panels import ViewPanel
+        from vam_gui.gui.read_only_banner import ReadOnlyBanner
 
         schema = load_schema()
         self.canvas = Canvas(schema)
@@ -100,6 +101,7 @@ class MainWindow(QMainWindow):
 
         self.review = ReviewTools(self, self.session)
         self.current = CurrentImage(self, self.session, self.settings)
+        self.banner = ReadOnlyBanner(self, self.session)
         self.docks["Measurements"].setWidget(self.review.panel)
         self.docks["Worklist"].setWidget(self.worklist)
         self.docks["Keypoints"].setWidget(self.keypoints)

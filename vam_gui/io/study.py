@@ -9,6 +9,9 @@ and read-only state (study_base), opening (study_connect), the write lock (study
 (study_images), predictions and heatmaps (study_predictions), annotations with the edit and view
 logs (study_edits), the error types (study_errors), the layout and migrations (study_db).
 
+Several images written together (an import) go through ``Study.apply_edits``: one transaction
+for all of them, each image its own logged edit group, so they are all written or none is.
+
 Failures, as callers see them:
 
 - **Writes** either commit or raise ``StudyWriteError`` (one line: the study and why: the disk
@@ -47,7 +50,7 @@ from vam_gui.io.study_base import now_iso
 from vam_gui.io.study_bench import bench_edit_latency
 from vam_gui.io.study_connect import open_connection
 from vam_gui.io.study_db import APPLICATION_ID, migrate
-from vam_gui.io.study_edits import EditLogEntry, StudyEdits
+from vam_gui.io.study_edits import UNCHANGED, EditLogEntry, ImageEdit, StudyEdits
 from vam_gui.io.study_errors import DamagedRowError, StudyError, StudyWriteError, write_error
 from vam_gui.io.study_images import SUFFIX, AddReport, ImageInfo, StudyImages
 from vam_gui.io.study_lock import LockHolder
@@ -56,8 +59,9 @@ from vam_gui.io.study_predictions import StoredPrediction, StudyPredictions
 if TYPE_CHECKING:
     from vam_gui.core.store import StudyStore
 
-__all__ = ["SUFFIX", "AddReport", "DamagedRowError", "EditLogEntry", "ImageInfo", "LockHolder",
-           "StoredPrediction", "Study", "StudyError", "StudyWriteError", "bench_edit_latency", "now_iso"]
+__all__ = ["SUFFIX", "UNCHANGED", "AddReport", "DamagedRowError", "EditLogEntry", "ImageEdit", "ImageInfo",
+           "LockHolder", "StoredPrediction", "Study", "StudyError", "StudyWriteError", "bench_edit_latency",
+           "now_iso"]
 
 
 def _build(tmp: Path, schema: Schema) -> None:

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from enum import Enum
+from typing import Any, Final
 
 import numpy as np
 
@@ -31,6 +33,29 @@ class EditLogEntry:
     point: int | None
     before: dict[str, Any] | None
     after: dict[str, Any] | None
+
+
+class _Unchanged(Enum):
+    UNCHANGED = "unchanged"
+
+
+UNCHANGED: Final = _Unchanged.UNCHANGED  # ImageEdit.facing: leave the image's facing as it is
+FACINGS = (None, "left", "right")
+
+
+@dataclass(frozen=True)
+class ImageEdit:
+    """What ``Study.apply_edits`` writes to one image: some points, the review state and the
+    side the patient faces (``None`` clears it; ``UNCHANGED``, the default, leaves it)."""
+
+    image_id: str
+    points: dict[int, PointState] | None = None
+    review: ReviewState | None = None
+    facing: str | None | _Unchanged = UNCHANGED
+
+
+_INSERT_EDIT = ("INSERT INTO edits(grp, at, user, image, kind, label, point, before, after)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
 
 
 def _point_problem(x: object, y: object, visible: object, source: object) -> str | None:
@@ -107,21 +132,42 @@ class StudyEdits(StudyConnection):
                    points: dict[int, PointState] | None = None, review: ReviewState | None = None) -> int:
         """Set some points and/or the review state of one image in one transaction, and log
         each change (who, when, which point, from -> to). Returns the edit group id."""
-        for idx in points or {}:
-            if not 0 <= idx < self.schema.k:
-                raise IndexError(f"keypoint index {idx} out of range 0..{self.schema.k - 1}")
-        rid = self._row(image_id)
+        return self.apply_edits([ImageEdit(image_id, points, review)], user=user, kind=kind, label=label)[0]
+
+    def apply_edits(self, edits: Sequence[ImageEdit], *, user: str, kind: str, label: str = "") -> list[int]:
+        """Write several images in ONE transaction: all of them or, on any failure, none
+        (StudyWriteError; bad arguments raise IndexError/ValueError/KeyError before anything
+        is written). Each image gets its own edit group, logged exactly as ``apply_edit`` logs
+        it, so the edit log and undo read as one edit per image; a facing is set (not logged,
+        as ``set_facing``) in the same transaction. Returns the edit group ids, in order."""
+        rids = [self._checked_row(edit) for edit in edits]
+        if not edits:
+            return []
         at = now_iso()
         with self._transaction() as conn:
-            grp = conn.execute("SELECT COALESCE(MAX(grp), 0) + 1 FROM edits").fetchone()[0]
-            log = self._set_points(conn, rid, points or {})
-            if review is not None:
-                log.append(self._set_review(conn, rid, review, at))
-            conn.executemany(
-                "INSERT INTO edits(grp, at, user, image, kind, label, point, before, after)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(grp, at, user, rid, kind, label, idx, before, after) for idx, before, after in log],
-            )
+            return [self._write_edit(conn, rid, edit, user=user, kind=kind, label=label, at=at)
+                    for rid, edit in zip(rids, edits)]
+
+    def _checked_row(self, edit: ImageEdit) -> int:
+        """The image's row id, once the edit's arguments are known good."""
+        for idx in edit.points or {}:
+            if not 0 <= idx < self.schema.k:
+                raise IndexError(f"keypoint index {idx} out of range 0..{self.schema.k - 1}")
+        if edit.facing is not UNCHANGED and edit.facing not in FACINGS:
+            raise ValueError(f"facing must be 'left', 'right' or None, got {edit.facing!r}")
+        return self._row(edit.image_id)
+
+    def _write_edit(self, conn: sqlite3.Connection, rid: int, edit: ImageEdit, *,
+                    user: str, kind: str, label: str, at: str) -> int:
+        """One image's edit inside the caller's transaction: the next edit group, its log rows."""
+        grp = conn.execute("SELECT COALESCE(MAX(grp), 0) + 1 FROM edits").fetchone()[0]
+        log = self._set_points(conn, rid, edit.points or {})
+        if edit.review is not None:
+            log.append(self._set_review(conn, rid, edit.review, at))
+        conn.executemany(_INSERT_EDIT, [(grp, at, user, rid, kind, label, idx, before, after)
+                                        for idx, before, after in log])
+        if edit.facing is not UNCHANGED:
+            conn.execute("UPDATE images SET facing = ? WHERE id = ?", (edit.facing, rid))
         return int(grp)
 
     def _set_points(self, conn: sqlite3.Connection, rid: int,

@@ -3,15 +3,18 @@
 Formats: our JSON, COCO keypoints, the scoliosis-challenge ``.mat`` and CSV layouts, and
 per-endplate CSV. Labels in another schema of the same view are converted (spine-ap-68 ->
 lumbar-ap-20 keeps L1-L5); AP <-> lateral is refused. Every image is written as one logged
-``study.apply_edit(kind="import")``, with source "imported" (our JSON keeps the sources and
-status it carries). Records that match no image, and files that are not of the format at all
-(a stray file in a folder), are reported in the returned ImportReport, not fatal.
+"import" edit, with source "imported" (our JSON keeps the sources and status it carries), all
+of them in one store transaction (``study.apply_edits``). Records that match no image, and
+files that are not of the format at all (a stray file in a folder), are reported in the
+returned ImportReport, not fatal.
 
-All or nothing: every file is read and every record checked before the first write. A file of
+All or nothing: every file is read and every record checked before the write. A file of
 the format with a bad record (a value that is not a finite number or lies far outside its
 image, a wrong type, a keypoint named twice or unknown to the labels' schema, only some
 keypoints of an image without ``partial``) raises one LabelImportError, whose ``str()`` is one
-line naming the file and the record, and the study is left unchanged. No Qt, no torch.
+line naming the file and the record, and the study is left unchanged; a store write that fails
+(a full disk, the write lock lost) raises one StudyWriteError line and writes no image at all.
+No Qt, no torch.
 """
 
 from __future__ import annotations
@@ -62,7 +65,8 @@ def import_labels(study: Study, fmt: str, paths: Iterable[str | os.PathLike[str]
     Everything is read and checked before the first write, so a file that cannot be imported
     (LabelImportError, one line) changes nothing. ``partial``: an image whose labels name only
     some keypoints of their schema is imported (those keypoints only, the others untouched)
-    instead of refused. ``progress(done, total)`` counts the images written."""
+    instead of refused. ``progress(done, total)`` counts the images written: (0, total) before
+    the one write, (total, total) once it is committed."""
     from vam_gui.core.commands import default_user
 
     try:

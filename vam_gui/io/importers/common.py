@@ -1,6 +1,7 @@
 """What every importer shares: parsed label records, matching them to the study's images,
 checking every record (points inside their image, schema conversion), and only then writing
-them through ``study.apply_edit(kind="import")`` (logged, one edit per image)."""
+them all through one ``study.apply_edits(kind="import")``: one store transaction, each image
+its own logged edit group, so a failed write (a full disk, the lock lost) leaves none of them."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from vam_gui.io.files import files_in
 from vam_gui.io.importers.convert import LabelImportError, convert_points, located, one_line
 
 if TYPE_CHECKING:
-    from vam_gui.io.study import ImageInfo, Study
+    from vam_gui.io.study import ImageEdit, ImageInfo, Study
 
 Progress = Callable[[int, int], None]
 Cancel = Callable[[], bool]
@@ -196,23 +197,30 @@ def check_cancel(cancel: Cancel | None) -> None:
         raise InterruptedError("import cancelled")
 
 
+def _edits(writes: list[_Write]) -> list[ImageEdit]:
+    from vam_gui.io.study import UNCHANGED, ImageEdit
+
+    return [ImageEdit(w.image_id, w.points, w.review, UNCHANGED if w.facing is None else w.facing)
+            for w in writes]
+
+
 def apply_records(study: Study, records: Iterable[LabelRecord], fmt: str, *, user: str,
                   progress: Progress | None = None, cancel: Cancel | None = None) -> ImportReport:
-    """Match and check every record, then write each image as one logged "import" edit.
+    """Match and check every record, then write them all in one store transaction, each image
+    one logged "import" edit.
 
-    Nothing is written unless every record passes: the first that cannot be imported raises
-    LabelImportError before the first write. A cancel is heard until the writing starts."""
+    All or nothing: the first record that cannot be imported raises LabelImportError before
+    anything is written, and a failed store write (StudyWriteError, one line) rolls back every
+    image. A cancel is heard until the writing starts. ``progress(done, total)`` counts the
+    images written: (0, total) before the write, (total, total) once it is committed."""
     report = ImportReport(fmt)
     writes = _plan(study, records, report, cancel)
     check_cancel(cancel)
-    # The store writes one image per transaction (Study.apply_edit); the checks above make a
-    # failure here an IO error of the store, not a bad record.
-    for n, write in enumerate(writes, 1):
-        study.apply_edit(write.image_id, user=user, kind="import", label=f"import {fmt} labels",
-                         points=write.points, review=write.review)
-        if write.facing is not None:
-            study.set_facing(write.image_id, write.facing)
-        report.imported.append(write.image_id)
-        if progress is not None:
-            progress(n, len(writes))
+    if progress is not None:
+        progress(0, len(writes))
+    # The checks above make a failure here an IO error of the store, never a bad record.
+    study.apply_edits(_edits(writes), user=user, kind="import", label=f"import {fmt} labels")
+    report.imported.extend(w.image_id for w in writes)
+    if progress is not None:
+        progress(len(writes), len(writes))
     return report

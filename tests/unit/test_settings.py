@@ -74,3 +74,13 @@ def test_model_config_uses_the_same_checks():
         with pytest.raises(ConfigError, match=word) as info:
             ModelConfig(**bad)
         assert "\n" not in str(info.value)
+
+
+def test_a_config_that_could_never_run_is_refused_by_its_memory_estimate():
+    from vam_gui.model.config import MAX_FORWARD_BYTES, ConfigError, ModelConfig
+
+    assert ModelConfig().memory_estimate() < 2**30  # the default network: well under a GiB per image
+    assert ModelConfig(input_size=[4096, 4096]).memory_estimate() < MAX_FORWARD_BYTES  # big but possible
+    with pytest.raises(ConfigError, match=r"one image would need about \d+ GiB"):
+        ModelConfig(input_size=[4096, 4096], bridge_heads=64, vam_heads=64, d_model=2048,
+                    bridge_layers=1, vam_layers=1)

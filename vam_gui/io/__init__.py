@@ -2,7 +2,7 @@
 
 from vam_gui.core.radiograph import Radiograph
 from vam_gui.io.radiograph import RadiographError, load_radiograph
-from vam_gui.io.study import DamagedRowError, Study, StudyError, StudyWriteError
+from vam_gui.io.study import UNCHANGED, DamagedRowError, ImageEdit, Study, StudyError, StudyWriteError
 
-__all__ = ["DamagedRowError", "Radiograph", "RadiographError", "Study", "StudyError", "StudyWriteError",
-           "load_radiograph"]
+__all__ = ["UNCHANGED", "DamagedRowError", "ImageEdit", "Radiograph", "RadiographError", "Study", "StudyError",
+           "StudyWriteError", "load_radiograph"]

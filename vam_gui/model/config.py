@@ -31,6 +31,7 @@ def default_preprocessing() -> dict[str, Any]:
 
 
 MAX_TRANSFORMER_PARAMETERS = 300_000_000
+MAX_FORWARD_BYTES = 64 * 2**30  # memory_estimate() of one image
 
 
 class ConfigError(ValueError):
@@ -79,6 +80,9 @@ class ModelConfig:
             )
         if len(self.decoder_channels) != 4:
             raise ConfigError(f"decoder_channels needs four positive widths, got {self.decoder_channels!r}")
+        if self.memory_estimate() > MAX_FORWARD_BYTES:
+            raise ConfigError(f"one image would need about {self.memory_estimate() / 2**30:,.0f} GiB "
+                              f"(more than {MAX_FORWARD_BYTES // 2**30} GiB): not a vam-gui network")
         if self.transformer_parameters() > MAX_TRANSFORMER_PARAMETERS:
             raise ConfigError(f"the transformer layers would hold {self.transformer_parameters():,} parameters "
                               f"(more than {MAX_TRANSFORMER_PARAMETERS:,}): not a vam-gui network")
@@ -100,6 +104,21 @@ class ModelConfig:
         twice the attention in a VAM layer."""
         d, f = self.d_model, self.ffn_mult
         return self.bridge_layers * (4 + 2 * f) * d * d + self.vam_layers * (8 + 2 * f) * d * d
+
+    def memory_estimate(self) -> int:
+        """About how many bytes one image's forward pass needs at the largest (float32): the
+        weights, the backbone's widest early features (about 96 bytes per input pixel), one
+        bridge layer's attention maps (heads x T^2 for T = H/32 x W/32 tokens, scores and
+        softmax) and the heatmaps. Coarse on purpose: it tells a network that fits a
+        workstation from one that never could, before anything is allocated."""
+        h, w = self.input_hw
+        tokens = (h // 32) * (w // 32)
+        k = len(self.schema_def["keypoints"]) if isinstance(self.schema_def, dict) and isinstance(
+            self.schema_def.get("keypoints"), list) else 68
+        weights = (self.transformer_parameters() + 25_000_000) * 4
+        attention = 2 * max(self.bridge_heads, self.vam_heads) * tokens * tokens * 4
+        maps = (k + self.decoder_channels[-1]) * h * w * 4
+        return int(weights + 96 * h * w + attention + maps)
 
     def get_schema(self) -> Schema:
         """The schema this network predicts: the embedded definition when present (a

@@ -59,3 +59,38 @@ def test_study_predict_stores_predictions(tmp_path, capsys):
     assert "2 image(s) predicted" in capsys.readouterr().err
     assert main(["study", "predict", str(study), "-c", str(ckpt), "-q"]) == 0  # nothing left to do
     assert "0 image(s) predicted" in capsys.readouterr().err
+
+
+def test_import_of_some_keypoints_needs_partial(tmp_path, capsys):
+    """`vam-gui import` refuses a file naming only some keypoints of an image (one line, nothing
+    changed) unless --partial is given; then only those keypoints change."""
+    import numpy as np
+
+    from vam_gui.core.annotation import PointState
+
+    write_images(tmp_path / "a", n=1)
+    study = tmp_path / "s.vamstudy"
+    assert main(["study", "create", str(study), str(tmp_path / "a"), "-q"]) == 0
+    with Study.open(study) as s:
+        image_id = s.image_ids()[0]
+        s.apply_edit(image_id, user="t", kind="place",
+                     points={i: PointState(5.0 + i, 6.0 + i, True, "placed") for i in range(s.schema.k)})
+    assert main(["export", str(study), "-f", "json", "-o", str(tmp_path / "out"), "--all", "--keep-names", "-q"]) == 0
+    doc = json.loads((tmp_path / "out" / "vam-labels.json").read_text())
+    doc["images"][0]["keypoints"] = doc["images"][0]["keypoints"][:5]
+    for kp in doc["images"][0]["keypoints"]:
+        kp.update(x=1.0, y=2.0, visible=True, source="moved")
+    labels = tmp_path / "some.json"
+    labels.write_text(json.dumps(doc))
+    with Study.open(study) as s:
+        before = s.annotation(image_id).xy.copy()
+    capsys.readouterr()
+    assert main(["import", str(study), "-f", "json", str(labels), "-q"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "partial" in err[0]
+    with Study.open(study) as s:
+        assert np.array_equal(s.annotation(image_id).xy, before)
+    assert main(["import", str(study), "-f", "json", str(labels), "--partial", "-q"]) == 0
+    with Study.open(study) as s:
+        after = s.annotation(image_id).xy
+    assert np.array_equal(after[:5], np.tile([1.0, 2.0], (5, 1))) and np.array_equal(after[5:], before[5:])

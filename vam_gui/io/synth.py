@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from vam_gui import __version__
 from vam_gui.core.atomic import write_bytes_atomic, write_json_atomic
 from vam_gui.core.schema import Schema, load_schema
+from vam_gui.io.labels_file import LabelEntry, labels_document
 from vam_gui.synth import Phantom, make_phantom
 
 
@@ -41,18 +40,6 @@ def phantom_dicom_bytes(ph: Phantom, *, monochrome1: bool, uid_root_seed: int) -
     return buf.getvalue()
 
 
-def labels_document(schema: Schema, images: list[dict[str, Any]]) -> dict[str, Any]:
-    """Our JSON labels (format "vam-gui-labels")."""
-    return {
-        "format": "vam-gui-labels",
-        "version": 1,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "app_version": __version__,
-        "schema": schema.to_dict(),
-        "images": images,
-    }
-
-
 def synthesize(
     out: str | os.PathLike[str],
     n: int,
@@ -72,7 +59,7 @@ def synthesize(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     sch = load_schema(schema)
-    entries: list[dict[str, Any]] = []
+    entries: list[LabelEntry] = []
     written: dict[str, Any] = {}
 
     def phantoms() -> Iterator[tuple[str, int, Phantom]]:
@@ -110,7 +97,7 @@ def synthesize(
     return written
 
 
-def _write_image(out: Path, name: str, ph: Phantom, schema: Schema, *, dicom: bool, seed: int) -> dict[str, Any]:
+def _write_image(out: Path, name: str, ph: Phantom, schema: Schema, *, dicom: bool, seed: int) -> LabelEntry:
     if dicom:
         file = f"images/{name}.dcm"
         write_bytes_atomic(out / file, phantom_dicom_bytes(ph, monochrome1=seed % 3 == 0, uid_root_seed=seed))
@@ -122,16 +109,12 @@ def _write_image(out: Path, name: str, ph: Phantom, schema: Schema, *, dicom: bo
         if not ok:
             raise OSError(f"could not encode {name}")
         write_bytes_atomic(out / file, png.tobytes())
-    return {
-        "id": name, "file": file, "width": int(ph.pixels.shape[1]), "height": int(ph.pixels.shape[0]),
-        "spacing": list(ph.spacing), "status": "accepted", "facing": ph.facing,
-        "keypoints": [{"name": kp, "x": float(x), "y": float(y), "visible": bool(v), "source": "placed",
-                       "confidence": None}
-                      for kp, (x, y), v in zip(schema.keypoints, ph.xy, ph.visible)],
-    }
+    return LabelEntry(id=name, file=file, width=int(ph.pixels.shape[1]), height=int(ph.pixels.shape[0]),
+                      spacing=ph.spacing, status="accepted", facing=ph.facing, xy=ph.xy, visible=ph.visible,
+                      sources=["placed"] * schema.k)
 
 
-def _write_study(out: Path, schema: Schema, entries: list[dict[str, Any]]) -> Path:
+def _write_study(out: Path, schema: Schema, entries: list[LabelEntry]) -> Path:
     from vam_gui.core.annotation import PointState, ReviewState
     from vam_gui.io.study import Study
 
@@ -139,15 +122,16 @@ def _write_study(out: Path, schema: Schema, entries: list[dict[str, Any]]) -> Pa
     if path.exists():
         path.unlink()
     with Study.create(path, schema) as st:
-        st.add_images([out / e["file"] for e in entries])
+        st.add_images([out / str(e.file) for e in entries])
         by_file = {Path(st.image_info(i).rel_path).name: i for i in st.image_ids()}
         for e in entries:
-            image_id = by_file.get(Path(e["file"]).name)
+            image_id = by_file.get(Path(str(e.file)).name)
             if image_id is None:
                 continue
-            points = {k: PointState(p["x"], p["y"], p["visible"], "imported") for k, p in enumerate(e["keypoints"])}
+            points = {k: PointState(float(x), float(y), bool(v), "imported")
+                      for k, ((x, y), v) in enumerate(zip(e.xy, e.visible))}
             st.apply_edit(image_id, user="vam-gui synth", kind="import", label="synthetic ground truth",
                           points=points, review=ReviewState("accepted", None, "vam-gui synth"))
-            if e.get("facing"):
-                st.set_facing(image_id, e["facing"])
+            if e.facing:
+                st.set_facing(image_id, e.facing)
     return path

@@ -32,27 +32,23 @@ def resolve_dataset(path: str | Path, *, size: int = 256, sigma: float = 2.0, ta
     for candidate in (p, p / "dataset", p / f"dataset-S{size}"):
         if (candidate / "manifest.json").is_file():
             return candidate
-    labels = p / "labels.json"
-    if not labels.is_file():
+    labels_path = p / "labels.json"
+    if not labels_path.is_file():
         raise DatasetError(f"{p}: neither a dataset (manifest.json) nor a folder with labels.json")
-    from vam_gui.core.schema import Schema
     from vam_gui.io import load_radiograph
+    from vam_gui.io.labels_file import read_labels_file
 
-    doc = json.loads(labels.read_text(encoding="utf-8"))
-    schema = Schema.from_dict(doc["schema"], source=str(labels))
+    labels = read_labels_file(labels_path)  # every value checked before any image is loaded
+    paths = [labels.image_path(e) for e in labels.entries]
 
     def sources():
-        import numpy as np
-
-        for entry in doc["images"]:
-            rad = load_radiograph(p / entry["file"])
-            kps = entry["keypoints"]
-            xy = np.array([[np.nan if k["x"] is None else k["x"], np.nan if k["y"] is None else k["y"]] for k in kps])
-            yield DatasetSource(entry["id"], rad.pixels, xy, np.array([k["visible"] for k in kps]),
-                                rad.spacing, [k.get("source", "") for k in kps])
+        for entry, image in zip(labels.entries, paths):
+            rad = load_radiograph(image)
+            yield DatasetSource(entry.id or str(entry.file), rad.pixels, entry.xy, entry.visible, rad.spacing,
+                                entry.sources)
 
     out = p / f"dataset-S{size}"
-    write_dataset(sources(), out, schema, size=size, sigma=sigma, total=len(doc["images"]), workers=2,
+    write_dataset(sources(), out, labels.schema, size=size, sigma=sigma, total=len(labels.entries), workers=2,
                   targets=targets)
     return out
 

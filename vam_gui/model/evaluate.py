@@ -12,7 +12,6 @@ prediction sits one vertebra off the truth (``core.checks.level_shift``). Inputs
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -36,22 +35,23 @@ class Case:
 
 
 def _labels_cases(folder: Path) -> tuple[Schema, Iterator[Case], int]:
+    """Every entry of the folder's labels.json (read whole, every value checked, before any
+    image is loaded: a bad file is one LabelImportError line)."""
     from vam_gui.io import load_radiograph
+    from vam_gui.io.importers.convert import LabelImportError
+    from vam_gui.io.labels_file import read_labels_file
 
-    doc = json.loads((folder / "labels.json").read_text(encoding="utf-8"))
-    schema = Schema.from_dict(doc["schema"], source=str(folder / "labels.json"))
-    entries = doc["images"]
+    labels = read_labels_file(folder / "labels.json")
+    paths = [labels.image_path(e) for e in labels.entries]
+    for e in labels.entries:
+        if e.height is None:
+            raise LabelImportError(f"{e.where}: the image has no height")
 
     def cases() -> Iterator[Case]:
-        for e in entries:
-            kps = e["keypoints"]
-            xy = np.array([[np.nan if k["x"] is None else k["x"], np.nan if k["y"] is None else k["y"]]
-                           for k in kps], dtype=np.float64)
-            path = folder / e["file"]
-            spacing = tuple(e["spacing"]) if e.get("spacing") else None
-            yield Case(e["id"], lambda p=path: load_radiograph(p).pixels, xy,
-                       np.array([bool(k["visible"]) for k in kps]), int(e["height"]), spacing)
-    return schema, cases(), len(entries)
+        for e, path in zip(labels.entries, paths):
+            yield Case(e.id or str(e.file), lambda p=path: load_radiograph(p).pixels, e.xy, e.visible,
+                       int(e.height or 0), e.spacing)
+    return labels.schema, cases(), len(labels.entries)
 
 
 def _study_cases(path: Path, all_images: bool) -> tuple[Schema, Iterator[Case], int]:

@@ -12,7 +12,6 @@ import io
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -29,14 +28,16 @@ from vam_gui.io.export.common import (
     select_images,
 )
 from vam_gui.io.export.pseudonyms import Namer, content_key
+from vam_gui.io.labels_file import FORMAT, VERSION, ExportOrigin, LabelEntry, timestamp
+from vam_gui.io.labels_file import labels_document as build_document
 
 if TYPE_CHECKING:
     from vam_gui.core.measure import Measurements
     from vam_gui.core.schema import Schema
     from vam_gui.io.study import ImageInfo, Study
 
-JSON_FORMAT = "vam-gui-labels"
-JSON_VERSION = 1
+JSON_FORMAT = FORMAT  # the layout is vam_gui.io.labels_file's
+JSON_VERSION = VERSION
 JSON_FILE = "vam-labels.json"
 COCO_FILE = "coco-keypoints.json"
 CSV_FILE = "keypoints.csv"
@@ -83,12 +84,14 @@ def _measurements(schema: Schema, row: _Row) -> Measurements:
                    spacing_is_detector=info.spacing_is_detector)
 
 
-def _num(value: float) -> float | None:
-    return float(value) if np.isfinite(value) else None
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+def _entry(schema: Schema, namer: Namer, row: _Row) -> LabelEntry:
+    info = row.info
+    return LabelEntry(
+        id=row.id, file=row.file, width=info.width, height=info.height, spacing=info.spacing,
+        status=info.status, facing=info.facing, xy=row.xy, visible=row.visible, sources=row.source,
+        confidence=row.confidence, content_key=content_key(namer.study, info.content_hash),
+        spacing_is_detector=info.spacing_is_detector, comment=info.comment, reviewer=info.reviewer,
+        model=row.model, measurements=_measurements(schema, row).to_dict())
 
 
 def labels_document(study: Study, options: ExportOptions = ExportOptions(), *, progress: Progress | None = None,
@@ -96,34 +99,10 @@ def labels_document(study: Study, options: ExportOptions = ExportOptions(), *, p
     """Our JSON labels as a dict (what :func:`export_json` writes)."""
     schema = study.schema
     namer = Namer(study.study_uid, keep_names=options.keep_names)
-    images = []
-    for row in _rows(study, options, progress, cancel, namer):
-        info = row.info
-        keypoints = []
-        for i, name in enumerate(schema.keypoints):
-            keypoints.append({
-                "name": name, "x": _num(row.xy[i, 0]), "y": _num(row.xy[i, 1]),
-                "visible": bool(row.visible[i]), "source": row.source[i],
-                "confidence": None if row.confidence is None else _num(row.confidence[i]),
-            })
-        images.append({
-            "id": row.id, "file": row.file,
-            "content_key": content_key(namer.study, info.content_hash),
-            "width": info.width, "height": info.height,
-            "spacing": list(info.spacing) if info.spacing is not None else None,
-            "spacing_is_detector": info.spacing_is_detector,
-            "status": info.status, "comment": info.comment, "reviewer": info.reviewer,
-            "facing": info.facing, "model": row.model, "keypoints": keypoints,
-            "measurements": _measurements(schema, row).to_dict(),
-        })
-    return {
-        "format": JSON_FORMAT, "version": JSON_VERSION, "schema": schema.to_dict(),
-        "study": namer.study, "created": _now(), "app_version": __version__,
-        "selection": options.describe(),
-        # content_key = sha256(salt, sha256 of the image file): matches re-imports by content
-        "content_key_salt": namer.study,
-        "images": images,
-    }
+    entries = [_entry(schema, namer, row) for row in _rows(study, options, progress, cancel, namer)]
+    # content_key = sha256(salt, sha256 of the image file): matches re-imports by content
+    origin = ExportOrigin(study=namer.study, selection=options.describe(), content_key_salt=namer.study)
+    return build_document(schema, entries, origin=origin)
 
 
 def export_json(study: Study, out_dir: str | os.PathLike[str], options: ExportOptions = ExportOptions(), *,
@@ -166,7 +145,7 @@ def coco_document(study: Study, options: ExportOptions = ExportOptions(), *, pro
     return {
         # vam_*: extra fields other COCO readers ignore; they let ours find the same image
         # files again in another study (see pseudonyms.content_key)
-        "info": {"description": "vam-gui keypoint export", "version": __version__, "date_created": _now(),
+        "info": {"description": "vam-gui keypoint export", "version": __version__, "date_created": timestamp(),
                  "vam_content_key_salt": namer.study},
         "licenses": [],
         "images": images,

@@ -37,6 +37,7 @@ class Inference(QObject):
         self.cuda_available = False
         self._model_job: int | None = None
         self._predict_job: int | None = None
+        self._queued: tuple[object, list[str]] | None = None  # (study, image ids) asked for too early
         self.device_label = QLabel("device: –")
         self.model_label = QLabel("model: none")
         self.progress = QProgressBar()
@@ -52,6 +53,46 @@ class Inference(QObject):
     def busy(self) -> bool:
         return self._predict_job is not None
 
+    @property
+    def loading(self) -> bool:
+        return self._model_job is not None
+
+    def cannot_predict(self, schema) -> str | None:
+        """Why the loaded model cannot predict a study of ``schema`` (None: it can, or no model)."""
+        if self.predictor is None:
+            return None
+        net = self.predictor.network_schema
+        if schema.is_subset_of(net):
+            return None
+        return (f"The model predicts {net.name} (K = {net.k}); this study uses {schema.name} (K = {schema.k}), "
+                "which it cannot predict. Load a model trained for this schema (Model > Load checkpoint).")
+
+    def request(self, study, image_ids: list[str]) -> str:
+        """Predict ``image_ids`` now, or as soon as the model has loaded / the running job has
+        finished: "started", "queued", "no model" or "nothing"."""
+        if not image_ids:
+            return "nothing"
+        if self.predictor is None and not self.loading:
+            return "no model"
+        if self.predictor is None or self.busy:
+            self._queued = (study, list(image_ids))
+            what = "the model has loaded" if self.predictor is None else "the running prediction has finished"
+            self.progress.parentWidget().showMessage(f"Prediction of {len(image_ids)} image(s) starts once {what}",
+                                                     8000)
+            return "queued"
+        return "started" if self.predict(study, image_ids) else "nothing"
+
+    def drop_queued(self, study=None) -> None:
+        """Forget a queued request (of ``study``, or any)."""
+        if self._queued is not None and (study is None or self._queued[0] is study):
+            self._queued = None
+
+    def _run_queued(self) -> None:
+        if self._queued is not None and self.predictor is not None and not self.busy:
+            study, image_ids = self._queued
+            self._queued = None
+            self.predict(study, image_ids)
+
     def load(self, checkpoint: str, device: str) -> None:
         self.model_label.setText(f"model: loading {Path(checkpoint).name}…")
         job = self.workers.submit(_load_model_job, checkpoint, device,
@@ -61,16 +102,30 @@ class Inference(QObject):
     def _loaded(self, job_id: int, result) -> None:
         if job_id != self._model_job:
             return  # a newer load superseded this one
+        self._model_job = None
         self.predictor, self.cuda_available, self.checkpoint = result
+        self._show_model()
+        self.model_ready.emit(self.predictor.model_id, str(self.predictor.device), self.cuda_available)
+        self._run_queued()
+
+    def _show_model(self) -> None:
+        if self.predictor is None:
+            self.model_label.setText("model: none")
+            return
         self.device_label.setText(f"device: {self.predictor.device}")
         self.model_label.setText(f"model: {self.predictor.model_id}")
-        self.model_label.setToolTip(self.checkpoint)
-        self.model_ready.emit(self.predictor.model_id, str(self.predictor.device), self.cuda_available)
+        self.model_label.setToolTip(self.checkpoint or "")
 
     def _load_failed(self, job_id: int, message: str) -> None:
         if job_id == self._model_job:
-            self.model_label.setText("model: none")
+            # The model that was working (if any) stays: a bad file costs nothing but the message.
+            self._model_job = None
+            self._show_model()
             self.model_failed.emit(message)
+            if self.predictor is None:
+                self._queued = None
+            else:
+                self._run_queued()
 
     def predict(self, study, image_ids: list[str]) -> bool:
         from vam_gui.model.study_predict import predict_study_images
@@ -94,6 +149,7 @@ class Inference(QObject):
         self._predict_job = None
         self.progress.setVisible(False)
         self.cancel_button.setVisible(False)
+        self._run_queued()
 
     def cancel(self) -> None:
         job = self.workers.jobs.get(self._predict_job) if self._predict_job else None

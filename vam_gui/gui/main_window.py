@@ -14,14 +14,14 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow
 
 from vam_gui import __version__
 from vam_gui.core.settings import Settings, save_settings
 from vam_gui.gui.editing import Editor
-from vam_gui.gui.inference import Inference
-from vam_gui.gui.messages import inform, warn
+from vam_gui.gui.messages import warn
+from vam_gui.gui.model_controls import ModelControls
 from vam_gui.gui.workers import Workers
 from vam_gui.session import Event, ReviewSession, Topic
 
@@ -57,12 +57,8 @@ class MainWindow(QMainWindow):
         self.docks["Keypoints"].raise_()
         self.cursor_label = QLabel("")
         self.statusBar().addPermanentWidget(self.cursor_label)
-        self.inference = Inference(self.workers, self.statusBar())
-        self.inference.model_ready.connect(self._model_ready)
-        self.inference.model_failed.connect(lambda msg: warn(self, "Cannot load the model", msg))
-        self.inference.image_predicted.connect(self.session.prediction_stored)
-        self.inference.finished.connect(self._prediction_finished)
-        self.inference.failed.connect(lambda msg: warn(self, "Prediction failed", msg))
+        self.model_controls = ModelControls(self, self.session, self.settings)
+        self.inference = self.model_controls.inference
         self._icons: list[tuple[QAction, str]] = []
         self._build_actions()
         self.session.subscribe(self._on_event, (Topic.STUDY_OPENED, Topic.STUDY_CLOSED, Topic.STATUS_CHANGED,
@@ -199,21 +195,7 @@ class MainWindow(QMainWindow):
         self._action(v, "&Fit to window", lambda: self.canvas and self.canvas.fit(), "0", "fit")
         self._action(v, "&Reset window/level", lambda: self.canvas and self.canvas.apply_preset("File window"), "R")
 
-        mm = m.addMenu("&Model")
-        self._action(mm, "&Load checkpoint…", self.ask_checkpoint, "Ctrl+L", "model")
-        self.predict_action = self._action(mm, "&Predict this image", self.predict_current, "Ctrl+R", "predict")
-        self._action(mm, "Predict all &unreviewed", self.predict_unreviewed, "Ctrl+Shift+R")
-        device_menu = mm.addMenu("&Device")
-        group = QActionGroup(self)
-        self.device_actions: dict[str, QAction] = {}
-        for name, text in (("auto", "Auto"), ("cuda", "CUDA"), ("cpu", "CPU")):
-            act = QAction(text, self, checkable=True)
-            act.triggered.connect(lambda _=False, n=name: self.set_device(n))
-            group.addAction(act)
-            device_menu.addAction(act)
-            self.device_actions[name] = act
-        self.device_actions["cuda"].setEnabled(False)  # until torch has said CUDA is there
-        self.device_actions.get(self.settings.device, self.device_actions["auto"]).setChecked(True)
+        self.predict_action = self.model_controls.build_menu(m.addMenu("&Model"), self._action)
 
         tb = self.addToolBar("Main")
         tb.setObjectName("toolbar-main")
@@ -306,6 +288,7 @@ class MainWindow(QMainWindow):
 
     def _study_closed(self, _event: Event) -> None:
         # Before the store closes: no worker may go on using it.
+        self.inference.drop_queued()  # a request for that study must not run on the next one
         self.workers.cancel_all()
         self.workers.wait()
         if self.canvas is not None:
@@ -331,53 +314,19 @@ class MainWindow(QMainWindow):
         """Next and previous walk the worklist's rows as shown (filtered, sorted)."""
         return self.worklist.visible_ids() if self.canvas is not None else []
 
-    # ------------------------------------------------------------------ inference
+    # ------------------------------------------------------------------ inference (gui/model_controls.py)
     @property
     def predictor(self):
         return self.inference.predictor
 
     def load_model(self, checkpoint: str, device: str | None = None) -> None:
-        self.inference.load(str(checkpoint), device or self.settings.device)
-
-    def _model_ready(self, _model_id: str, _device: str, cuda: bool) -> None:
-        self.device_actions["cuda"].setEnabled(cuda)
-
-    def ask_checkpoint(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Load model checkpoint", "",
-                                              "Checkpoints (*.safetensors *.pt *.pth)")
-        if path:
-            self.settings.checkpoint = path
-            self.load_model(path)
-
-    def set_device(self, device: str) -> None:
-        self.settings.device = device
-        if self.inference.checkpoint:
-            self.load_model(self.inference.checkpoint, device)
-
-    def predict_current(self) -> None:
-        if self.session.current_id is not None:
-            self.predict([self.session.current_id])
-
-    def predict_unreviewed(self) -> None:
-        study = self.session.study
-        if study is not None:
-            self.predict([i.image_id for i in study.list_images() if i.status == "unreviewed"])
+        self.model_controls.load(checkpoint, device)
 
     def predict(self, image_ids: list[str]) -> None:
-        if self.inference.predictor is None:
-            inform(self, "No model", "Load a model checkpoint first (Model > Load checkpoint).")
-            return
-        if self.session.study is not None:
-            self.inference.predict(self.session.study, image_ids)
+        self.model_controls.predict(image_ids)
 
     def cancel_prediction(self) -> None:
         self.inference.cancel()
-
-    def _prediction_finished(self, result: dict) -> None:
-        if result["errors"]:
-            warn(self, "Some images could not be predicted",
-                                "\n".join(msg for _, msg in result["errors"][:20]))
-        self.statusBar().showMessage(f"{len(result['done'])} image(s) predicted", 5000)
 
     # ------------------------------------------------------------------ closing
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt naming

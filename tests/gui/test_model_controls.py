@@ -1,0 +1,83 @@
+"""The Model menu's rough edges: a request made while the model loads is queued, a failed
+load keeps the working model, a prediction job that fails at once is said and leaves
+prediction usable, and a study the model cannot predict is said."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QMessageBox
+
+
+def _boxes(win, title):
+    return [b for b in win.findChildren(QMessageBox) if b.isVisible() and b.windowTitle() == title]
+
+
+def test_predict_while_the_model_loads_is_queued_and_runs(qtbot, window, checkpoint):
+    win = window
+    image_id = win.session.current_id
+    win.load_model(str(checkpoint), "cpu")
+    assert win.inference.loading and win.predictor is None
+    win.predict([image_id])  # Ctrl+R before the model is there
+    assert "starts once the model has loaded" in win.statusBar().currentMessage()
+    assert not _boxes(win, "No model")
+    qtbot.waitUntil(lambda: win.session.study.prediction(image_id) is not None, timeout=60000)
+    qtbot.waitUntil(lambda: not win.inference.busy, timeout=60000)
+
+
+def test_a_failed_load_keeps_the_working_model(qtbot, window, checkpoint, tmp_path):
+    win = window
+    win.load_model(str(checkpoint), "cpu")
+    qtbot.waitUntil(lambda: win.predictor is not None, timeout=60000)
+    working = win.predictor
+    assert win.settings.checkpoint == str(checkpoint)
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"not a checkpoint")
+    win.load_model(str(junk), "cpu")
+    qtbot.waitUntil(lambda: bool(_boxes(win, "Cannot load the model")), timeout=60000)
+    assert win.predictor is working
+    assert win.inference.model_label.text() == f"model: {working.model_id}"
+    assert win.settings.checkpoint == str(checkpoint), "the file that failed is not remembered"
+    for box in _boxes(win, "Cannot load the model"):
+        box.close()
+    win.predict([win.session.current_id])  # still predicts
+    qtbot.waitUntil(lambda: win.session.study.prediction(win.session.current_id) is not None, timeout=60000)
+    qtbot.waitUntil(lambda: not win.inference.busy, timeout=60000)
+
+
+def test_a_prediction_job_that_fails_at_once_is_said_and_prediction_stays_usable(qtbot, window, checkpoint,
+                                                                                 monkeypatch):
+    import vam_gui.model.study_predict as study_predict
+
+    win = window
+    win.load_model(str(checkpoint), "cpu")
+    qtbot.waitUntil(lambda: win.predictor is not None, timeout=60000)
+    real = study_predict.predict_study_images
+
+    def fails_at_once(*args, **kwargs):
+        raise RuntimeError("injected: the job failed before its first image")
+
+    monkeypatch.setattr(study_predict, "predict_study_images", fails_at_once)
+    win.predict([win.session.current_id])
+    qtbot.waitUntil(lambda: bool(_boxes(win, "Prediction failed")), timeout=30000)
+    assert _boxes(win, "Prediction failed")[0].text() == "injected: the job failed before its first image"
+    qtbot.waitUntil(lambda: not win.inference.busy, timeout=30000)
+    assert not win.inference.progress.isVisible()
+    monkeypatch.setattr(study_predict, "predict_study_images", real)
+    win.predict([win.session.current_id])
+    qtbot.waitUntil(lambda: win.session.study.prediction(win.session.current_id) is not None, timeout=60000)
+    qtbot.waitUntil(lambda: not win.inference.busy, timeout=60000)
+
+
+def test_a_study_the_model_cannot_predict_is_said(qtbot, window, checkpoint, tmp_path):
+    from vam_gui.io import Study
+
+    win = window
+    win.load_model(str(checkpoint), "cpu")
+    qtbot.waitUntil(lambda: win.predictor is not None, timeout=60000)
+    lateral = tmp_path / "lat.vamstudy"
+    with Study.create(lateral, schema="lumbar-lat-22") as study:
+        study.add_images([win.session.study.image_path(win.session.study.image_ids()[0])])
+    assert win.open_study(lateral)
+    win.predict([win.session.current_id])
+    boxes = _boxes(win, "This model cannot predict this study")
+    assert len(boxes) == 1 and "lumbar-lat-22" in boxes[0].text()
+    assert not win.inference.busy and win.session.study.prediction(win.session.current_id) is None

@@ -1,0 +1,101 @@
+"""The Model menu and what it drives: loading a checkpoint (a failed load keeps the model that
+was working), the device, and prediction requests — made while the model still loads or while
+another run goes on, a request is queued and runs when it can; a study whose schema the model
+cannot predict is said, not attempted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QObject
+from PySide6.QtGui import QAction, QActionGroup
+from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu
+
+from vam_gui.core.settings import Settings
+from vam_gui.gui.inference import Inference
+from vam_gui.gui.messages import inform, warn
+from vam_gui.session import ReviewSession
+
+
+class ModelControls(QObject):
+    def __init__(self, window: QMainWindow, session: ReviewSession, settings: Settings) -> None:
+        super().__init__(window)
+        self.window = window
+        self.session = session
+        self.settings = settings
+        self.inference = Inference(window.workers, window.statusBar())
+        self.inference.model_ready.connect(self._model_ready)
+        self.inference.model_failed.connect(lambda msg: warn(window, "Cannot load the model", msg))
+        self.inference.image_predicted.connect(session.prediction_stored)
+        self.inference.finished.connect(self._prediction_finished)
+        self.inference.failed.connect(lambda msg: warn(window, "Prediction failed", msg))
+        self.device_actions: dict[str, QAction] = {}
+
+    def build_menu(self, menu: QMenu, action) -> QAction:
+        """Fill the Model menu (``action`` makes a window action); returns Predict this image."""
+        action(menu, "&Load checkpoint…", self.ask_checkpoint, "Ctrl+L", "model")
+        predict = action(menu, "&Predict this image", self.predict_current, "Ctrl+R", "predict")
+        action(menu, "Predict all &unreviewed", self.predict_unreviewed, "Ctrl+Shift+R")
+        device_menu = menu.addMenu("&Device")
+        group = QActionGroup(self.window)
+        for name, text in (("auto", "Auto"), ("cuda", "CUDA"), ("cpu", "CPU")):
+            act = QAction(text, self.window, checkable=True)
+            act.triggered.connect(lambda _=False, n=name: self.set_device(n))
+            group.addAction(act)
+            device_menu.addAction(act)
+            self.device_actions[name] = act
+        self.device_actions["cuda"].setEnabled(False)  # until torch has said CUDA is there
+        self.device_actions.get(self.settings.device, self.device_actions["auto"]).setChecked(True)
+        return predict
+
+    # ------------------------------------------------------------------ the model
+    def load(self, checkpoint: str | Path, device: str | None = None) -> None:
+        self.inference.load(str(checkpoint), device or self.settings.device)
+
+    def _model_ready(self, _model_id: str, _device: str, cuda: bool) -> None:
+        self.device_actions["cuda"].setEnabled(cuda)
+        from vam_gui.gui.app import bundled_sample
+
+        demo = bundled_sample()[1]
+        loaded = self.inference.checkpoint or ""
+        # Remembered only once it has loaded: a file that fails is not tried again next start.
+        self.settings.checkpoint = "" if demo is not None and Path(loaded) == demo else loaded
+        study = self.session.study
+        if study is not None and (why := self.inference.cannot_predict(study.schema)) is not None:
+            self.window.statusBar().showMessage(why, 15000)
+
+    def ask_checkpoint(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self.window, "Load model checkpoint", "",
+                                              "Checkpoints (*.safetensors *.pt *.pth)")
+        if path:
+            self.load(path)
+
+    def set_device(self, device: str) -> None:
+        self.settings.device = device
+        if self.inference.checkpoint:
+            self.load(self.inference.checkpoint, device)
+
+    # ------------------------------------------------------------------ prediction
+    def predict_current(self) -> None:
+        if self.session.current_id is not None:
+            self.predict([self.session.current_id])
+
+    def predict_unreviewed(self) -> None:
+        study = self.session.study
+        if study is not None:
+            self.predict([i.image_id for i in study.list_images() if i.status == "unreviewed"])
+
+    def predict(self, image_ids: list[str]) -> None:
+        study = self.session.study
+        if study is None:
+            return
+        if (why := self.inference.cannot_predict(study.schema)) is not None:
+            warn(self.window, "This model cannot predict this study", why)
+        elif self.inference.request(study, image_ids) == "no model":
+            inform(self.window, "No model", "Load a model checkpoint first (Model > Load checkpoint).")
+
+    def _prediction_finished(self, result: dict) -> None:
+        if result["errors"]:
+            warn(self.window, "Some images could not be predicted",
+                 "\n".join(msg for _, msg in result["errors"][:20]))
+        self.window.statusBar().showMessage(f"{len(result['done'])} image(s) predicted", 5000)

@@ -70,7 +70,7 @@ def test_predict_drag_undo_redo_nudge_status_switch(qtbot, window, checkpoint):
     assert after.x - before.x == pytest.approx(40 * scale[0], abs=2 * scale[0] + 0.05)
     assert after.y - before.y == pytest.approx(25 * scale[1], abs=2 * scale[1] + 0.05)
     assert study.status(first).status == "in_progress" and study.status(first).reviewer == "tester"
-    assert win.undo_action.text() == "Undo move point 5"
+    assert win.undo_action.text() == "Undo move L2-UR"
 
     # undo / redo through the actions
     win.undo_action.trigger()
@@ -240,7 +240,7 @@ def test_the_window_follows_session_events(qtbot, window, monkeypatch):
     assert session.push(MovePoint(other, 2, (30.0, 40.0)))
     assert repaints == []
     assert win.worklist.model.rows[win.worklist.model.row_of(other)].status == "in_progress"
-    assert win.undo_action.text() == "Undo move point 2"
+    assert win.undo_action.text() == "Undo move L1-LL"
     assert session.push(MovePoint(shown, 2, (30.0, 40.0)))
     assert repaints == [("points", (2,))]  # the shown image: once, the point it names only
     monkeypatch.undo()

@@ -42,10 +42,10 @@ def test_move_undo_redo(study):
     p = study.annotation(image).point(5)
     assert (p.x, p.y, p.visible, p.source) == (40.25, 60.5, True, "moved")
     assert study.status(image).status == "in_progress" and study.status(image).reviewer == "alice"
-    assert stack.undo_label == "move point 5"
+    assert stack.undo_label == "move L2-UR"
     stack.undo()
     assert study.annotation(image).point(5) == before and study.status(image).status == "unreviewed"
-    assert stack.redo_label == "move point 5"
+    assert stack.redo_label == "move L2-UR"
     stack.redo()
     assert study.annotation(image).point(5).x == 40.25
     kinds = [e.kind for e in study.edit_log(image)]
@@ -68,7 +68,7 @@ def test_placing_a_point_that_had_no_position(study):
         stack.push(SetVisible(image, 1, True))
     with pytest.raises(ValueError, match="no prediction"):
         stack.push(AcceptPrediction(image))
-    assert stack.undo_label == "move point 0"  # failed commands never enter the stack
+    assert stack.undo_label == "move L1-UL"  # failed commands never enter the stack
 
 
 def test_set_visible_and_status(study):

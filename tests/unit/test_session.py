@@ -153,7 +153,7 @@ def test_move_undo_redo_emit_exactly_what_changed(session, events, study_path):
     session.redo()
     assert events == [Event(Topic.POINTS_CHANGED, image, (3,)), Event(Topic.STACK_CHANGED)]
     assert session.study.annotation(image).point(3).x == 21.0
-    assert session.stack.undo_label == "move point 3"
+    assert session.stack.undo_label == "move L1-LR"
     events.clear()
     session.redo()  # nothing to redo: nothing happens
     assert events == []

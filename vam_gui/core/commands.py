@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import getpass
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -41,6 +42,10 @@ class Command:
         self.image_id = image_id
         self._before: _Edit | None = None
         self._after: _Edit | None = None
+        self._names: tuple[str, ...] = ()  # the schema's keypoint names, once done: labels name points
+
+    def _point_name(self, index: int) -> str:
+        return self._names[index] if 0 <= index < len(self._names) else f"point {index}"
 
     @property
     def label(self) -> str:
@@ -66,6 +71,7 @@ class Command:
         return None
 
     def do(self, study: StudyStore, user: str) -> None:
+        self._names = tuple(study.schema.keypoints)
         if self._after is None:
             ann = study.annotation(self.image_id)
             points, review = self._prepare(study, user)
@@ -104,7 +110,7 @@ class MovePoint(Command):
 
     @property
     def label(self) -> str:
-        return f"move point {self.index}"
+        return f"move {self._point_name(self.index)}"
 
     def _prepare(self, study: StudyStore, user: str) -> _Edit:
         old = study.annotation(self.image_id).point(self.index)
@@ -124,7 +130,7 @@ class SetVisible(Command):
 
     @property
     def label(self) -> str:
-        return f"{'show' if self.visible else 'mark missing'} point {self.index}"
+        return f"{'show' if self.visible else 'mark missing'} {self._point_name(self.index)}"
 
     def _prepare(self, study: StudyStore, user: str) -> _Edit:
         old = study.annotation(self.image_id).point(self.index)
@@ -269,3 +275,25 @@ class CommandStack:
     def _notify(self, command: Command, what: str) -> None:
         for listener in list(self.listeners):
             listener(command, what)
+
+
+
+# The few-gesture commands (built on Command above) live in vam_gui.core.gestures; they are
+# importable from here too. Loaded on first use: gestures imports this module, so an import at
+# the top or the bottom of this one would be circular whichever module is imported first.
+_GESTURES = ("FitTemplate", "MoveColumn", "MoveVertebra", "PredictHere", "ReplacePoints")
+
+if TYPE_CHECKING:
+    from vam_gui.core.gestures import FitTemplate, MoveColumn, MoveVertebra, PredictHere, ReplacePoints
+
+
+def __getattr__(name: str) -> Any:
+    if name in _GESTURES:
+        from vam_gui.core import gestures
+
+        return getattr(gestures, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["AcceptPrediction", "Command", "CommandStack", "FitTemplate", "MoveColumn", "MovePoint", "MoveVertebra",
+           "PredictHere", "ReplacePoints", "SetStatus", "SetVisible", "ShiftLevels", "default_user"]

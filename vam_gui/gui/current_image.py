@@ -59,6 +59,7 @@ class CurrentImage(QObject):
 
         w = self.window
         self.shown = None
+        w.cursor_label.setText("")  # the read-out was of the image before
         try:
             rad = self.session.study.load_radiograph(event.image_id)
         except RadiographError as exc:
@@ -168,6 +169,7 @@ class CurrentImage(QObject):
         """Select keypoint ``index`` and centre the view on it."""
         layer = self.window.canvas.layer
         layer.select(index)
+        self.window.canvas.setFocus()  # arrow keys nudge the point, not the table's selection
         pos = layer.position(index)
         if pos is not None:
             self.window.canvas.center_on(*pos)

@@ -29,6 +29,12 @@ STATUS_ORDER = {s: i for i, s in enumerate(("flagged", "unreviewed", "in_progres
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
+def format_confidence(value: float) -> str:
+    """A heatmap peak shown as a confidence: within [0, 1], two decimals (a peak can overshoot 1
+    a little where Gaussians overlap; 1.01 means nothing to a reader)."""
+    return f"{min(max(float(value), 0.0), 1.0):.2f}"
+
+
 class WorklistModel(QAbstractTableModel):
     HEADERS = ("Image", "Status", "Conf.", "Spread", "Flags", "Reviewer")
 
@@ -88,7 +94,7 @@ class WorklistModel(QAbstractTableModel):
             if col == 1:
                 return info.status.replace("_", " ")
             if col == 2:
-                return "" if info.worst_confidence is None else f"{info.worst_confidence:.2f}"
+                return "" if info.worst_confidence is None else format_confidence(info.worst_confidence)
             if col == 3:
                 return "" if info.max_spread is None else f"{info.max_spread:.1f}"
             if col == 4:
@@ -266,7 +272,7 @@ class KeypointTable(QTableWidget):
                 cells[2:4] = [f"{x * spacing[1]:.1f}", f"{y * spacing[0]:.1f}"]
             cells[5] = ann.source[i] + ("" if ann.visible[i] else " (missing)")
         if confidence is not None:
-            cells[4] = f"{confidence[i]:.2f}"
+            cells[4] = format_confidence(confidence[i])
         for c, text in enumerate(cells, 1):
             item = self.item(i, c)
             if item.text() != text:  # an unchanged cell costs no repaint

@@ -194,8 +194,13 @@ class MainWindow(QMainWindow):
         self.labels_action.setChecked(self.settings.show_labels)
         self._action(v, "&Fit to window", lambda: self.canvas and self.canvas.fit(), "0", "fit")
         self._action(v, "&Reset window/level", lambda: self.canvas and self.canvas.apply_preset("File window"), "R")
+        panels = v.addMenu("&Panels")  # a closed dock comes back from here
+        for dock in self.docks.values():
+            panels.addAction(dock.toggleViewAction())
 
         self.predict_action = self.model_controls.build_menu(m.addMenu("&Model"), self._action)
+
+        self._action(m.addMenu("&Help"), "&Keyboard shortcuts", self.show_shortcuts, "F1")
 
         tb = self.addToolBar("Main")
         tb.setObjectName("toolbar-main")
@@ -313,6 +318,11 @@ class MainWindow(QMainWindow):
     def _navigation_order(self) -> list[str]:
         """Next and previous walk the worklist's rows as shown (filtered, sorted)."""
         return self.worklist.visible_ids() if self.canvas is not None else []
+
+    def show_shortcuts(self) -> None:
+        from vam_gui.gui.help_dialog import ShortcutsDialog
+
+        ShortcutsDialog(self).open()
 
     # ------------------------------------------------------------------ inference (gui/model_controls.py)
     @property

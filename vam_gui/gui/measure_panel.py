@@ -128,7 +128,7 @@ class MeasurementPanel(QWidget):
             return
         result, flags = self._pending
         self._pending = None
-        self._show_flags(flags)
+        self._show_flags(flags, labelled=result is not None)
         if result is None:
             self.summary.setText("")
             self.model.set_rows([])
@@ -157,17 +157,21 @@ class MeasurementPanel(QWidget):
                 legend.addItem(curve, key)
             self.plot.getAxis("bottom").setTicks([list(enumerate(levels))])
             self.plot.setLabel("left", f"height ({result.unit})")
+        top = 0.0
         for curve, key in zip(self._curves, names):
             y = np.array([np.nan if v.heights.get(key) is None else v.heights[key] for v in result.vertebrae],
                          dtype=float)
             curve.setData(x, y, connect="finite")
-        self.plot.enableAutoRange()
+            top = max(top, float(np.nanmax(y))) if np.isfinite(y).any() else top
+        # Heights from 0: an autoscaled axis makes a 2 % difference look like a collapse.
+        self.plot.enableAutoRange(axis="x")
+        self.plot.setYRange(0.0, top * 1.1 if top > 0 else 1.0, padding=0)
 
-    def _show_flags(self, flags: list[Flag]) -> None:
+    def _show_flags(self, flags: list[Flag], *, labelled: bool = True) -> None:
         self._flags = list(flags)
         self.flags.clear()
         if not flags:
-            self.flags.addItem("No label problems found")
+            self.flags.addItem("No label problems found" if labelled else "No labels on this image yet")
             return
         for flag in flags:
             item = QListWidgetItem(f"{'⚠' if flag.severity == 'warning' else '✖'} {flag.message}")

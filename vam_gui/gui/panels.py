@@ -42,6 +42,7 @@ class ViewPanel(QWidget):
         self.window_slider.valueChanged.connect(self._slider_moved)
         self.presets = QComboBox()
         self.presets.addItems(list(WINDOW_PRESETS))
+        self.presets.setPlaceholderText("Custom")  # shown when the window matches no preset
         self.presets.activated.connect(lambda _: canvas.apply_preset(self.presets.currentText()))
         reset = QPushButton("Reset")
         reset.setToolTip("Back to the file's own window (R)")
@@ -84,6 +85,19 @@ class ViewPanel(QWidget):
         self.window_slider.blockSignals(True)
         self.window_slider.setValue((lo, hi))
         self.window_slider.blockSignals(False)
+        self.presets.setCurrentIndex(self._matching_preset(lo, hi))
+
+    def _matching_preset(self, lo: float, hi: float) -> int:
+        """The index of the preset whose window this is, else -1 ("Custom": after a right-drag)."""
+        rad = self.canvas.radiograph
+        if rad is None:
+            return -1
+        tol = 1e-6 * max(1.0, abs(hi - lo))
+        for i, name in enumerate(WINDOW_PRESETS):
+            p_lo, p_hi = WINDOW_PRESETS[name](rad)
+            if abs(p_lo - lo) <= tol and abs(p_hi - hi) <= tol:
+                return i
+        return -1
 
     def keypoint_selected(self, index: int | None) -> None:
         self.selected_keypoint = index

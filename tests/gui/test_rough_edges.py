@@ -1,0 +1,71 @@
+"""Small things found on first use (issue: correcting in a few gestures, "rough edges")."""
+
+from __future__ import annotations
+
+
+def test_confidence_is_clamped_and_formatted():
+    from vam_gui.gui.docks import format_confidence
+
+    assert format_confidence(1.0123) == "1.00"
+    assert format_confidence(-0.02) == "0.00"
+    assert format_confidence(0.456) == "0.46"
+
+
+def test_window_preset_says_custom_after_a_drag_and_comes_back(qtbot, window):
+    win = window
+    panel, canvas = win.view_panel, win.canvas
+    canvas.apply_preset("File window")
+    assert panel.presets.currentText() == "File window"
+    canvas._on_window_drag(25.0, -10.0)  # noqa: SLF001 - what a right-drag calls
+    assert panel.presets.currentIndex() == -1 and panel.presets.placeholderText() == "Custom"
+    canvas.apply_preset("File window")  # R
+    assert panel.presets.currentText() == "File window"
+
+
+def test_switching_images_clears_the_cursor_readout(qtbot, window):
+    win = window
+    win.cursor_label.setText("x 1.0  y 2.0 px   value 3")
+    win.session.step(+1)
+    assert win.cursor_label.text() == ""
+
+
+def test_choosing_a_table_row_gives_the_keys_back_to_the_canvas(qtbot, window):
+    win = window
+    win.activateWindow()
+    win.keypoints.setFocus()
+    win.current.select_keypoint(2)
+    qtbot.waitUntil(lambda: win.canvas.hasFocus(), timeout=2000)
+    assert win.canvas.layer.selected == 2
+
+
+def test_an_image_without_labels_does_not_claim_its_labels_are_fine(qtbot, window):
+    win = window
+    panel = win.review.panel
+    win.docks["Measurements"].raise_()
+    qtbot.waitUntil(lambda: panel.flags.count() > 0, timeout=2000)
+    assert panel.flags.item(0).text() == "No labels on this image yet"
+
+
+def test_view_panels_brings_a_closed_dock_back(qtbot, window):
+    win = window
+    view_menu = next(a.menu() for a in win.menuBar().actions() if a.text() == "&View")
+    panels = next(a.menu() for a in view_menu.actions() if a.menu() is not None and a.text() == "&Panels")
+    worklist = next(a for a in panels.actions() if a.text() == "Worklist")
+    win.docks["Worklist"].close()
+    assert not win.docks["Worklist"].isVisible() and not worklist.isChecked()
+    worklist.trigger()
+    assert win.docks["Worklist"].isVisible()
+
+
+def test_keyboard_shortcuts_sheet_is_read_from_the_actions(qtbot, window):
+    from vam_gui.gui.help_dialog import ShortcutsDialog, shortcut_rows
+
+    win = window
+    rows = shortcut_rows(win)
+    keys = {(menu, action): key for menu, key, action in rows}
+    assert keys[("Edit", "Undo")] == "Ctrl+Z"
+    assert keys[("Model", "Predict this image")] == "Ctrl+R"
+    assert keys[("Review", "Mark accepted and go on")] == "A"
+    dialog = ShortcutsDialog(win)
+    assert dialog.table.rowCount() == len(rows) + 4
+    dialog.close()

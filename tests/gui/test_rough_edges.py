@@ -69,3 +69,25 @@ def test_keyboard_shortcuts_sheet_is_read_from_the_actions(qtbot, window):
     dialog = ShortcutsDialog(win)
     assert dialog.table.rowCount() == len(rows) + 4
     dialog.close()
+
+
+def test_preferences_apply_to_the_window_and_are_saved(qtbot, window):
+    import json
+
+    from vam_gui.core.settings import settings_path
+    from vam_gui.gui.preferences import PreferencesDialog
+
+    win = window
+    dialog = PreferencesDialog(win, win.settings)
+    assert dialog.threshold.maximum() == 1.0 and dialog.threshold.minimum() == 0.0  # the field's own range
+    dialog.reviewer.setText("  dr. ana  ")
+    dialog.threshold.setValue(0.6)
+    dialog.opacity.setValue(0.3)
+    dialog.colormap.setCurrentText("viridis")
+    dialog.max_pixels.setValue(300)
+    dialog.accept()
+    assert win.session.reviewer == "dr. ana" and win.canvas.layer.threshold == 0.6
+    assert win.view_panel.opacity.value() == 30 and win.view_panel.colormap.currentText() == "viridis"
+    saved = json.loads(settings_path().read_text())
+    assert saved["reviewer"] == "dr. ana" and saved["confidence_threshold"] == 0.6
+    assert saved["max_image_pixels"] == 300_000_000 and saved["heatmap_colormap"] == "viridis"

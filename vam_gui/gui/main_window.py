@@ -172,6 +172,8 @@ class MainWindow(QMainWindow):
                      tip="Mark the selected point missing (not visible) or visible again")
         self._action(e, "Shift labels &down one vertebra", lambda: ed.shift_levels(+1), "Ctrl+Down")
         self._action(e, "Shift labels &up one vertebra", lambda: ed.shift_levels(-1), "Ctrl+Up")
+        e.addSeparator()
+        self._action(e, "Pr&eferences…", self.show_preferences, QKeySequence.StandardKey.Preferences)
 
         r = m.addMenu("&Review")
         self._action(r, "Mark &accepted and go on", ed.accept_and_next, "A", "accepted")
@@ -318,6 +320,11 @@ class MainWindow(QMainWindow):
     def _navigation_order(self) -> list[str]:
         """Next and previous walk the worklist's rows as shown (filtered, sorted)."""
         return self.worklist.visible_ids() if self.canvas is not None else []
+
+    def show_preferences(self) -> None:
+        from vam_gui.gui.preferences import PreferencesDialog
+
+        PreferencesDialog(self, self.settings).open()
 
     def show_shortcuts(self) -> None:
         from vam_gui.gui.help_dialog import ShortcutsDialog

@@ -21,13 +21,21 @@ from vam_gui.core.schema import Schema
 # One colour per vertebra (repeats after ten levels); chosen to read on a grey radiograph.
 PALETTE = ["#4cc9f0", "#f72585", "#b5e48c", "#ffb703", "#c77dff",
            "#06d6a0", "#fb8500", "#8ecae6", "#ff006e", "#e9ff70"]
-LOW_CONFIDENCE = QColor("#ff3b30")
 MISSING = QColor(150, 150, 150)
 FLAGGED = QColor("#ff9500")
 
 
 def vertebra_colour(index: int) -> QColor:
     return QColor(PALETTE[index % len(PALETTE)])
+
+
+def label_placement(corner: int) -> dict:
+    """Where a corner's name goes: outward (left corners to the left, right corners to the
+    right, clear of the marker and its heatmap blob) and inward vertically (an upper corner's
+    name just below it, a lower corner's just above), so the names of the lower corners of one
+    vertebra and the upper corners of the next never meet in the disc between them."""
+    left, upper = corner in (0, 2), corner in (0, 1)
+    return {"offset": (-9 if left else 9, 2 if upper else -2), "anchor": (1 if left else 0, 0 if upper else 1)}
 
 
 class KeypointItem(pg.TargetItem):
@@ -102,7 +110,7 @@ class KeypointLayer(QObject):
         self.editable = True
         for i, name in enumerate(schema.keypoints):
             item = KeypointItem(self, i, pos=(0, 0), size=11, symbol="o", label=name,
-                                labelOpts={"offset": (7, -7), "anchor": (0, 1)})
+                                labelOpts=label_placement(schema.corner[i]))
             item.setZValue(20)
             item.setVisible(False)
             view.addItem(item)
@@ -222,9 +230,11 @@ class KeypointLayer(QObject):
             # A point marked missing keeps its last position, drawn as a grey cross.
             pen, brush, symbol = pg.mkPen(MISSING, width=width), None, "x"
         elif source == "predicted":
-            # Predictions: hollow rings (red when unsure); corrected points: filled squares.
-            pen = pg.mkPen(LOW_CONFIDENCE if low else colour, width=width + (1 if low else 0))
-            brush, symbol = None, "o"
+            # Predictions: hollow rings in the vertebra's colour; an unsure one is a hollow
+            # diamond (its shape says it, the colour still says which vertebra); corrected
+            # points: filled squares.
+            pen = pg.mkPen(colour, width=width + (1 if low else 0))
+            brush, symbol = None, ("d" if low else "o")
         else:
             pen, brush, symbol = pg.mkPen("w", width=width), pg.mkBrush(colour), "s"
         item.pen = item.currentPen = pen
@@ -237,7 +247,7 @@ class KeypointLayer(QObject):
             flagged = i in self.flagged
             name = self.schema.keypoints[i] + (" ?" if low else "") + (" ⚑" if flagged else "")
             label.setFormat(name)
-            label.setColor(LOW_CONFIDENCE if low else FLAGGED if flagged else (MISSING if not visible else colour))
+            label.setColor(FLAGGED if flagged else (MISSING if not visible else colour))
             label.setVisible(self.labels_visible)
         item.update()
 

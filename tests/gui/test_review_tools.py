@@ -42,14 +42,14 @@ def test_moving_a_corner_updates_measurements_and_flags(qtbot, window, clean_col
     qtbot.waitUntil(lambda: len(win.worklist.model.flag_counts) == 3)
     assert set(win.worklist.model.flag_counts.values()) == {0}
     assert win.review.flags == []
-    assert table_value(panel, "L3.height.left") == "19.0 px"
+    assert table_value(panel, "L3 height, left") == "19.0 px"
     # drag L3-UL (index 8) to the right of L3-UR: left/right swapped
     win.editor.push(MovePoint(win.session.current_id, 8, (95.0, 40.0)))  # what a released drag does
     kinds = {f.kind for f in win.review.flags}
     assert "corner_order" in kinds
     assert 8 in win.canvas.layer.flagged
     assert "⚑" in win.canvas.layer.items[8].label().toPlainText()
-    assert table_value(panel, "L3.height.left") != "19.0 px"
+    assert table_value(panel, "L3 height, left") != "19.0 px"
     assert win.worklist.model.flag_counts[win.session.current_id] == len(win.review.flags)
     assert panel.flags.count() == len(win.review.flags)
     # G jumps to the flagged point; undo clears the flag again

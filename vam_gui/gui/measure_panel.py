@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 
 from vam_gui.core.checks import Flag
 from vam_gui.core.measure import Measurements
+from vam_gui.core.measure_display import display_name, levels_of
 
 # Heights drawn per level: AP left/middle/right, lateral anterior/middle/posterior.
 SERIES = {"AP": ("left", "middle", "right"), "LAT": ("anterior", "middle", "posterior")}
@@ -36,10 +37,12 @@ class MeasurementTable(QAbstractTableModel):
     def __init__(self) -> None:
         super().__init__()
         self.rows: list[tuple[str, str, str]] = []
+        self.unsure: list[bool] = []  # the row rests on unconfirmed low-confidence points
 
-    def set_rows(self, rows: list[tuple[str, str, str]]) -> None:
+    def set_rows(self, rows: list[tuple[str, str, str]], unsure: list[bool] | None = None) -> None:
         self.beginResetModel()
         self.rows = rows
+        self.unsure = unsure if unsure is not None else [False] * len(rows)
         self.endResetModel()
 
     def rowCount(self, parent=QModelIndex()) -> int:  # noqa: N802 - Qt naming
@@ -54,15 +57,25 @@ class MeasurementTable(QAbstractTableModel):
         return None
 
     def data(self, index, role=Qt.ItemDataRole.DisplayRole):
-        if role == Qt.ItemDataRole.DisplayRole:
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
             return self.rows[index.row()][index.column()]
+        if role == Qt.ItemDataRole.ForegroundRole and self.unsure[index.row()]:
+            return QBrush(QColor("#b36b00"))
         return None
 
 
 def _value_text(value, unit: str) -> str:
+    if value is None:
+        return "–"
+    if unit == "ratio":
+        return f"{value:.2f}"
+    if unit == "grade":
+        return f"grade {value}"
+    if unit == "deg":
+        return f"{value:.1f}°"
     if isinstance(value, float):
         return f"{value:.1f} {unit}".strip() if unit else f"{value:.2f}"
-    return "–" if value is None else f"{value} {unit}".strip()
+    return f"{value} {unit}".strip()
 
 
 class MeasurementPanel(QWidget):
@@ -88,6 +101,7 @@ class MeasurementPanel(QWidget):
         self.table.setColumnWidth(1, 80)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.flags = QListWidget()
+        self.flags.setWordWrap(True)  # a check's message is a sentence: wrapped, never clipped
         self.flags.itemActivated.connect(self._flag_activated)
         self.flags.itemClicked.connect(self._flag_activated)
         self.summary = QLabel("")
@@ -96,6 +110,8 @@ class MeasurementPanel(QWidget):
         split.addWidget(self.plot)
         split.addWidget(self.table)
         split.addWidget(self.flags)
+        for i, stretch in enumerate((2, 5, 2)):  # the table takes the room
+            split.setStretchFactor(i, stretch)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.summary)
@@ -104,10 +120,12 @@ class MeasurementPanel(QWidget):
         self._pending: tuple | None = None
         self._legend: tuple | None = None  # (series names, unit, levels) the legend and axes show
 
-    def show_result(self, result: Measurements | None, flags: list[Flag]) -> None:
-        """Show an image's result; while the tab is not on screen only remember it (drawn by
-        ``draw_pending`` when its dock comes to the front, or when shown)."""
-        self._pending = (result, flags)
+    def show_result(self, result: Measurements | None, flags: list[Flag],
+                    unsure: frozenset[str] | set[str] = frozenset()) -> None:
+        """Show an image's result (``unsure``: vertebrae resting on unconfirmed low-confidence
+        predicted points; their measurements are marked); while the tab is not on screen only
+        remember it (drawn by ``draw_pending`` when its dock comes to the front, or when shown)."""
+        self._pending = (result, flags, unsure)
         if self._on_screen():
             self._draw()
 
@@ -126,7 +144,7 @@ class MeasurementPanel(QWidget):
     def _draw(self) -> None:
         if self._pending is None:
             return
-        result, flags = self._pending
+        result, flags, unsure = self._pending
         self._pending = None
         self._show_flags(flags, labelled=result is not None)
         if result is None:
@@ -136,14 +154,25 @@ class MeasurementPanel(QWidget):
                 c.setData([], [])
             return
         self._show_plot(result)
-        self.model.set_rows([(name, _value_text(value, unit), note) for name, value, unit, note in result.rows()])
+        self._show_rows(result, unsure)
         angles = [a for a in result.angles if a.value_deg is not None and a.name != "max_cobb"]
         parts = [f"lengths in {result.unit}"]
-        parts += [f"{a.name.replace('_', ' ')} {a.value_deg:.1f}°" for a in angles[:2]]
+        parts += [f"{display_name(a.name)} {a.value_deg:.1f}°" for a in angles[:2]]
         if result.slip is not None and result.slip.percent is not None:
             parts.append(f"L5–S1 slip {round(result.slip.percent) + 0:.0f} %" + (f" (grade {result.slip.grade})"
                                                                      if result.slip.grade else ""))
         self.summary.setText(" · ".join(parts) + ("" if not result.notes else "\n" + " ".join(result.notes)))
+
+    def _show_rows(self, result: Measurements, unsure) -> None:
+        levels = [v.name for v in result.vertebrae]
+        rows, marks = [], []
+        for code, value, unit, note in result.rows():
+            resting = sorted(set(levels_of(code, levels)) & set(unsure)) if value is not None else []
+            if resting:
+                note = f"rests on unconfirmed predicted points ({', '.join(resting)})" + (f"; {note}" if note else "")
+            rows.append((display_name(code) + (" ?" if resting else ""), _value_text(value, unit), note))
+            marks.append(bool(resting))
+        self.model.set_rows(rows, marks)
 
     def _show_plot(self, result: Measurements) -> None:
         names = SERIES.get(result.view, SERIES["AP"])

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from vam_gui.core.atomic import write_bytes_atomic
+from vam_gui.core.measure_display import unsure_vertebrae
 from vam_gui.gui.measure_panel import MeasurementPanel
 from vam_gui.gui.messages import warn
 
@@ -68,12 +69,17 @@ class ReviewTools(QObject):
         if study is None or image_id is None:
             self._show(None, None, [])
             return
-        self._show(image_id, *annotation_review(study.schema, ann, info=info, prediction=prediction, peaks=peaks))
+        schema = study.schema
+        unsure = unsure_vertebrae(schema.vertebra, schema.vertebrae, ann.visible, ann.source,
+                                  prediction.confidence if prediction is not None else None,
+                                  self.window.settings.confidence_threshold)
+        self._show(image_id, *annotation_review(schema, ann, info=info, prediction=prediction, peaks=peaks),
+                   unsure=unsure)
 
-    def _show(self, image_id, result, flags: list) -> None:
+    def _show(self, image_id, result, flags: list, unsure: frozenset[str] | set[str] = frozenset()) -> None:
         w = self.window
         self.flags = flags
-        self.panel.show_result(result, flags)
+        self.panel.show_result(result, flags, unsure)
         w.canvas.layer.set_flagged({i for f in flags for i in f.points})
         if image_id is not None:
             w.worklist.model.set_flags(image_id, len(flags))

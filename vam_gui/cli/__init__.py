@@ -35,6 +35,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _quiet_stdout() -> None:
+    """After a failed write to stdout (a full disk, a closed pipe), send what is still buffered
+    to /dev/null: the interpreter's last flush must not add a second message."""
+    try:
+        sys.stdout.flush()
+    except OSError:
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        except (OSError, ValueError, AttributeError):
+            pass
+
+
 def main(argv: list[str] | None = None) -> int:
     # PyTorch's CPU allocator backs large tensors (heatmaps are K x S x S per image) with
     # transparent huge pages when asked: first-touch page faults drop about fivefold.
@@ -49,16 +63,17 @@ def main(argv: list[str] | None = None) -> int:
     except CliError as exc:
         print(f"vam-gui: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a disk full, a folder that vanished, no permission: one line
+        where = f": {exc.filename}" if getattr(exc, "filename", None) else ""
+        _quiet_stdout()
+        print(f"vam-gui: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 2
     except Exception as exc:
         from vam_gui.io.study_errors import StudyError
 
         if not isinstance(exc, StudyError):  # a failed write, a damaged row, mid-command: one line
             raise
         print(f"vam-gui: error: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:  # a disk full, a folder that vanished, no permission: one line
-        where = f": {exc.filename}" if getattr(exc, "filename", None) else ""
-        print(f"vam-gui: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("vam-gui: interrupted", file=sys.stderr)

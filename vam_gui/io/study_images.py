@@ -106,8 +106,9 @@ class StudyImages(StudyConnection):
             try:
                 self._add_one(file, known, report, load_radiograph, RadiographError)
             except StudyWriteError as exc:
-                raise StudyWriteError(self.path, f"{exc.reason} (while adding {file.name}; "
-                                                 f"{len(report.added)} images added before)") from exc
+                reason = exc.reason.removesuffix("; nothing was changed")
+                raise StudyWriteError(self.path, f"{reason}; {file.name} and the files after it were not added "
+                                                 f"({len(report.added)} added before it are kept)") from exc
             if progress is not None:
                 progress(n, len(files))
         return report

@@ -6,6 +6,7 @@ import io
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QTableWidget
 
 
 @pytest.fixture
@@ -60,7 +61,7 @@ def test_moving_a_corner_updates_measurements_and_flags(qtbot, window, clean_col
 
 
 def test_next_most_uncertain_and_correction_report(qtbot, window, clean_column, tmp_path):
-    from vam_gui.core.commands import MovePoint
+    from vam_gui.core.commands import MovePoint, SetStatus
     from vam_gui.gui.review import ReportDialog
     from vam_gui.io.review import study_report
 
@@ -76,6 +77,8 @@ def test_next_most_uncertain_and_correction_report(qtbot, window, clean_column, 
     win.review.next_most_uncertain()
     assert win.session.current_id == ids[2]
     win.editor.push(MovePoint(ids[2], 0, (clean_column[0, 0] + 3.0, clean_column[0, 1] + 4.0)))
+    assert study_report(study, reviewer="tester").points_compared == 0  # nothing finished yet: nothing to say
+    win.editor.push(SetStatus(ids[2], "accepted"))
     report = study_report(study, reviewer="tester")
     kp0 = report.keypoints[0]
     assert report.points_moved == 1 and kp0.n_moved == 1 and kp0.max_px == pytest.approx(5.0)
@@ -84,4 +87,6 @@ def test_next_most_uncertain_and_correction_report(qtbot, window, clean_column, 
     path = dialog.save_csv(str(tmp_path / "report.csv"))
     rows = list(csv.reader(io.StringIO(path.read_text())))
     assert rows[0][0] and any(r[0] == "keypoint" and r[2] == "L1-UL" for r in rows)
+    if not any(img.spacing for img in report.images):
+        assert dialog.findChild(QTableWidget).item(0, 4).text() == "n/a"
     assert not any(i in path.read_text() for i in ids)  # pseudonyms, never the image ids

@@ -145,11 +145,13 @@ class ReportDialog(QDialog):
         table.setRowCount(len(rows))
 
         def cell(v, digits=2):
-            return "–" if v is None else (f"{v:.{digits}f}" if isinstance(v, float) else str(v))
+            return "n/a" if v is None else (f"{v:.{digits}f}" if isinstance(v, float) else str(v))
 
         for r, kp in enumerate(rows):
+            # mm only where some compared image had a pixel spacing: "n/a", never 0.00
+            has_mm = bool(kp.get("n_mm"))
             values = [kp.get("name"), kp.get("n_moved"), kp.get("mean_px"), kp.get("max_px"),
-                      kp.get("mean_mm"), kp.get("max_mm")]
+                      kp.get("mean_mm") if has_mm else None, kp.get("max_mm") if has_mm else None]
             for c, v in enumerate(values):
                 table.setItem(r, c, QTableWidgetItem(cell(v)))
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Close)

@@ -98,8 +98,14 @@ def count_flags(study: Study, image_ids: Sequence[str], *, progress: Callable[[i
     return counts
 
 
-def study_report(study: Study, reviewer: str | None = None) -> CorrectionReport:
-    """The correction report: moves counted from the final state against the prediction.
+REVIEWED = ("accepted", "flagged")  # images whose review is finished
+
+
+def study_report(study: Study, reviewer: str | None = None, *,
+                 statuses: tuple[str, ...] = REVIEWED) -> CorrectionReport:
+    """The correction report over the images whose review is finished (``statuses``): moves
+    counted from the final state against the prediction. An image nobody has finished says
+    nothing about the model's errors (its points are still the prediction), so it is left out.
     Images are named by their per-study pseudonyms (as in every export), never by UID or
     file name."""
     from dataclasses import replace
@@ -109,6 +115,8 @@ def study_report(study: Study, reviewer: str | None = None) -> CorrectionReport:
     predictions, annotations, spacings, seconds = {}, {}, {}, {}
     name = {}
     for info in study.list_images():
+        if info.status not in statuses:
+            continue
         pred = study.prediction(info.image_id)
         if pred is None:
             continue
@@ -118,4 +126,7 @@ def study_report(study: Study, reviewer: str | None = None) -> CorrectionReport:
         spacings[key] = info.spacing
         seconds[key] = study.review_seconds(info.image_id)
     log = [replace(e, image_id=name.get(e.image_id, "?")) for e in study.edit_log() if e.image_id in name]
-    return correction_report(study.schema, log, predictions, annotations, spacings, seconds, reviewer)
+    report = correction_report(study.schema, log, predictions, annotations, spacings, seconds, reviewer)
+    report.notes.append(f"{len(predictions)} predicted image(s) with status {' or '.join(statuses)}; "
+                        "images still unreviewed or in progress are left out")
+    return report

@@ -91,3 +91,47 @@ def test_preferences_apply_to_the_window_and_are_saved(qtbot, window):
     saved = json.loads(settings_path().read_text())
     assert saved["reviewer"] == "dr. ana" and saved["confidence_threshold"] == 0.6
     assert saved["max_image_pixels"] == 300_000_000 and saved["heatmap_colormap"] == "viridis"
+
+
+def _drag_from(win, start, dx, dy, steps=6):
+    from PySide6.QtCore import QEvent, QPointF, Qt
+    from PySide6.QtGui import QMouseEvent
+    from PySide6.QtWidgets import QApplication
+
+    viewport = win.canvas.viewport()
+    left, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
+
+    def send(kind, pos, button, buttons):
+        QApplication.sendEvent(viewport, QMouseEvent(kind, pos, viewport.mapToGlobal(pos), button, buttons,
+                                                     Qt.KeyboardModifier.NoModifier))
+
+    send(QEvent.Type.MouseButtonPress, start, left, left)
+    for s in range(1, steps + 1):
+        send(QEvent.Type.MouseMove, start + QPointF(dx * s / steps, dy * s / steps), none, left)
+    send(QEvent.Type.MouseButtonRelease, start + QPointF(dx, dy), left, none)
+
+
+def test_a_drag_that_just_misses_a_point_moves_it_and_one_far_away_pans(qtbot, window):
+    import numpy as np
+    import pytest
+    from PySide6.QtCore import QPointF
+    from test_edit_repaint import _predict
+
+    win = window
+    qtbot.wait(100)
+    study, image_id = win.session.study, win.session.current_id
+    _predict(study, image_id)
+    win.session.prediction_stored(image_id)
+    canvas = win.canvas
+    at = QPointF(canvas.mapFromScene(canvas.layer.items[6].mapToScene(QPointF(0, 0))))
+    before = study.annotation(image_id).point(6)
+    _drag_from(win, at + QPointF(8, 0), 30, 20)  # 8 px beside the marker (its symbol is 11 px wide)
+    after = study.annotation(image_id).point(6)
+    assert after.source == "moved" and (after.x, after.y) != (before.x, before.y)
+    assert canvas.layer.position(6) == pytest.approx((after.x, after.y))
+    # far from every point: the image pans, no point moves
+    xy_before = study.annotation(image_id).xy.copy()
+    range_before = canvas.view.viewRange()
+    _drag_from(win, QPointF(canvas.viewport().width() - 30, canvas.viewport().height() - 30), -40, -40)
+    assert np.array_equal(study.annotation(image_id).xy, xy_before, equal_nan=True)
+    assert canvas.view.viewRange() != range_before

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QTransform
 
 from vam_gui.core.letterbox import Letterbox
@@ -42,10 +42,20 @@ def overlay_lut(name: str) -> np.ndarray:
     return lut
 
 
+PICK_TOLERANCE_PX = 12  # a left-drag starting this close (screen px) to a point moves the point
+
+
 class RadiographView(pg.ViewBox):
-    """ViewBox whose right-button drag sets window/level instead of zooming."""
+    """ViewBox whose right-button drag sets window/level instead of zooming, and whose
+    left-drag that starts just beside a point (within PICK_TOLERANCE_PX on screen, where the
+    marker itself was missed) moves that point instead of panning."""
 
     window_dragged = Signal(float, float)  # screen px dx, dy since the last event
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.pick = None  # callable(scene_pos) -> a KeypointItem near it, or None
+        self._grabbed = None  # the item a missed-by-a-little drag was handed to
 
     def mouseDragEvent(self, ev, axis=None) -> None:  # noqa: N802 - Qt naming
         if ev.button() == Qt.MouseButton.RightButton:
@@ -53,6 +63,16 @@ class RadiographView(pg.ViewBox):
             d = ev.pos() - ev.lastPos()
             self.window_dragged.emit(float(d.x()), float(d.y()))
             return
+        if ev.button() == Qt.MouseButton.LeftButton:
+            if ev.isStart() and self.pick is not None:
+                self._grabbed = self.pick(ev.buttonDownScenePos())
+            if self._grabbed is not None:
+                item = self._grabbed
+                if ev.isFinish():
+                    self._grabbed = None
+                ev.currentItem = item  # pyqtgraph maps the event's positions into this item
+                item.mouseDragEvent(ev)
+                return
         super().mouseDragEvent(ev, axis)
 
 
@@ -86,8 +106,21 @@ class Canvas(pg.GraphicsLayoutWidget):
         self._heatmaps: np.ndarray | None = None
         self._heat_channel: int | None = None
         self.layer = KeypointLayer(self.view, schema)
+        self.view.pick = self._pick
         self.view.window_dragged.connect(self._on_window_drag)
         self.scene().sigMouseMoved.connect(self._on_mouse_moved)
+
+    def _pick(self, scene_pos):
+        """The movable, shown point nearest ``scene_pos`` within PICK_TOLERANCE_PX on screen."""
+        best, best_d = None, float(PICK_TOLERANCE_PX)
+        for item in self.layer.items:
+            if not (item.isVisible() and item.movable):
+                continue
+            d = item.mapToScene(QPointF(0, 0)) - scene_pos
+            dist = (d.x() ** 2 + d.y() ** 2) ** 0.5
+            if dist <= best_d:
+                best, best_d = item, dist
+        return best
 
     def set_schema(self, schema: Schema) -> None:
         for item in self.layer.items + self.layer._outlines:  # noqa: SLF001 - owned here

@@ -158,3 +158,21 @@ def test_first_start_opens_the_sample_with_the_demo_model(qtbot):
     assert "demo" in window.inference.model_label.text()
     window.workers.wait()
     window.close()
+
+
+def test_a_new_study_the_loaded_model_cannot_predict_is_said_when_made(qtbot, window, checkpoint, tmp_path,
+                                                                       monkeypatch):
+    from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
+
+    window.load_model(str(checkpoint), "cpu")
+    qtbot.waitUntil(lambda: window.predictor is not None, timeout=60000)
+    folder = tmp_path / "lat"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "a.png"), np.full((60, 50), 90, np.uint8))
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(folder))
+    monkeypatch.setattr(QInputDialog, "getItem", lambda *a, **k: ("lumbar-lat-22", True))
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(tmp_path / "lat"), ""))
+    window.new_study_from_folder()
+    boxes = [b for b in window.findChildren(QMessageBox)
+             if b.isVisible() and b.windowTitle() == "The loaded model cannot predict this study"]
+    assert len(boxes) == 1 and "lumbar-lat-22" in boxes[0].text()

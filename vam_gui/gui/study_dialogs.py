@@ -38,6 +38,10 @@ def _new_study(window, session, sources: list[str]) -> None:
         session.open(target)
     except StudyError as exc:
         warn(window, "Cannot open study", str(exc))
+        return
+    why = window.inference.cannot_predict(session.study.schema)
+    if why is not None:  # said now, not first when Ctrl+R is pressed
+        inform(window, "The loaded model cannot predict this study", why)
 
 
 def new_study_from_files(window, session) -> None:

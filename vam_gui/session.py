@@ -20,6 +20,8 @@ What each action emits:
   is as before (a failed undo keeps its command, a failed redo too), and subscribers put
   back what they drew ahead of the store.
 - ``prediction_stored``: PREDICTION_STORED (image).
+- ``prediction_held``: PREDICTION_STORED (image) for a prediction of a read-only study that is
+  kept in memory only (``held_prediction``); it goes with the study.
 - ``labels_imported``: STACK_CHANGED (the stack is cleared), then POINTS_CHANGED (every
   index) and STATUS_CHANGED per imported image.
 - ``close``: STUDY_CLOSED, before the store closes (subscribers may still stop work on it).
@@ -37,6 +39,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # imported when first needed: the window's shell builds before numpy loads
     from vam_gui.core.commands import Command, CommandStack
+    from vam_gui.core.prediction import Prediction
     from vam_gui.io import Study
 
 
@@ -86,6 +89,7 @@ class ReviewSession:
         self._current_id: str | None = None
         self._view_id: int | None = None
         self._subscribers: list[tuple[Callback, frozenset[Topic] | None]] = []
+        self._held: dict[str, Prediction] = {}  # predictions of a read-only study, not stored
 
     # ------------------------------------------------------------------ state
     @property
@@ -164,6 +168,7 @@ class ReviewSession:
             return
         self._end_view()
         self._study, self._stack, self._current_id = None, None, None
+        self._held.clear()
         try:
             self._emit(Event(Topic.STUDY_CLOSED))
         finally:
@@ -273,6 +278,17 @@ class ReviewSession:
         """A prediction of ``image_id`` is in the store (inference ran elsewhere)."""
         if self._study is not None:
             self._emit(Event(Topic.PREDICTION_STORED, image_id))
+
+    def prediction_held(self, image_id: str, prediction: Prediction) -> None:
+        """A prediction of ``image_id`` that a read-only study could not store: kept here, in
+        memory, to be shown as not saved, until the study closes."""
+        if self._study is not None:
+            self._held[image_id] = prediction
+            self._emit(Event(Topic.PREDICTION_STORED, image_id))
+
+    def held_prediction(self, image_id: str) -> Prediction | None:
+        """The not-saved prediction of ``image_id`` (read-only studies), if any."""
+        return self._held.get(image_id)
 
     def labels_imported(self, image_ids: Iterable[str]) -> None:
         """An import replaced the labels and status of ``image_ids``. Earlier commands remember

@@ -74,3 +74,33 @@ def test_a_study_held_by_another_writer_opens_read_only_with_a_banner(qtbot, stu
     finally:
         proc.stdin.close()
         proc.wait(timeout=30)
+
+
+def test_a_prediction_on_a_read_only_study_is_shown_as_not_saved(qtbot, study_path, checkpoint):
+    from vam_gui.core.settings import Settings
+    from vam_gui.gui.app import configure_pyqtgraph
+    from vam_gui.gui.main_window import MainWindow
+
+    configure_pyqtgraph()
+    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(study_path)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "holding False"
+        win = MainWindow(Settings(reviewer="tester"))
+        qtbot.addWidget(win)
+        win.resize(1200, 800)
+        win.show()
+        assert win.open_study(study_path) and win.session.study.read_only
+        image_id = win.session.current_id
+        win.load_model(str(checkpoint), "cpu")
+        win.predict([image_id])  # queued until the model is there
+        qtbot.waitUntil(lambda: win.session.held_prediction(image_id) is not None, timeout=60000)
+        qtbot.waitUntil(lambda: not win.inference.busy, timeout=60000)
+        assert win.session.study.prediction(image_id) is None, "nothing written"
+        assert any(item.isVisible() for item in win.canvas.layer.items), "but shown"
+        assert win.current.shown.prediction is win.session.held_prediction(image_id)
+        assert "not saved" in win.statusBar().currentMessage()
+        win.close()
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=30)

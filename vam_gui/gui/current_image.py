@@ -123,16 +123,21 @@ class CurrentImage(QObject):
         old = self.shown
         ann = study.annotation(image_id)
         info = study.image_info(image_id)
+        held = self.session.held_prediction(image_id)
         if keep_prediction and old is not None and old.image_id == image_id:
             pred, peaks = old.prediction, old.peaks
         else:
             from vam_gui.io.review import peaks_of
 
-            pred = study.prediction(image_id)
-            maps = study.heatmaps(image_id) if pred is not None else None
+            pred = held if held is not None else study.prediction(image_id)
+            maps = held.heatmaps if held is not None else (study.heatmaps(image_id) if pred is not None else None)
             peaks = peaks_of(maps, pred, study.schema.k)
             if heatmaps:
                 w.canvas.set_heatmaps(maps, pred.letterbox if pred is not None else None)
+        if held is not None and ann.is_empty():  # shown as the prediction would have seeded it
+            ann = Annotation(held.xy.copy(), np.isfinite(held.xy).all(axis=1),
+                             np.array(["predicted"] * held.k, dtype=object))
+            w.statusBar().showMessage("Prediction shown, not saved: this study is read-only", 0)
         self.shown = Shown(image_id, ann, info, pred, peaks)
         conf = pred.confidence if pred is not None else None
         with w.canvas.layer.batch():

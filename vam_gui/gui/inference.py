@@ -26,6 +26,7 @@ class Inference(QObject):
     model_ready = Signal(str, str, bool)  # model id, device, CUDA available
     model_failed = Signal(str)
     image_predicted = Signal(str)  # image id (already stored in the study)
+    prediction_held = Signal(str, object)  # image id, Prediction: a read-only study's, not stored
     finished = Signal(dict)  # {"done": [...], "errors": [...], "cancelled": bool}
     failed = Signal(str)
 
@@ -138,12 +139,18 @@ class Inference(QObject):
         self.cancel_button.setVisible(True)
         job = self.workers.submit(predict_study_images, study, self.predictor, image_ids, on={
             "progress": lambda _id, done, _total: self.progress.setValue(done),
-            "item": lambda _id, item: self.image_predicted.emit(item[0]),
+            "item": self._predicted if not getattr(study, "read_only", False) else self._held,
             "failed": lambda _id, msg: self.failed.emit(msg),
             "finished": lambda _id, result: self.finished.emit(result),
             "done": self._done})
         self._predict_job = job.id  # the slots run on this thread, after this line
         return True
+
+    def _predicted(self, _job_id: int, item) -> None:
+        self.image_predicted.emit(item[0])
+
+    def _held(self, _job_id: int, item) -> None:
+        self.prediction_held.emit(item[0], item[1])
 
     def _done(self, _job_id: int) -> None:
         self._predict_job = None

@@ -27,6 +27,7 @@ class ModelControls(QObject):
         self.inference.model_ready.connect(self._model_ready)
         self.inference.model_failed.connect(lambda msg: warn(window, "Cannot load the model", msg))
         self.inference.image_predicted.connect(session.prediction_stored)
+        self.inference.prediction_held.connect(session.prediction_held)
         self.inference.finished.connect(self._prediction_finished)
         self.inference.failed.connect(lambda msg: warn(window, "Prediction failed", msg))
         self.device_actions: dict[str, QAction] = {}
@@ -98,4 +99,5 @@ class ModelControls(QObject):
         if result["errors"]:
             warn(self.window, "Some images could not be predicted",
                  "\n".join(msg for _, msg in result["errors"][:20]))
-        self.window.statusBar().showMessage(f"{len(result['done'])} image(s) predicted", 5000)
+        held = " (shown only, not saved: the study is read-only)" if result.get("held") else ""
+        self.window.statusBar().showMessage(f"{len(result['done'])} image(s) predicted{held}", 8000)

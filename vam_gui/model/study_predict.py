@@ -23,7 +23,9 @@ def predict_study_images(
     emit: Callable[[object], None] | None = None,
 ) -> dict:
     """Predict each image, save the prediction (and heatmaps) in the study, and ``emit``
-    ``(image_id, prediction)`` as each one finishes. Unreadable images are listed, not fatal."""
+    ``(image_id, prediction)`` as each one finishes. Unreadable images are listed, not fatal.
+    A read-only study (another process writes it, read-only media) is not written: its
+    predictions are only emitted (listed under "held"), for the window to show as not saved."""
     from vam_gui.io.radiograph import RadiographError
 
     schema = study.schema
@@ -31,7 +33,8 @@ def predict_study_images(
     if not schema.is_subset_of(net):
         raise ValueError(f"the model predicts schema {net.name!r} (K = {net.k}) but the study uses "
                          f"{schema.name!r} (K = {schema.k}), which is not a subset of it by keypoint name")
-    done, errors = [], []
+    done, errors, held = [], [], []
+    read_only = bool(getattr(study, "read_only", False))
     total = len(image_ids)
     for n, image_id in enumerate(image_ids, 1):
         if cancel is not None and cancel():
@@ -42,10 +45,13 @@ def predict_study_images(
             errors.append((image_id, str(exc)))
         else:
             pred = predictor.predict(rad, schema=schema)
-            study.save_prediction(image_id, pred)
+            if read_only:
+                held.append(image_id)
+            else:
+                study.save_prediction(image_id, pred)
             done.append(image_id)
             if emit is not None:
                 emit((image_id, pred))
         if progress is not None:
             progress(n, total)
-    return {"done": done, "errors": errors, "cancelled": len(done) + len(errors) < total}
+    return {"done": done, "errors": errors, "held": held, "cancelled": len(done) + len(errors) < total}

@@ -166,6 +166,48 @@ def bench_two_pass(device: torch.device, *, repeats: int = 5) -> dict[str, float
             "predict_two_pass_ratio": two / one}
 
 
+def bench_gestures(device: torch.device, *, side: int = 2000, repeats: int = 5) -> dict[str, float]:
+    """The few-gesture correction on one ``side`` x ``side`` full-length phantom film: a
+    ``FitTemplate`` pushed on a study (the command's do, one committed store write), and
+    "Predict here" with the shipped demo model, guided by that template (one crop, one forward
+    pass) and in a dragged region with no guides (the predictor's own points as priors)."""
+    import tempfile
+    from pathlib import Path
+
+    import cv2
+
+    from vam_gui.core.annotation import Annotation
+    from vam_gui.core.commands import CommandStack, FitTemplate
+    from vam_gui.core.resources import resource_path
+    from vam_gui.core.schema import load_schema
+    from vam_gui.core.template import anchor_points
+    from vam_gui.io.study import Study
+    from vam_gui.model.guided import predict_here
+    from vam_gui.model.predictor import Predictor
+    from vam_gui.synth import make_phantom
+
+    lumbar, spine = load_schema("lumbar-ap-20"), load_schema("spine-ap-68")
+    ph = make_phantom(spine, seed=424242, size=(side, side))
+    truth = ph.xy[lumbar.indices_in(spine)]
+    top, bottom = anchor_points(truth, lumbar)
+    sync = device.type == "cuda"
+    with tempfile.TemporaryDirectory(prefix="vam-gui-bench-") as tmp:
+        cv2.imwrite(str(Path(tmp) / "film.png"), ph.pixels)
+        with Study.create(Path(tmp) / "s.vamstudy", lumbar) as study:
+            study.add_images([Path(tmp) / "film.png"])
+            image = study.image_ids()[0]
+            stack = CommandStack(study, user="bench")
+            fit = _median_s(lambda: stack.push(FitTemplate(image, top, bottom)), repeats * 4)
+            placed = study.annotation(image)
+    predictor = Predictor(resource_path("models", "demo.safetensors"), device=device, schema=lumbar)
+    guided = _median_s(lambda: predict_here(predictor, ph.pixels, placed, lumbar), repeats, sync=sync)
+    region = (*(truth.min(axis=0) - 40), *(truth.max(axis=0) + 40))
+    empty = Annotation.empty(lumbar.k)
+    dragged = _median_s(lambda: predict_here(predictor, ph.pixels, empty, lumbar, region=region), repeats, sync=sync)
+    return {"fit_template_ms": fit * 1e3, f"predict_here_ms_{side}x{side}": guided * 1e3,
+            f"predict_here_region_ms_{side}x{side}": dragged * 1e3}
+
+
 def run_model_benchmarks(device: torch.device, *, quick: bool = False) -> dict[str, float | str]:
     results: dict[str, float | str] = {
         "device": str(device),
@@ -175,5 +217,6 @@ def run_model_benchmarks(device: torch.device, *, quick: bool = False) -> dict[s
     results.update(bench_dark(device, repeats=5 if quick else 20))
     results.update(bench_forward(device, size=256 if quick else 512, repeats=1 if quick else 3))
     results.update(bench_two_pass(device, repeats=2 if quick else 5))
+    results.update(bench_gestures(device, side=1000 if quick else 2000, repeats=2 if quick else 5))
     results.update(bench_training(device, quick=quick))
     return results

@@ -13,6 +13,7 @@ import torch
 import torch.nn as nn
 
 from vam_gui.core.crop import column_crop, vertebral_height
+from vam_gui.core.letterbox import Letterbox
 from vam_gui.core.prediction import Prediction
 from vam_gui.core.schema import Schema
 from vam_gui.model.checkpoint import file_digest, load_checkpoint
@@ -160,6 +161,19 @@ class Predictor:
         if min(box.out_w / (x1 - x0), box.out_h / (y1 - y0)) < 1.15 * box.scale:
             return None
         return crop
+
+    def crop_heatmaps(self, radiograph_or_array, crop: tuple[float, float, float, float], *,
+                      schema: Schema | None = None) -> tuple[torch.Tensor, Letterbox]:
+        """The second stage's forward pass alone, on ``crop`` ((x0, y0, x1, y1) pixel edges in
+        original px, fitted into the model input as the second pass fits its crop): the
+        [K, H, W] float32 heatmaps of ``schema``'s keypoints (model px) and the letterbox that
+        maps them to original px. For callers that choose their own search windows (guided
+        re-prediction, ``vam_gui.model.guided``) before ``dark_decode``."""
+        schema = schema or self.schema
+        x0, y0, x1, y1 = (float(v) for v in crop)
+        tensor, box = prepare(grayscale(_pixels_of(radiograph_or_array)), self.config, crop=(x0, y0, x1, y1))
+        pick = torch.from_numpy(schema.indices_in(self.network_schema))
+        return self._forward(tensor[None])[0, pick], box
 
     def predict(self, radiograph_or_array, *, schema: Schema | None = None) -> Prediction:
         """One image (a Radiograph or an [H, W] array) -> its Prediction."""

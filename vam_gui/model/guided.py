@@ -6,9 +6,11 @@ The crop is a region the reviewer dragged, or else the predictor's own second-pa
 placed or moved (source "placed" or "moved": a fitted template, a moved column, single drags).
 The guides are also the priors of the search windows: each of their corners is looked for
 in an ellipse about where it is now (``ALONG`` heights along the column, ``ACROSS`` across
-it); the other corners are looked for in the whole crop. The result goes into the study through the ``PredictHere``
-command (``vam_gui.core.commands``), which keeps the reviewer's own points exactly; which
-points those are is ``vam_gui.io.template.reviewer_points``.
+it). A corner without a guide is looked for, in the same ellipse, about the predictor's own
+two-pass point (the crop alone often mistakes one level for the next; the whole film does
+not). The result goes into the study through the ``PredictHere`` command
+(``vam_gui.core.commands``), which keeps the reviewer's own points exactly; which points those
+are is ``vam_gui.io.template.reviewer_points``.
 """
 
 from __future__ import annotations
@@ -124,7 +126,8 @@ def predict_here(predictor: Predictor, radiograph, annotation: Annotation, schem
     """[K, 2] new points (original px) from the second stage on a crop around ``region``
     ((x0, y0, x1, y1) original px) or, without one, around the guide points (placed or moved;
     margin as the predictor's own crop). Each guide's corner is looked for near it
-    (``guided_windows``), the others in the whole crop. NaN where nothing was found: a peak
+    (``guided_windows``), the others near the predictor's own points (one extra whole
+    ``predictor.predict``, only when some keypoint has no guide). NaN where nothing was found: a peak
     that only reaches into its window from outside, or a point outside the region (or the
     crop); ``PredictHere`` leaves such points as they are. ``radiograph``: a Radiograph or an
     [H, W] array."""

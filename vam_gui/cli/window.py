@@ -10,8 +10,11 @@ from vam_gui.cli.common import CliError
 
 
 def _cmd_open(args: argparse.Namespace) -> int:
-    from vam_gui.gui.app import run_app
+    from vam_gui.cli.qt_check import qt_platform_problem
+    from vam_gui.gui.app import display_available, run_app
 
+    if display_available() and (problem := qt_platform_problem()) is not None:
+        raise CliError(problem)  # instead of Qt's abort (exit 134) with a misleading hint
     return run_app([Path(p) for p in args.paths])
 
 

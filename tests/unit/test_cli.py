@@ -27,7 +27,12 @@ def test_python_dash_m_entry_point():
 
 def test_bench_json_quick(capsys):
     assert main(["bench", "--json", "--quick", "--device", "cpu"]) == 0
-    figures = json.loads(capsys.readouterr().out)
+    out, err = capsys.readouterr()
+    figures = json.loads(out)
+    progress = [line for line in err.splitlines() if line.startswith("bench ")]
+    total = int(progress[0].split("/")[1].split(":")[0])
+    assert len(progress) == total and progress[-1].startswith(f"bench {total}/{total}: ")  # says what runs
+    assert all(line.endswith(" s") for line in progress)
     for key in ("targets_ms", "targets_seed_loop_ms", "targets_fill_floor_ms",
                 "targets_speedup_vs_seed_loop", "targets_ratio_to_fill_floor", "dark_ms_per_image",
                 "forward_ms_efficientnet_v2_s_256", "forward_ms_mobilenet_v3_large_256",

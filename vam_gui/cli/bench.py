@@ -4,33 +4,22 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 
 from vam_gui.cli.common import CliError
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from vam_gui.model.bench import run_model_benchmarks
+    import tempfile
+
     from vam_gui.model.predictor import resolve_device
 
     try:
         device = resolve_device(args.device)
     except ValueError as exc:
         raise CliError(str(exc)) from None
-    import tempfile
-
-    from vam_gui.io.bench import bench_dicom_load
-    from vam_gui.io.export.bench import bench_export
-    from vam_gui.io.study import bench_edit_latency
-
-    results = run_model_benchmarks(device, quick=args.quick)
     with tempfile.TemporaryDirectory(prefix="vam-gui-bench-") as tmp:
-        results.update(bench_edit_latency(tmp, repeats=50 if args.quick else 200))
-        results.update(bench_dicom_load(tmp, side=512 if args.quick else 2000, repeats=3 if args.quick else 7))
-        results.update(bench_export(tmp, n=4 if args.quick else 12, side=512 if args.quick else 2000))
-    if not args.no_gui:
-        from vam_gui.gui.bench import run_gui_benchmarks
-
-        results.update(run_gui_benchmarks(quick=args.quick))
+        results = _run_steps(_steps(device, args, tmp))
     if args.json:
         print(json.dumps(results))
     else:
@@ -39,6 +28,45 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             shown = f"{value:.3f}" if isinstance(value, float) else str(value)
             print(f"{key:<{width}}  {shown}")
     return 0
+
+
+def _steps(device, args: argparse.Namespace, tmp: str) -> list[tuple[str, Callable[[], dict]]]:
+    import torch
+
+    from vam_gui.io.bench import bench_dicom_load
+    from vam_gui.io.export.bench import bench_export
+    from vam_gui.io.study import bench_edit_latency
+    from vam_gui.model.bench import model_bench_steps
+
+    quick = args.quick
+    steps: list[tuple[str, Callable[[], dict]]] = [
+        ("device", lambda: {"device": str(device), "torch_threads": torch.get_num_threads()}),
+        *model_bench_steps(device, quick=quick),
+        ("one committed edit, fresh and at 300k log rows",
+         lambda: bench_edit_latency(tmp, repeats=50 if quick else 200)),
+        ("DICOM load against bare pydicom",
+         lambda: bench_dicom_load(tmp, side=512 if quick else 2000, repeats=3 if quick else 7)),
+        ("dataset export", lambda: bench_export(tmp, n=4 if quick else 12, side=512 if quick else 2000)),
+    ]
+    if not args.no_gui:
+        from vam_gui.gui.bench import gui_bench_steps
+
+        steps += gui_bench_steps(quick=quick)
+    return steps
+
+
+def _run_steps(steps: list[tuple[str, Callable[[], dict]]]) -> dict:
+    """Run each step, saying on stderr which one runs and how long it took."""
+    import sys
+    import time
+
+    results: dict = {}
+    for n, (what, run) in enumerate(steps, 1):
+        print(f"bench {n}/{len(steps)}: {what}…", end="", file=sys.stderr, flush=True)
+        t0 = time.perf_counter()
+        results.update(run())
+        print(f" {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
+    return results
 
 
 def add_bench(sub) -> None:

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -298,3 +299,14 @@ def run_gui_benchmarks(*, quick: bool = False) -> dict[str, float]:
     results = bench_interaction(moves=20 if quick else 60, releases=5 if quick else 15, switches=4 if quick else 8)
     results.update(bench_window_ready(repeats=2 if quick else 5))
     return results
+
+
+def gui_bench_steps(*, quick: bool = False) -> list[tuple[str, Callable[[], dict]]]:
+    """The window's figures as (what, run) steps (offscreen)."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    return [
+        ("drag, release and image switch in the window",
+         lambda: bench_interaction(moves=20 if quick else 60, releases=5 if quick else 15,
+                                   switches=4 if quick else 8)),
+        ("window ready against a bare window (fresh processes)", lambda: bench_window_ready(repeats=2 if quick else 5)),
+    ]

@@ -208,15 +208,26 @@ def bench_gestures(device: torch.device, *, side: int = 2000, repeats: int = 5) 
             f"predict_here_region_ms_{side}x{side}": dragged * 1e3}
 
 
+def model_bench_steps(device: torch.device, *, quick: bool = False) -> list[tuple[str, Callable[[], dict]]]:
+    """The model room's figures as (what, run) steps, so a caller can say which one runs."""
+    return [
+        ("targets against the seed's loop and the fill floor",
+         lambda: bench_targets(device, repeats=3 if quick else 7)),
+        ("DARK decoding", lambda: bench_dark(device, repeats=5 if quick else 20)),
+        ("forward pass of both backbones",
+         lambda: bench_forward(device, size=256 if quick else 512, repeats=1 if quick else 3)),
+        ("one pass against two", lambda: bench_two_pass(device, repeats=2 if quick else 5)),
+        ("fit template and predict here",
+         lambda: bench_gestures(device, side=1000 if quick else 2000, repeats=2 if quick else 5)),
+        ("training throughput", lambda: bench_training(device, quick=quick)),
+    ]
+
+
 def run_model_benchmarks(device: torch.device, *, quick: bool = False) -> dict[str, float | str]:
     results: dict[str, float | str] = {
         "device": str(device),
         "torch_threads": torch.get_num_threads(),
     }
-    results.update(bench_targets(device, repeats=3 if quick else 7))
-    results.update(bench_dark(device, repeats=5 if quick else 20))
-    results.update(bench_forward(device, size=256 if quick else 512, repeats=1 if quick else 3))
-    results.update(bench_two_pass(device, repeats=2 if quick else 5))
-    results.update(bench_gestures(device, side=1000 if quick else 2000, repeats=2 if quick else 5))
-    results.update(bench_training(device, quick=quick))
+    for _what, run in model_bench_steps(device, quick=quick):
+        results.update(run())
     return results

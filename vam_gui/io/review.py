@@ -10,6 +10,7 @@ import numpy as np
 
 from vam_gui.core.annotation import Annotation
 from vam_gui.core.checks import Flag, check
+from vam_gui.core.letterbox import Letterbox
 from vam_gui.core.measure import Measurements, measure
 from vam_gui.core.report import CorrectionReport, correction_report
 from vam_gui.core.schema import Schema
@@ -29,12 +30,19 @@ def heatmap_peaks(study: StudyStore, image_id: str) -> np.ndarray | None:
 def peaks_of(maps: np.ndarray | None, pred: PredictionRecord | None, k: int) -> np.ndarray | None:
     """:func:`heatmap_peaks` from maps and prediction already read (the window keeps both
     while an image is shown)."""
-    if maps is None or pred is None or maps.ndim != 3 or maps.shape[0] != k:
+    if pred is None:
+        return None
+    return peaks_in(maps, pred.letterbox, k)
+
+
+def peaks_in(maps: np.ndarray | None, box: Letterbox, k: int) -> np.ndarray | None:
+    """:func:`peaks_of` given the letterbox of the pass the maps came from (the store keeps
+    these peaks with the prediction, computed from the quantised maps it stores)."""
+    if maps is None or maps.ndim != 3 or maps.shape[0] != k:
         return None
     k, h, w = maps.shape
     flat = maps.reshape(k, -1)
     rows, cols = np.divmod(flat.argmax(axis=1), w)
-    box = pred.letterbox
     # maps at the model input's size (the usual case) need no scaling; others are stretched to it
     sx, sy = box.out_w / w, box.out_h / h
     peaks_model = np.stack([(cols + 0.5) * sx - 0.5, (rows + 0.5) * sy - 0.5], axis=1)
@@ -68,10 +76,20 @@ def annotation_review(schema: Schema, ann: Annotation, *, info: ImageRecord,
         return None, []
     result = measure(schema, ann.xy, ann.visible, spacing=info.spacing, facing=info.facing,
                      spacing_is_detector=info.spacing_is_detector) if with_measurements else None
-    flags = check(schema, ann.xy, ann.visible, heatmap_peaks=peaks,
-                  prediction_xy=prediction.xy if prediction is not None else None,
-                  spacing=info.spacing, facing=info.facing)
+    flags = annotation_flags(schema, ann, spacing=info.spacing, facing=info.facing, peaks=peaks,
+                             prediction_xy=prediction.xy if prediction is not None else None)
     return result, flags
+
+
+def annotation_flags(schema: Schema, ann: Annotation, *, spacing: tuple[float, float] | None,
+                     facing: str | None, prediction_xy: np.ndarray | None,
+                     peaks: np.ndarray | None) -> list[Flag]:
+    """The flags of an annotation (none for an empty one): what :func:`annotation_review`
+    reports and what the store counts into ``ImageInfo.flags`` with every write."""
+    if ann.is_empty():
+        return []
+    return check(schema, ann.xy, ann.visible, heatmap_peaks=peaks, prediction_xy=prediction_xy,
+                 spacing=spacing, facing=facing)
 
 
 def count_flags(study: Study, image_ids: Sequence[str], *, progress: Callable[[int, int], None] | None = None,
@@ -79,14 +97,22 @@ def count_flags(study: Study, image_ids: Sequence[str], *, progress: Callable[[i
                 batch: int = 256) -> dict[str, int]:
     """Number of flags per image (for the worklist); ``emit({image_id: n, ...})`` once per
     ``batch`` images, so a worker fills the worklist while the reviewer already works without
-    one Qt signal per image (each emit crosses threads and costs the UI a slot call)."""
+    one Qt signal per image (each emit crosses threads and costs the UI a slot call).
+
+    A study of format 5 or later keeps the counts with every write (``ImageInfo.flags``):
+    they are read in one query. Older files opened read-only, images whose stored count is
+    unknown (a damaged row) and stores without stored counts are recounted image by image."""
+    stored_flags = getattr(study, "stored_flags", None)
+    stored = stored_flags() if stored_flags is not None else None
     counts: dict[str, int] = {}
     pending: dict[str, int] = {}
     total = len(image_ids)
     for n, image_id in enumerate(image_ids, 1):
         if cancel is not None and cancel():
             break
-        counts[image_id] = pending[image_id] = len(image_review(study, image_id, with_measurements=False)[1])
+        known = stored.get(image_id) if stored is not None else None
+        counts[image_id] = pending[image_id] = (
+            known if known is not None else len(image_review(study, image_id, with_measurements=False)[1]))
         if len(pending) >= batch or n == total:
             if emit is not None:
                 emit(pending)

@@ -4,17 +4,23 @@ The file is identified by ``PRAGMA application_id`` and versioned by ``PRAGMA us
 each migration moves a file one version up inside one transaction. A study that may not be
 written (read-only media, opened read-only) is never migrated: the readers cope with every
 version from READABLE_FROM up (format 1 has no ``predictions.max_spread``; format 3 and older
-have no ``writer`` table, so nobody can hold their write lock).
+have no ``writer`` table, so nobody can hold their write lock; format 4 and older have no
+per-image figures, which their readers recount).
+
+A migration is SQL, and for format 5 also a Python step (``FILL``) run inside the same
+transaction: it computes the figures of every image already in the file.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 
 APPLICATION_ID = 0x56414D31  # "VAM1"
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 READABLE_FROM = 1  # the oldest format that is read without migrating
 WRITER_TABLE_FROM = 4  # the first format with the write lock (older files have no writer)
+FIGURES_FROM = 5  # the first format with per-image figures in ``images`` and peaks in ``predictions``
 
 _V1 = """
 CREATE TABLE meta (
@@ -112,8 +118,30 @@ CREATE TABLE writer (
 );
 """
 
+# v5: per-image figures kept up to date by every write that changes them (the prediction, an
+# edit of points or facing; io/study_figures.py), so the worklist sorts and counts in SQL and
+# nothing recounts a whole study on open. ``flags`` NULL: not known (a damaged row).
+# ``peaks``: float64 [K, 2] original px of each stored heatmap's maximum (NaN for an all-zero
+# map), NULL without heatmaps: the peak-distance check without decompressing the maps.
+_V5 = """
+ALTER TABLE images ADD COLUMN flags INTEGER DEFAULT 0;
+ALTER TABLE images ADD COLUMN worst_confidence REAL;
+ALTER TABLE images ADD COLUMN max_spread REAL;
+ALTER TABLE predictions ADD COLUMN peaks BLOB;
+"""
+
 # MIGRATIONS[v] upgrades a file at version v to v + 1.
-MIGRATIONS: dict[int, str] = {0: _V1, 1: _V2, 2: _V3, 3: _V4}
+MIGRATIONS: dict[int, str] = {0: _V1, 1: _V2, 2: _V3, 3: _V4, 4: _V5}
+
+
+def _fill_figures(conn: sqlite3.Connection) -> None:
+    from vam_gui.io.study_figures import fill_all
+
+    fill_all(conn)
+
+
+# FILL[v]: Python run after MIGRATIONS[v], inside the same transaction.
+FILL: dict[int, Callable[[sqlite3.Connection], None]] = {4: _fill_figures}
 
 
 def migrate(conn: sqlite3.Connection) -> int:
@@ -123,9 +151,12 @@ def migrate(conn: sqlite3.Connection) -> int:
     while version < SCHEMA_VERSION:
         # One transaction per step: a failed step leaves the file at the previous version.
         try:
-            conn.executescript(
-                "BEGIN IMMEDIATE;" + MIGRATIONS[version] + f"; PRAGMA user_version = {version + 1}; COMMIT;"
-            )
+            conn.executescript("BEGIN IMMEDIATE;" + MIGRATIONS[version])
+            if version in FILL:
+                FILL[version](conn)
+            # conn.execute: executescript would COMMIT first, before the version is set
+            conn.execute(f"PRAGMA user_version = {version + 1}")
+            conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")

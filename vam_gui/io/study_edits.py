@@ -19,6 +19,7 @@ import numpy as np
 
 from vam_gui.core.annotation import SOURCES, STATUSES, Annotation, PointState, ReviewState
 from vam_gui.io.study_base import StudyConnection, is_real, now_iso
+from vam_gui.io.study_figures import refresh_flags
 
 
 @dataclass(frozen=True)
@@ -168,6 +169,8 @@ class StudyEdits(StudyConnection):
                                         for idx, before, after in log])
         if edit.facing is not UNCHANGED:
             conn.execute("UPDATE images SET facing = ? WHERE id = ?", (edit.facing, rid))
+        if edit.points or edit.facing is not UNCHANGED:
+            refresh_flags(conn, self.schema, rid)  # the flags follow the points, in this transaction
         return int(grp)
 
     def _set_points(self, conn: sqlite3.Connection, rid: int,

@@ -15,13 +15,18 @@ from typing import TYPE_CHECKING, Any
 from vam_gui.core.annotation import STATUSES
 from vam_gui.io.files import file_sha256, files_in
 from vam_gui.io.study_base import StudyConnection, is_real, now_iso
+from vam_gui.io.study_db import FIGURES_FROM
 from vam_gui.io.study_errors import StudyError, StudyWriteError
+from vam_gui.io.study_figures import refresh_flags
 
 if TYPE_CHECKING:
     from vam_gui.core.radiograph import Radiograph
     from vam_gui.io.radiograph import RadiographError
 
 SUFFIX = ".vamstudy"
+# ordered_image_ids: the name asked for -> its column
+_ORDERS = {"worst_confidence": "worst_confidence", "max_spread": "max_spread", "flags": "flags",
+           "status": "status", "added": "id"}
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,7 @@ class ImageInfo:
     reviewer: str | None
     worst_confidence: float | None = None
     max_spread: float | None = None
+    flags: int | None = None  # anatomical-check flags of the current points; None: not stored (format < 5)
 
     @property
     def file_name(self) -> str:
@@ -151,18 +157,23 @@ class StudyImages(StudyConnection):
         problem = _image_problem(row)
         if problem is not None:
             raise self._damaged("images", row[0], problem)
-        (_, image_id, rel, digest, w, h, sy, sx, det, facing, status, comment, reviewer, worst, spread) = row
+        (_, image_id, rel, digest, w, h, sy, sx, det, facing, status, comment, reviewer, worst, spread, flags) = row
         if not all(v is None or is_real(v) for v in (worst, spread)):
-            raise self._damaged("predictions", row[0], f"worst_confidence {worst!r} or max_spread {spread!r}"
-                                                       " is not a number")
+            raise self._damaged("images" if self.format_version >= FIGURES_FROM else "predictions", row[0],
+                                f"worst_confidence {worst!r} or max_spread {spread!r} is not a number")
+        if not (flags is None or (isinstance(flags, int) and not isinstance(flags, bool) and flags >= 0)):
+            flags = None  # not known: count_flags recounts it
         return ImageInfo(image_id, rel, digest, w, h, None if sy is None else (sy, sx), bool(det),
-                         facing, status, comment, reviewer, worst, spread)
+                         facing, status, comment, reviewer, worst, spread, flags)
 
     def _info_sql(self) -> str:
+        columns = ("SELECT i.id, i.image_id, i.rel_path, i.content_hash, i.width, i.height, i.spacing_y,"
+                   " i.spacing_x, i.spacing_is_detector, i.facing, i.status, i.comment, i.reviewer,")
+        if self.format_version >= FIGURES_FROM:  # the figures are the image's own: no join
+            return columns + " i.worst_confidence, i.max_spread, i.flags FROM images i"
         spread = "p.max_spread" if self.format_version >= 2 else "NULL"  # format 1, read-only
-        return ("SELECT i.id, i.image_id, i.rel_path, i.content_hash, i.width, i.height, i.spacing_y,"
-                " i.spacing_x, i.spacing_is_detector, i.facing, i.status, i.comment, i.reviewer,"
-                f" p.worst_confidence, {spread} FROM images i LEFT JOIN predictions p ON p.image = i.id")
+        return columns + (f" p.worst_confidence, {spread}, NULL FROM images i"
+                          " LEFT JOIN predictions p ON p.image = i.id")
 
     def image_info(self, image_id: str) -> ImageInfo:
         rows = self._query(self._info_sql() + " WHERE i.image_id = ?", (image_id,))
@@ -173,6 +184,32 @@ class StudyImages(StudyConnection):
     def list_images(self) -> list[ImageInfo]:
         """Every image with status, reviewer and worst confidence, in the order added."""
         return [self._info(r) for r in self._query(self._info_sql() + " ORDER BY i.id")]
+
+    def stored_flags(self) -> dict[str, int | None] | None:
+        """Every image's stored flag count in one query (None where not known); None for a
+        file older than format 5 (opened read-only), which stores none."""
+        if self.format_version < FIGURES_FROM:
+            return None
+        return {i: (n if isinstance(n, int) and not isinstance(n, bool) and n >= 0 else None)
+                for i, n in self._query("SELECT image_id, flags FROM images")}
+
+    def ordered_image_ids(self, by: str = "worst_confidence", *, descending: bool = False) -> list[str]:
+        """Image ids sorted in SQL by a figure (``worst_confidence``, ``max_spread``, ``flags``),
+        ``status`` or ``added`` (the study order); images without the figure last, ties in
+        study order. Format 5 on (older files are sorted in Python from ``list_images``)."""
+        if by not in _ORDERS:
+            raise ValueError(f"cannot sort by {by!r}; one of {', '.join(_ORDERS)}")
+        if self.format_version < FIGURES_FROM:
+            infos = self.list_images()
+            if by == "added":
+                ids = [i.image_id for i in infos]
+                return ids[::-1] if descending else ids
+            known = sorted((i for i in infos if getattr(i, by) is not None), key=lambda i: getattr(i, by),
+                           reverse=descending)  # stable: ties stay in study order
+            return [i.image_id for i in known] + [i.image_id for i in infos if getattr(i, by) is None]
+        column = _ORDERS[by]
+        return [r[0] for r in self._query(f"SELECT image_id FROM images ORDER BY {column} IS NULL,"
+                                          f" {column} {'DESC' if descending else 'ASC'}, id")]
 
     def counts_by_status(self) -> dict[str, int]:
         counts = {s: 0 for s in STATUSES}
@@ -234,3 +271,4 @@ class StudyImages(StudyConnection):
         rid = self._row(image_id)
         with self._transaction() as conn:
             conn.execute("UPDATE images SET facing = ? WHERE id = ?", (facing, rid))
+            refresh_flags(conn, self.schema, rid)  # the side changes which checks apply

@@ -11,7 +11,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from vam_gui.core.letterbox import Letterbox
+from vam_gui.io.review import peaks_in
 from vam_gui.io.study_base import StudyConnection, now_iso
+from vam_gui.io.study_db import FIGURES_FROM
+from vam_gui.io.study_figures import peaks_blob, peaks_from_blob, prediction_figures, refresh_flags
 
 if TYPE_CHECKING:
     from vam_gui.core.prediction import Prediction
@@ -57,31 +60,41 @@ def _letterbox(text: object) -> Letterbox | str:
         return f"letterbox lacks or mangles a field ({type(exc).__name__}: {exc})"
 
 
+def _quantised(prediction: Prediction, k: int) -> tuple[tuple[int, int, bytes] | None, np.ndarray | None]:
+    """The heatmaps row (k, width, zlib of the uint8 maps) and the peaks of those stored maps
+    (what a reader of the row would compute), or (None, None) without heatmaps."""
+    if prediction.heatmaps is None:
+        return None, None
+    heat = np.asarray(prediction.heatmaps)
+    quantised = np.rint(np.clip(heat, 0, 1) * 255).astype(np.uint8)
+    # "size" is the maps' width; their height follows from the byte count (maps of a
+    # film-shaped input are H x W, older square ones S x S).
+    row = (heat.shape[0], heat.shape[-1], zlib.compress(quantised.tobytes(), 1))
+    maps = quantised.reshape(heat.shape[0], -1, heat.shape[-1]) if quantised.size else None
+    return row, peaks_in(maps, prediction.letterbox, k)
+
+
 class StudyPredictions(StudyConnection):
     """Predictions and heatmaps of a study (mixed into ``Study``)."""
 
     def save_prediction(self, image_id: str, prediction: Prediction, *, seed_annotation: bool = True) -> None:
         """Store the latest prediction of an image. While nobody has edited the image
-        (unreviewed, every point unset or still as predicted), the annotation follows it."""
+        (unreviewed, every point unset or still as predicted), the annotation follows it. The
+        image's figures (worst confidence, widest spread, flags) are written with it, in the
+        same transaction."""
         k = self.schema.k
         xy = np.asarray(prediction.xy, dtype=np.float64).reshape(k, 2)
         conf = np.asarray(prediction.confidence, dtype=np.float32).reshape(k)
         spread = np.asarray(prediction.spread, dtype=np.float32).reshape(k)
-        maps = None
-        if prediction.heatmaps is not None:
-            heat = np.asarray(prediction.heatmaps)
-            quantised = np.rint(np.clip(heat, 0, 1) * 255).astype(np.uint8)
-            # "size" is the maps' width; their height follows from the byte count (maps of a
-            # film-shaped input are H x W, older square ones S x S).
-            maps = (heat.shape[0], heat.shape[-1], zlib.compress(quantised.tobytes(), 1))
+        maps, peaks = _quantised(prediction, k)
+        worst, widest = prediction_figures(conf, spread)
         rid = self._row(image_id)
         with self._transaction() as conn:
             conn.execute(
                 "INSERT OR REPLACE INTO predictions(image, model_id, created_at, xy, confidence, spread,"
-                " letterbox, worst_confidence, max_spread) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " letterbox, worst_confidence, max_spread, peaks) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (rid, prediction.model_id, now_iso(), xy.tobytes(), conf.tobytes(), spread.tobytes(),
-                 json.dumps(prediction.letterbox.to_dict()), float(np.nanmin(conf)) if k else None,
-                 float(np.nanmax(spread)) if k and np.isfinite(spread).any() else None),
+                 json.dumps(prediction.letterbox.to_dict()), worst, widest, peaks_blob(peaks)),
             )
             if maps is not None:
                 conn.execute("INSERT OR REPLACE INTO heatmaps(image, k, size, data) VALUES (?, ?, ?, ?)",
@@ -90,6 +103,8 @@ class StudyPredictions(StudyConnection):
                 conn.execute("DELETE FROM heatmaps WHERE image = ?", (rid,))
             if seed_annotation:
                 self._seed_annotation(conn, rid, xy)
+            conn.execute("UPDATE images SET worst_confidence = ?, max_spread = ? WHERE id = ?", (worst, widest, rid))
+            refresh_flags(conn, self.schema, rid)
 
     @staticmethod
     def _seed_annotation(conn: sqlite3.Connection, rid: int, xy: np.ndarray) -> None:
@@ -139,3 +154,20 @@ class StudyPredictions(StudyConnection):
             spread=np.frombuffer(spread, dtype=np.float32).copy(),
             model_id=model_id, created_at=created, letterbox=letterbox,
         )
+
+    def peaks(self, image_id: str) -> np.ndarray | None:
+        """[K, 2] original px of each stored heatmap's maximum (NaN for an all-zero map), as
+        :func:`vam_gui.io.review.heatmap_peaks` computes them, without decompressing the maps:
+        stored with the prediction from format 5 on (older files opened read-only: computed)."""
+        if self.format_version < FIGURES_FROM:
+            from vam_gui.io.review import heatmap_peaks
+
+            return heatmap_peaks(self, image_id)  # type: ignore[arg-type]
+        rid = self._row(image_id)
+        rows = self._query("SELECT peaks FROM predictions WHERE image = ?", (rid,))
+        if not rows:
+            return None
+        peaks = peaks_from_blob(rows[0][0], self.schema.k)
+        if isinstance(peaks, str):
+            raise self._damaged("predictions", rid, peaks)
+        return None if peaks is None else peaks.copy()

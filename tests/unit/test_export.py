@@ -97,7 +97,10 @@ def study(tmp_path):
 
 def test_json_export_fields(study, tmp_path):
     report = export_study(study, "json", tmp_path / "out", ExportOptions(all_images=True, include_flagged=True))
-    assert report.files == [tmp_path / "out" / JSON_FILE] and report.images == 4
+    # the labels, then the de-identified image copies they name (tests/unit/test_export_images.py)
+    assert report.files[0] == tmp_path / "out" / JSON_FILE and report.images == 4
+    assert sorted(p.name for p in report.files[1:]) == sorted(img["file"] for img in json.loads(
+        report.files[0].read_text())["images"])
     doc = json.loads(report.files[0].read_text())
     assert doc["format"] == "vam-gui-labels" and doc["version"] == 1
     assert doc["schema"] == study.schema.to_dict() and doc["study"].startswith("study-")
@@ -433,7 +436,8 @@ def test_dicom_export_leaks_no_patient_data(dicom_study, tmp_path):
         files = [p for p in out.rglob("*") if p.is_file()]
         assert files
         written += files
-    assert len(written) == 4 + 3  # JSON, COCO, CSV + measurements CSV; manifest, PNG, NPZ
+    # JSON, COCO, CSV + measurements CSV, each with the de-identified DICOM copy; manifest, PNG, NPZ
+    assert len(written) == 4 + 3 + 3
     for path in written:
         rel = path.relative_to(tmp_path).as_posix().encode()
         data = path.read_bytes()

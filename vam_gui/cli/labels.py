@@ -14,7 +14,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
     try:
         options = ExportOptions(all_images=args.all, include_flagged=args.include_flagged,
-                                keep_names=args.keep_names, sigma=args.sigma, size=args.size)
+                                keep_names=args.keep_names, sigma=args.sigma, size=args.size,
+                                write_images=not args.no_images, deidentify_sr=args.deidentify_sr,
+                                key_file=Path(args.key_file) if args.key_file else None)
     except ExportError as exc:
         raise CliError(str(exc)) from None
     with open_study(args.study, read_only=True) as study:
@@ -26,6 +28,13 @@ def _cmd_export(args: argparse.Namespace) -> int:
             raise CliError(str(exc)) from None
     for name, reason in report.skipped:
         print(f"skipped {name}: {reason}", file=sys.stderr)
+    for name, reason in report.left_out:
+        print(f"left out {name}: {reason}", file=sys.stderr)
+    for note in report.notes:
+        print(f"note: {note}", file=sys.stderr)
+    if report.key_file is not None:
+        print(f"key file (pseudonym -> original file; keep it apart from the export) -> {report.key_file}",
+              file=sys.stderr)
     if report.unlabelled:
         print(f"{len(report.unlabelled)} image(s) without a labelled point left out", file=sys.stderr)
     print(f"{report.images} image(s) exported as {args.format} -> {args.out}", file=sys.stderr)
@@ -81,9 +90,13 @@ def add_export(sub) -> None:
     p = sub.add_parser("export", help="export labels or a training dataset (de-identified)",
                        description="Export a study's labels (json, coco, csv) or a training dataset (letterboxed "
                                    "16-bit PNGs, float16 Gaussian targets, manifest.json) into a folder. Names "
-                                   "and ids are per-study pseudonyms unless --keep-names.")
+                                   "and ids are per-study pseudonyms unless --keep-names; a pseudonymised label "
+                                   "export also writes de-identified copies of its images (DICOM per PS3.15's basic "
+                                   "profile, other images as metadata-free PNG) under the names the labels use. "
+                                   "dicom-sr writes a TID 1500 measurement report per DICOM image that keeps the "
+                                   "patient's identifiers (for the archive) unless --deidentify-sr.")
     p.add_argument("study", help="the study file (*.vamstudy)")
-    p.add_argument("--format", "-f", required=True, choices=("json", "coco", "csv", "dataset"))
+    p.add_argument("--format", "-f", required=True, choices=("json", "coco", "csv", "dataset", "dicom-sr"))
     p.add_argument("--out", "-o", required=True, help="the folder to write into")
     p.add_argument("--all", action="store_true", help="every image, not only accepted ones (flagged still "
                                                       "need --include-flagged)")
@@ -91,6 +104,13 @@ def add_export(sub) -> None:
     p.add_argument("--sigma", type=float, default=2.0, help="dataset: target sigma in model px (default 2)")
     p.add_argument("--size", type=int, default=512, help="dataset: model input S (default 512)")
     p.add_argument("--keep-names", action="store_true", help="keep original file names (not de-identified)")
+    p.add_argument("--no-images", action="store_true",
+                   help="json/coco/csv: labels only, no image copies (the files they name are then not in the folder)")
+    p.add_argument("--key-file", metavar="PATH",
+                   help="also write PATH, a CSV of pseudonym -> original file (it re-identifies the export: "
+                        "refused inside the export folder)")
+    p.add_argument("--deidentify-sr", action="store_true",
+                   help="dicom-sr: de-identified reports that reference de-identified copies (written beside them)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_export)
 

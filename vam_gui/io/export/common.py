@@ -25,6 +25,10 @@ class ExportOptions:
 
     Images: accepted ones by default, every image with ``all_images``; flagged images are
     left out unless ``include_flagged`` (a flag means "do not trust these labels").
+    A pseudonymised label export (json, coco, csv without ``keep_names``) writes de-identified
+    copies of its images beside the labels unless ``write_images`` is false. ``key_file``:
+    where to write the pseudonym -> original path table (never inside the export folder).
+    ``deidentify_sr`` (dicom-sr): de-identified reports referencing de-identified copies.
     """
 
     all_images: bool = False
@@ -33,6 +37,9 @@ class ExportOptions:
     sigma: float = 2.0
     size: int = 512
     workers: int = 2
+    write_images: bool = True
+    key_file: Path | None = None
+    deidentify_sr: bool = False
 
     def __post_init__(self) -> None:
         if not self.sigma > 0:
@@ -53,6 +60,9 @@ class ExportReport:
     images: int = 0  # images exported
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (exported name, reason): failures
     unlabelled: list[str] = field(default_factory=list)  # dataset: left out, no labelled point
+    left_out: list[tuple[str, str]] = field(default_factory=list)  # (name, reason): not applicable, e.g. no DICOM
+    notes: list[str] = field(default_factory=list)  # what the user should know about files written
+    key_file: Path | None = None  # the key file written, if asked for
 
 
 def select_images(study: Study, options: ExportOptions) -> list[ImageInfo]:

@@ -12,6 +12,7 @@ import io
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -27,6 +28,7 @@ from vam_gui.io.export.common import (
     prepare_out_dir,
     select_images,
 )
+from vam_gui.io.export.images import write_image_copies
 from vam_gui.io.export.pseudonyms import Namer, content_key
 from vam_gui.io.labels_file import FORMAT, VERSION, ExportOrigin, LabelEntry, timestamp
 from vam_gui.io.labels_file import labels_document as build_document
@@ -76,6 +78,21 @@ def _rows(study: Study, options: ExportOptions, progress: Progress | None, cance
             progress(n, len(infos))
 
 
+def _with_images(fmt: str, study: Study, options: ExportOptions, out: Path, progress: Progress | None,
+                 cancel: Cancel | None) -> tuple[Namer, ExportReport]:
+    """The namer of a label export and its report; a pseudonymised export first writes the
+    de-identified image copies its labels name (:mod:`vam_gui.io.export.images`)."""
+    report = ExportReport(fmt, out)
+    if options.keep_names or not options.write_images:
+        return Namer(study.study_uid, keep_names=options.keep_names), report
+    namer = Namer(study.study_uid)
+    copies = write_image_copies(study, select_images(study, options), out, namer, progress=progress, cancel=cancel)
+    report.files += copies.files
+    report.skipped += copies.skipped
+    report.notes += copies.notes
+    return Namer(study.study_uid, file_names=copies.names), report
+
+
 def _measurements(schema: Schema, row: _Row) -> Measurements:
     from vam_gui.core.measure import measure
 
@@ -95,10 +112,11 @@ def _entry(schema: Schema, namer: Namer, row: _Row) -> LabelEntry:
 
 
 def labels_document(study: Study, options: ExportOptions = ExportOptions(), *, progress: Progress | None = None,
-                    cancel: Cancel | None = None) -> dict[str, Any]:
-    """Our JSON labels as a dict (what :func:`export_json` writes)."""
+                    cancel: Cancel | None = None, namer: Namer | None = None) -> dict[str, Any]:
+    """Our JSON labels as a dict (what :func:`export_json` writes); ``namer`` names the files
+    (by default pseudonyms with the source's suffix, or the original names)."""
     schema = study.schema
-    namer = Namer(study.study_uid, keep_names=options.keep_names)
+    namer = namer or Namer(study.study_uid, keep_names=options.keep_names)
     entries = [_entry(schema, namer, row) for row in _rows(study, options, progress, cancel, namer)]
     # content_key = sha256(salt, sha256 of the image file): matches re-imports by content
     origin = ExportOrigin(study=namer.study, selection=options.describe(), content_key_salt=namer.study)
@@ -109,10 +127,12 @@ def export_json(study: Study, out_dir: str | os.PathLike[str], options: ExportOp
                 progress: Progress | None = None, cancel: Cancel | None = None) -> ExportReport:
     """Write ``vam-labels.json`` (format "vam-gui-labels") into ``out_dir``."""
     out = prepare_out_dir(out_dir)
-    doc = labels_document(study, options, progress=progress, cancel=cancel)
+    namer, report = _with_images("json", study, options, out, progress, cancel)
+    doc = labels_document(study, options, progress=progress, cancel=cancel, namer=namer)
     check_cancel(cancel)
-    path = write_json_atomic(out / JSON_FILE, doc, indent=1)
-    return ExportReport("json", out, [path], len(doc["images"]))
+    report.files.insert(0, write_json_atomic(out / JSON_FILE, doc, indent=1))
+    report.images = len(doc["images"])
+    return report
 
 
 def _bbox(points: np.ndarray) -> list[float]:
@@ -124,12 +144,12 @@ def _bbox(points: np.ndarray) -> list[float]:
 
 
 def coco_document(study: Study, options: ExportOptions = ExportOptions(), *, progress: Progress | None = None,
-                  cancel: Cancel | None = None) -> dict[str, Any]:
+                  cancel: Cancel | None = None, namer: Namer | None = None) -> dict[str, Any]:
     """COCO keypoints: one image and one annotation per radiograph, one "spine" category.
     A point is labelled (v = 2) when it is visible and has a position; otherwise v = 0 with
     x = y = 0, as COCO requires."""
     schema = study.schema
-    namer = Namer(study.study_uid, keep_names=options.keep_names)
+    namer = namer or Namer(study.study_uid, keep_names=options.keep_names)
     images, annotations = [], []
     for n, row in enumerate(_rows(study, options, progress, cancel, namer), 1):
         labelled = row.visible & np.isfinite(row.xy).all(axis=1)
@@ -163,10 +183,12 @@ def export_coco(study: Study, out_dir: str | os.PathLike[str], options: ExportOp
                 progress: Progress | None = None, cancel: Cancel | None = None) -> ExportReport:
     """Write ``coco-keypoints.json`` into ``out_dir``."""
     out = prepare_out_dir(out_dir)
-    doc = coco_document(study, options, progress=progress, cancel=cancel)
+    namer, report = _with_images("coco", study, options, out, progress, cancel)
+    doc = coco_document(study, options, progress=progress, cancel=cancel, namer=namer)
     check_cancel(cancel)
-    path = write_json_atomic(out / COCO_FILE, doc, indent=None)
-    return ExportReport("coco", out, [path], len(doc["images"]))
+    report.files.insert(0, write_json_atomic(out / COCO_FILE, doc, indent=None))
+    report.images = len(doc["images"])
+    return report
 
 
 def _cell(value: float | None, digits: int | None = 4) -> str:
@@ -183,7 +205,7 @@ def export_csv(study: Study, out_dir: str | os.PathLike[str], options: ExportOpt
     its unit (mm with spacing, px without)."""
     out = prepare_out_dir(out_dir)
     schema = study.schema
-    namer = Namer(study.study_uid, keep_names=options.keep_names)
+    namer, report = _with_images("csv", study, options, out, progress, cancel)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
@@ -208,4 +230,6 @@ def export_csv(study: Study, out_dir: str | os.PathLike[str], options: ExportOpt
     check_cancel(cancel)
     path = write_bytes_atomic(out / CSV_FILE, buf.getvalue().encode("utf-8"))
     mpath = write_bytes_atomic(out / MEASUREMENTS_CSV, mbuf.getvalue().encode("utf-8"))
-    return ExportReport("csv", out, [path, mpath], count)
+    report.files[:0] = [path, mpath]
+    report.images = count
+    return report

@@ -55,9 +55,11 @@ class Namer:
     """Exported ids and file names of a study's images: pseudonyms by default, the original
     file names when ``keep_names`` (ids stay pseudonyms either way)."""
 
-    def __init__(self, study_uid: str, *, keep_names: bool = False) -> None:
+    def __init__(self, study_uid: str, *, keep_names: bool = False, file_names: dict[str, str] | None = None) -> None:
         self.study_uid = study_uid
         self.keep_names = keep_names
+        # image id -> the name of the image copy written beside the labels (export.images)
+        self.file_names = dict(file_names or {})
         self.study = study_pseudonym(study_uid)
         self._stems: dict[str, str] = {}
         self._taken: set[str] = set()
@@ -70,6 +72,8 @@ class Namer:
         name = PurePosixPath(rel_path).name
         if self.keep_names:
             return name
+        if image_id in self.file_names:
+            return self.file_names[image_id]
         return self.image_id(image_id) + PurePosixPath(name).suffix.lower()
 
     def item_id(self, image_id: str, rel_path: str) -> str:

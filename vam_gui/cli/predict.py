@@ -10,6 +10,22 @@ from pathlib import Path
 from vam_gui.cli.common import CliError
 
 
+def threads_count(text: str) -> int:
+    """--threads N: a whole number of at least 1."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {text!r}")
+    return n
+
+
+def add_threads_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--threads", type=threads_count, metavar="N",
+                   help="CPU threads for torch (default: every core this process may use)")
+
+
 def _cmd_predict(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -31,7 +47,9 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         raise CliError(f"cannot write {args.out}: {out_dir} is not a writable folder")
 
     from vam_gui.model import CheckpointError, Predictor
+    from vam_gui.model.predictor import set_threads
 
+    set_threads(args.threads)
     try:
         from vam_gui.core.schema import load_schema
 
@@ -69,6 +87,7 @@ def add_predict(sub) -> None:
     p.add_argument("--out", "-o", required=True, help="output JSON file")
     p.add_argument("--device", default="auto", help="auto (CUDA when available), cuda, cuda:N or cpu")
     p.add_argument("--batch-size", type=int, default=4)
+    add_threads_option(p)
     p.add_argument("--schema", help="predict only this subset of the model's schema (e.g. lumbar-ap-20)")
     p.add_argument("--keep-names", action="store_true",
                    help="write file paths and image ids into the JSON (default: pseudonymous ids, with the "

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from vam_gui.cli.common import CliError, open_study
+from vam_gui.cli.predict import add_threads_option
 
 
 def _add_with_progress(study, paths: list[str], quiet: bool) -> int:
@@ -31,17 +32,22 @@ def _study_predict(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from vam_gui.model import CheckpointError
+    from vam_gui.model.predictor import set_threads
     from vam_gui.model.study_predict import load_predictor, predict_study_images
 
     if not Path(args.checkpoint).is_file():
         raise CliError(f"checkpoint not found: {args.checkpoint}")
+    if args.batch_size < 1:
+        raise CliError(f"--batch-size must be at least 1, got {args.batch_size}")
+    set_threads(args.threads)
     with open_study(args.file, write=True) as study:
         infos = study.list_images()
         todo = [i.image_id for i in infos if args.all or i.worst_confidence is None]
         try:
             predictor = load_predictor(args.checkpoint, args.device, refine=not args.no_refine)
             with tqdm(total=len(todo), unit="img", desc="predict", disable=args.quiet) as bar:
-                result = predict_study_images(study, predictor, todo, progress=lambda d, t: bar.update(d - bar.n))
+                result = predict_study_images(study, predictor, todo, batch_size=args.batch_size,
+                                              progress=lambda d, t: bar.update(d - bar.n))
         except (CheckpointError, ValueError) as exc:
             raise CliError(str(exc)) from None
     for _image_id, message in result["errors"]:
@@ -112,6 +118,8 @@ def add_study(sub) -> None:
     q.add_argument("--all", action="store_true", help="also re-predict images that have a prediction")
     q.add_argument("--no-refine", action="store_true", help="one pass on the whole film (no crop pass)")
     q.add_argument("--device", default="auto")
+    q.add_argument("--batch-size", type=int, default=4, help="images per forward pass (default 4)")
+    add_threads_option(q)
     q.add_argument("--quiet", "-q", action="store_true")
     q = study_sub.add_parser("info", help="counts by status and missing images",
                              description="Show a study's images by review status and any missing image files.")

@@ -9,7 +9,9 @@ Invariants of a :class:`Radiograph` (checked on construction):
   8-bit widened) or ``float32`` (everything else), with bone bright, i.e. after the
   modality LUT and any MONOCHROME1 inversion;
 * ``spacing`` is ``(dy, dx)`` in mm, both finite and positive, or ``None`` when unknown;
-* ``window`` has a finite centre and a positive, finite width.
+* ``window`` has a finite centre and a positive, finite width. A reader passes the window its
+  file names (DICOM's VOI tags) or none: then it is computed from the pixels when first asked
+  for (only a display asks; prediction and import never pay for it).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import hashlib
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -95,6 +97,33 @@ class Window:
         return cls.from_bounds(lo, hi)
 
 
+class _LazyWindow:
+    """The ``window`` field of :class:`Radiograph`: the Window given, else the robust window
+    of the pixels (:meth:`Window.from_pixels`) computed on first access and kept."""
+
+    _attr = "_window"
+
+    @overload
+    def __get__(self, obj: None, objtype: type | None = None) -> None: ...
+    @overload
+    def __get__(self, obj: Radiograph, objtype: type | None = None) -> Window: ...
+
+    def __get__(self, obj: Radiograph | None, objtype: type | None = None) -> Window | None:
+        if obj is None:
+            return None  # the dataclass default: not given
+        window: Window | None = obj.__dict__.get(self._attr)
+        if window is None:
+            window = obj.__dict__[self._attr] = Window.from_pixels(obj.pixels)
+        return window
+
+    def __set__(self, obj: Radiograph, value: Window | None) -> None:
+        if isinstance(value, _LazyWindow):
+            value = None  # field(default=...) hands the descriptor itself to __init__: not given
+        if value is not None and not isinstance(value, Window):
+            raise TypeError(f"window must be a Window or None, got {type(value).__name__}")
+        obj.__dict__[self._attr] = value
+
+
 @dataclass(eq=False)
 class Radiograph:
     """One radiograph as read from disk or built from an array.
@@ -106,13 +135,14 @@ class Radiograph:
 
     pixels: np.ndarray = field(repr=False)
     spacing: tuple[float, float] | None
-    window: Window
     photometric: str
     image_id: str
     source: Path | None
     warnings: list[str] = field(default_factory=list)
     metadata: dict[str, str] = field(default_factory=dict)
     spacing_is_detector: bool = False
+    # None: computed from the pixels when first read (see _LazyWindow); repr would compute it
+    window: _LazyWindow = field(default=_LazyWindow(), repr=False)
 
     def __post_init__(self) -> None:
         px = self.pixels
@@ -125,8 +155,6 @@ class Radiograph:
         if px.size == 0:
             raise ValueError(f"pixels must not be empty, got shape {px.shape}")
         self.spacing = check_spacing(self.spacing)
-        if not isinstance(self.window, Window):
-            raise TypeError(f"window must be a Window, got {type(self.window).__name__}")
         if self.source is not None:
             self.source = Path(self.source)
 
@@ -200,7 +228,6 @@ class Radiograph:
         return cls(
             pixels=stored,
             spacing=spacing,
-            window=Window.from_pixels(stored),
             photometric="MONOCHROME2",
             image_id=image_id if image_id is not None else array_image_id(stored),
             source=Path(source) if source is not None else None,

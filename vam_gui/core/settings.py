@@ -34,6 +34,9 @@ class Settings:
     show_heatmap: bool = checked(True, kind="bool")
     show_labels: bool = checked(True, kind="bool")
     device: str = checked("auto", kind="str", choices=DEVICES)
+    # torch's CPU threads while the window predicts: one leaves the other cores to the UI
+    # (the command line uses every core unless told --threads)
+    threads: int = checked(1, kind="int", lo=1, hi=1024)
     checkpoint: str = checked("", kind="str")  # the model last loaded; empty: the bundled demo model
     recent_studies: list[str] = checked(kind="list[str]", default_factory=list)
     # images above this many pixels are refused from their header, before decoding

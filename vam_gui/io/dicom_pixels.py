@@ -23,9 +23,10 @@ __all__ = ["display_pixels"]
 
 def display_pixels(
     path: Path, arr: np.ndarray, ds: Any, *, photometric: str, pixel_kw: str, warnings: list[str]
-) -> tuple[np.ndarray, Window, float | None]:
+) -> tuple[np.ndarray, Window | None, float | None]:
     """``(pixels, window, inverted_total)``: pixels in the storage dtype (``uint16`` when
-    integral within 0..65535, else ``float32``), the initial window, and for an inverted
+    integral within 0..65535, else ``float32``), the initial window from the file's VOI tags
+    (None without: the Radiograph computes one from the pixels when it is displayed), and for an inverted
     MONOCHROME1 image the ``low + high`` it was inverted over (None otherwise)."""
     inverted_total: float | None = None
     window: Window | None
@@ -40,8 +41,6 @@ def display_pixels(
         pixels = _to_storage(path, out)
         if window is not None and inverted_total is not None:
             window = Window(inverted_total - window.center, window.width)
-    if window is None:
-        window = Window.from_pixels(pixels)
     return pixels, window, inverted_total
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from vam_gui.core.grey import to_grey
-from vam_gui.core.radiograph import Radiograph, Window, to_storage_dtype
+from vam_gui.core.radiograph import Radiograph, to_storage_dtype
 from vam_gui.io.image_file import RadiographError, describe, read_bytes
 from vam_gui.io.image_limits import ImageLimits
 from vam_gui.io.raster_header import RasterHeader, read_header
@@ -57,7 +57,6 @@ def load_raster(path: Path, limits: ImageLimits) -> Radiograph:
     return Radiograph(
         pixels=pixels,
         spacing=None,
-        window=Window.from_pixels(pixels),
         photometric="MONOCHROME2",
         image_id="sha256:" + hashlib.sha256(data).hexdigest()[:32],
         source=path.absolute(),

@@ -38,6 +38,25 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     return dev
 
 
+def available_cores() -> int:
+    """The CPU cores this process may run on (its affinity where the system says it)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def set_threads(threads: int | None = None) -> int:
+    """Set torch's intra-op threads for this process: ``threads``, or every available core
+    when None (the command line's default; the window passes its ``threads`` setting, 1 by
+    default, so a forward pass does not fight the UI for the cores). Returns the count set."""
+    n = available_cores() if threads is None else int(threads)
+    if n < 1:
+        raise ValueError(f"threads must be at least 1, got {threads}")
+    torch.set_num_threads(n)
+    return n
+
+
 def _pixels_of(item) -> np.ndarray:
     pixels = getattr(item, "pixels", item)
     return np.asarray(pixels)

@@ -2,7 +2,8 @@
 
 ``file_sha256`` is the content hash a study records per image (and, shortened, the model id
 of a checkpoint); ``files_in`` is how a folder given on the command line, to the study or to
-an importer becomes the list of files in it.
+an importer becomes the list of files in it; ``available_cores`` is how many threads a pool
+(hashing, decoding, torch) may use.
 """
 
 from __future__ import annotations
@@ -22,6 +23,14 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
         for chunk in iter(lambda: f.read(_CHUNK), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def available_cores() -> int:
+    """The CPU cores this process may run on (its affinity where the system says it)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
 
 
 def files_in(folder: str | os.PathLike[str], *, recursive: bool = True,

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from vam_gui.core.annotation import STATUSES
 from vam_gui.io.files import file_sha256, files_in
+from vam_gui.io.study_add import Probe, relative_path
 from vam_gui.io.study_base import StudyConnection, is_real, now_iso
 from vam_gui.io.study_db import FIGURES_FROM
 from vam_gui.io.study_errors import StudyError, StudyWriteError
@@ -21,9 +22,9 @@ from vam_gui.io.study_figures import refresh_flags
 
 if TYPE_CHECKING:
     from vam_gui.core.radiograph import Radiograph
-    from vam_gui.io.radiograph import RadiographError
 
 SUFFIX = ".vamstudy"
+ADD_BATCH = 64  # images per transaction of add_images (one fsync each, not one per image)
 # ordered_image_ids: the name asked for -> its column
 _ORDERS = {"worst_confidence": "worst_confidence", "max_spread": "max_spread", "flags": "flags",
            "status": "status", "added": "id"}
@@ -96,59 +97,62 @@ class StudyImages(StudyConnection):
 
     def add_images(self, paths: Iterable[str | os.PathLike[str]], *, recursive: bool = True,
                    progress: Callable[[int, int], None] | None = None,
-                   cancel: Callable[[], bool] | None = None) -> AddReport:
+                   cancel: Callable[[], bool] | None = None, workers: int | None = None) -> AddReport:
         """Add image files and folders (recursively). Files that are not readable
-        radiographs are skipped and reported, as are images already in the study. Each image
-        is its own transaction: a failed write (StudyWriteError) keeps the images added before."""
-        from vam_gui.io.radiograph import RadiographError, load_radiograph
+        radiographs are skipped and reported, as are images already in the study. Files are
+        read and hashed by ``workers`` threads (default: one per core, at most 4) and written
+        ADD_BATCH images per transaction: a failed write (StudyWriteError) keeps the batches
+        committed before it; ``cancel`` keeps what was read before it turned true."""
+        from vam_gui.io.study_add import probed
 
         self._refuse_if_read_only()
         files = _expand(paths, recursive)
         report = AddReport()
         known = set(self.image_ids())
-        for n, file in enumerate(files, 1):
-            if cancel is not None and cancel():
-                break
-            try:
-                self._add_one(file, known, report, load_radiograph, RadiographError)
-            except StudyWriteError as exc:
-                reason = exc.reason.removesuffix("; nothing was changed")
-                raise StudyWriteError(self.path, f"{reason}; {file.name} and the files after it were not added "
-                                                 f"({len(report.added)} added before it are kept)") from exc
-            if progress is not None:
-                progress(n, len(files))
+        batch: list[Probe] = []
+        with probed(files, self.folder, workers=workers) as results:
+            for n, (file, probe) in enumerate(results, 1):
+                if cancel is not None and cancel():
+                    break
+                if isinstance(probe, str):
+                    report.skipped.append((str(file), probe))
+                elif probe.image_id in known:
+                    report.duplicates.append(str(file))
+                else:
+                    known.add(probe.image_id)
+                    batch.append(probe)
+                if len(batch) >= ADD_BATCH or n == len(files):
+                    self._insert_batch(batch, report)
+                    batch = []
+                    if progress is not None:
+                        progress(n, len(files))
+        self._insert_batch(batch, report)  # cancelled part-way: what was read is kept
         return report
 
-    def _add_one(self, file: Path, known: set[str], report: AddReport, load: Callable[[Path], Radiograph],
-                 error_type: type[RadiographError]) -> None:
+    def _insert_batch(self, batch: list[Probe], report: AddReport) -> None:
+        """The images read, in one transaction (their K point rows with each)."""
+        if not batch:
+            return
+        at = now_iso()
         try:
-            rad = load(file)
-        except error_type as exc:
-            report.skipped.append((str(file), exc.reason))
-            return
-        if rad.image_id in known:
-            report.duplicates.append(str(file))
-            return
-        self._insert_image(file, rad)
-        known.add(rad.image_id)
-        report.added.append(rad.image_id)
+            with self._transaction() as conn:
+                for p in batch:
+                    spacing = p.spacing or (None, None)
+                    cur = conn.execute(
+                        "INSERT INTO images(image_id, rel_path, content_hash, width, height, spacing_y, spacing_x,"
+                        " spacing_is_detector, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (p.image_id, p.rel_path, p.content_hash, p.width, p.height, spacing[0], spacing[1],
+                         int(p.spacing_is_detector), at))
+                    conn.executemany("INSERT INTO points(image, idx) VALUES (?, ?)",
+                                     [(cur.lastrowid, i) for i in range(self.schema.k)])
+        except StudyWriteError as exc:
+            reason = exc.reason.removesuffix("; nothing was changed")
+            raise StudyWriteError(self.path, f"{reason}; {batch[0].file.name} and the files after it were not "
+                                             f"added ({len(report.added)} added before it are kept)") from exc
+        report.added.extend(p.image_id for p in batch)
 
     def _relative(self, file: Path) -> str:
-        try:
-            return Path(os.path.relpath(file.resolve(), self.folder)).as_posix()
-        except ValueError:  # another drive on Windows: keep it absolute
-            return file.resolve().as_posix()
-
-    def _insert_image(self, file: Path, rad: Radiograph) -> None:
-        spacing = rad.spacing or (None, None)
-        values = (rad.image_id, self._relative(file), file_sha256(file), int(rad.pixels.shape[1]),
-                  int(rad.pixels.shape[0]), spacing[0], spacing[1], int(rad.spacing_is_detector), now_iso())
-        with self._transaction() as conn:
-            cur = conn.execute(
-                "INSERT INTO images(image_id, rel_path, content_hash, width, height, spacing_y, spacing_x,"
-                " spacing_is_detector, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", values)
-            conn.executemany("INSERT INTO points(image, idx) VALUES (?, ?)",
-                             [(cur.lastrowid, i) for i in range(self.schema.k)])
+        return relative_path(file, self.folder)
 
     def image_ids(self) -> list[str]:
         return [r[0] for r in self._query("SELECT image_id FROM images ORDER BY id")]

@@ -16,6 +16,7 @@ from vam_gui.core.crop import column_crop, vertebral_height
 from vam_gui.core.letterbox import Letterbox
 from vam_gui.core.prediction import Prediction
 from vam_gui.core.schema import Schema
+from vam_gui.io.files import available_cores
 from vam_gui.model.checkpoint import file_digest, load_checkpoint
 from vam_gui.model.config import ModelConfig
 from vam_gui.model.dark import dark_decode
@@ -36,14 +37,6 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError("CUDA was requested but no CUDA device is available (use --device cpu or auto)")
     return dev
-
-
-def available_cores() -> int:
-    """The CPU cores this process may run on (its affinity where the system says it)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS, Windows
-        return os.cpu_count() or 1
 
 
 def set_threads(threads: int | None = None) -> int:

@@ -1,0 +1,84 @@
+"""Reading the files an ``add_images`` adds: each one decoded (a file that is no readable
+radiograph is skipped, not added) and hashed, in a pool of worker threads.
+
+The decoders (OpenCV, zlib, hashlib) release the GIL, so on a machine with several cores the
+files are read side by side while the study writes the ones read before; only the facts a
+study keeps of each image (id, size, spacing, content hash, relative path) come back from a
+worker, never the pixels, so memory does not grow with the number of files.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from vam_gui.io.files import available_cores, file_sha256
+
+MAX_WORKERS = 4  # past this the disk, not the decoder, is the limit
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What a study records of one readable image file."""
+
+    file: Path
+    image_id: str
+    rel_path: str
+    content_hash: str
+    width: int
+    height: int
+    spacing: tuple[float, float] | None
+    spacing_is_detector: bool
+
+
+def relative_path(file: Path, folder: Path) -> str:
+    """``file`` relative to the study's folder (POSIX separators); absolute on another drive."""
+    try:
+        return Path(os.path.relpath(file.resolve(), folder)).as_posix()
+    except ValueError:  # another drive on Windows: keep it absolute
+        return file.resolve().as_posix()
+
+
+def probe_file(file: Path, folder: Path, max_pixels: int) -> Probe | str:
+    """The facts of a readable image, or why it is skipped (a str)."""
+    from vam_gui.io.radiograph import RadiographError, load_radiograph
+
+    try:
+        rad = load_radiograph(file, max_pixels=max_pixels)
+        digest = file_sha256(file)
+    except RadiographError as exc:
+        return exc.reason
+    except OSError as exc:  # gone or unreadable between the read and the hash
+        return f"cannot read the file ({exc.strerror or exc})"
+    return Probe(file, rad.image_id, relative_path(file, folder), digest, int(rad.pixels.shape[1]),
+                 int(rad.pixels.shape[0]), rad.spacing, rad.spacing_is_detector)
+
+
+def worker_count(files: int) -> int:
+    """Threads worth starting for ``files`` files: one per core, a few at most, and none for
+    a single file (a pool costs more than it saves there)."""
+    return max(1, min(MAX_WORKERS, available_cores(), files))
+
+
+@contextmanager
+def probed(files: list[Path], folder: Path, *,
+           workers: int | None = None) -> Iterator[Iterator[tuple[Path, Probe | str]]]:
+    """``(file, probe or reason)`` for each file, in order, read ahead by ``workers`` threads;
+    leaving the block early (cancel, a failed write) drops the files not read yet."""
+    from vam_gui.io.image_limits import ImageLimits
+
+    max_pixels = ImageLimits.resolve().max_pixels  # the user's setting, read once, not per file
+    n = worker_count(len(files)) if workers is None else max(1, workers)
+    if n == 1:
+        yield ((f, probe_file(f, folder, max_pixels)) for f in files)
+        return
+    pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="vam-add")
+    try:
+        results = pool.map(probe_file, files, [folder] * len(files), [max_pixels] * len(files))
+        yield zip(files, results)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)

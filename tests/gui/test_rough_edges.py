@@ -58,7 +58,7 @@ def test_view_panels_brings_a_closed_dock_back(qtbot, window):
 
 
 def test_keyboard_shortcuts_sheet_is_read_from_the_actions(qtbot, window):
-    from vam_gui.gui.help_dialog import ShortcutsDialog, shortcut_rows
+    from vam_gui.gui.help_dialog import MOUSE, ShortcutsDialog, shortcut_rows
 
     win = window
     rows = shortcut_rows(win)
@@ -67,7 +67,7 @@ def test_keyboard_shortcuts_sheet_is_read_from_the_actions(qtbot, window):
     assert keys[("Model", "Predict this image")] == "Ctrl+R"
     assert keys[("Review", "Mark accepted and go on")] == "A"
     dialog = ShortcutsDialog(win)
-    assert dialog.table.rowCount() == len(rows) + 4
+    assert dialog.table.rowCount() == len(rows) + len(MOUSE)
     dialog.close()
 
 

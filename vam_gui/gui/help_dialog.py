@@ -8,8 +8,14 @@ from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QMainWindow, QTableWidget, QTableWidgetItem, QVBoxLayout
 
 MOUSE = (
-    ("Canvas", "Drag a point", "move it (right button or Esc during the drag: put it back)"),
-    ("Canvas", "Left-drag on the image / wheel", "pan / zoom about the cursor"),
+    ("Canvas", "Drag a point", "move it"),
+    ("Canvas", "Left-drag on the image / wheel", "pan / zoom about the cursor (middle-drag pans in a mode too)"),
+    ("Canvas", "Shift+drag inside a vertebra", "move its four corners (one edit)"),
+    ("Canvas", "Ctrl+drag inside a vertebra", "turn it about its centre, counter-clockwise as dragged (one edit)"),
+    ("Canvas", "Shift+Alt+drag / Ctrl+Alt+drag", "move / turn the whole column (one edit)"),
+    ("Canvas", "Esc or right button during a drag", "put the point, vertebra or column back"),
+    ("Canvas", "Place points in order: S / Backspace", "skip the point (mark it missing) / step back"),
+    ("Canvas", "Esc in a click mode", "stop fitting a template, placing points or choosing a region"),
     ("Canvas", "Right-drag", "window (horizontal) and level (vertical)"),
     ("Canvas", "Arrow keys (Shift: 10 px)", "nudge the selected point"),
 )

@@ -274,6 +274,21 @@ class KeypointLayer(QObject):
         x, y = self.position(item.index)
         self.point_moved.emit(item.index, x, y)
 
+    def preview(self, indices, xy) -> None:
+        """Draw markers ``indices`` at ``xy`` (original px) and their vertebrae's outlines, the
+        shown annotation untouched (a whole-vertebra drag in progress); ``end_preview`` or the
+        edit's repaint puts them where the annotation says."""
+        for i, (x, y) in zip(indices, xy):
+            self.items[i].setPos(float(x) + 0.5, float(y) + 0.5)
+        for v in sorted({self.schema.vertebra[i] for i in indices}):
+            self._redraw_outlines(v)
+
+    def end_preview(self, indices) -> None:
+        for i in indices:
+            self._place(i)
+        for v in sorted({self.schema.vertebra[i] for i in indices}):
+            self._redraw_outlines(v)
+
     def cancel_drags(self) -> None:
         for item in self.items:
             item.cancel_drag()

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow
 from vam_gui import __version__
 from vam_gui.core.settings import Settings, save_settings
 from vam_gui.gui.editing import Editor
+from vam_gui.gui.gestures import Gestures
 from vam_gui.gui.messages import warn
 from vam_gui.gui.model_controls import ModelControls
 from vam_gui.gui.workers import Workers
@@ -59,6 +60,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.cursor_label)
         self.model_controls = ModelControls(self, self.session, self.settings)
         self.inference = self.model_controls.inference
+        self.gestures = Gestures(self, self.session)
         self._icons: list[tuple[QAction, str]] = []
         self._build_actions()
         self.session.subscribe(self._on_event, (Topic.STUDY_OPENED, Topic.STUDY_CLOSED, Topic.STATUS_CHANGED,
@@ -108,6 +110,7 @@ class MainWindow(QMainWindow):
         self.keypoints.keypoint_chosen.connect(self.current.select_keypoint)
         self.canvas.cursor_moved.connect(lambda where: self.cursor_label.setText(self.current.cursor_text(where)))
         self.canvas.nudge_requested.connect(self.editor.nudge)
+        self.gestures.attach(self.canvas)
         self._connect_layer()
         self.view_panel.labels_toggled.connect(lambda on: self.canvas.layer.set_labels_visible(on))
         self.view_panel.overlay.toggled.connect(self.heat_action.setChecked)
@@ -172,6 +175,7 @@ class MainWindow(QMainWindow):
                      tip="Mark the selected point missing (not visible) or visible again")
         self._action(e, "Shift labels &down one vertebra", lambda: ed.shift_levels(+1), "Ctrl+Down")
         self._action(e, "Shift labels &up one vertebra", lambda: ed.shift_levels(-1), "Ctrl+Up")
+        self.gestures.add_edit_actions(e, self._action)
         e.addSeparator()
         self._action(e, "Pr&eferences…", self.show_preferences, QKeySequence.StandardKey.Preferences)
 
@@ -200,7 +204,9 @@ class MainWindow(QMainWindow):
         for dock in self.docks.values():
             panels.addAction(dock.toggleViewAction())
 
-        self.predict_action = self.model_controls.build_menu(m.addMenu("&Model"), self._action)
+        model_menu = m.addMenu("&Model")
+        self.predict_action = self.model_controls.build_menu(model_menu, self._action)
+        self.gestures.add_model_actions(model_menu, self._action)
 
         self._action(m.addMenu("&Help"), "&Keyboard shortcuts", self.show_shortcuts, "F1")
 

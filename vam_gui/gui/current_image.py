@@ -52,7 +52,24 @@ class CurrentImage(QObject):
         return self.shown.info.spacing if self.shown is not None else None
 
     def _on_event(self, event: Event) -> None:
-        self._handlers[event.topic](event)
+        from vam_gui.io import StudyError
+
+        try:
+            self._handlers[event.topic](event)
+        except StudyError as exc:  # a damaged row of this image: said, and the rest stays usable
+            self._unreadable(event.image_id, exc)
+
+    def _unreadable(self, image_id: str | None, exc: Exception) -> None:
+        from vam_gui.gui.messages import warn
+
+        w = self.window
+        self.shown = None
+        w.canvas.layer.set_data(None)
+        w.canvas.set_heatmaps(None)
+        w.keypoints.show_annotation(None, None, None, self.settings.confidence_threshold)
+        w.statusBar().showMessage(f"Cannot read this image's labels: {exc}", 0)
+        warn(w, "Damaged study row", f"{exc}\n\nThe other images of the study can still be reviewed; "
+             "this one cannot be shown or edited until the row is repaired.", name="damaged-row")
 
     def _image_changed(self, event: Event) -> None:
         from vam_gui.io import RadiographError

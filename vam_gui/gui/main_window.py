@@ -283,6 +283,8 @@ class MainWindow(QMainWindow):
          Topic.STACK_CHANGED: self._update_undo_actions}[event.topic](event)
 
     def _study_opened(self, _event: Event) -> None:
+        from vam_gui.io import StudyError
+
         self.ensure_body()  # whoever opened it
         study = self.session.study
         if study.schema.keypoints != self.canvas.layer.schema.keypoints:
@@ -290,7 +292,11 @@ class MainWindow(QMainWindow):
             self._connect_layer()
             self.canvas.layer.set_labels_visible(self.view_panel.labels.isChecked())
             self.keypoints.set_schema(study.schema)
-        self.worklist.model.set_images(study.list_images())
+        try:
+            self.worklist.model.set_images(study.list_images())
+        except StudyError as exc:  # a damaged images row: said; the images that open still do
+            self.worklist.model.set_images([])
+            warn(self, "Damaged study row", str(exc))
         self.review.study_opened()
         self.settings.add_recent(study.path)
         self.setWindowTitle(f"{study.path.name} — vam-gui {__version__}")

@@ -77,3 +77,24 @@ def test_file_import_refreshes_worklist_points_and_undo(qtbot, window, tmp_path)
     assert win.canvas.layer.position(3) == pytest.approx(tuple(xy[3]))  # the canvas repainted
     assert not win.session.stack.can_undo and not win.undo_action.isEnabled()
     assert study.edit_log()[-1].kind == "import"
+
+
+def test_export_dialog_offers_images_key_file_and_dicom_sr(qtbot, window, tmp_path):
+    from pathlib import Path
+
+    from vam_gui.gui.export_dialog import ask_export
+    from vam_gui.io.export import default_export_folder
+
+    dialog = ask_export(window, window.session)
+    assert dialog.folder.text() == str(default_export_folder(window.session.study))
+    assert not dialog.sr_note.isVisible()
+    dialog.format.setCurrentIndex(dialog.format.findData("dicom-sr"))
+    assert dialog.sr_note.isVisible() and "identifiers" in dialog.sr_note.text()
+    dialog.format.setCurrentIndex(dialog.format.findData("coco"))
+    assert dialog.write_images.isEnabled() and dialog.write_images.isChecked()
+    dialog.key_file.setText(str(tmp_path / "key.csv"))
+    options = dialog.options()
+    assert options.write_images and options.key_file == Path(tmp_path / "key.csv")
+    dialog.keep_names.setChecked(True)  # original names: no copies, no key
+    assert not dialog.write_images.isEnabled() and dialog.options().key_file is None
+    dialog.close()

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
+    QLabel,
     QLineEdit,
     QMessageBox,
     QPushButton,
@@ -33,7 +34,10 @@ EXPORT_FORMATS = (
     ("coco", "Labels: COCO keypoints"),
     ("csv", "Labels: CSV (px and mm)"),
     ("dataset", "Training dataset (PNG + Gaussian targets)"),
+    ("dicom-sr", "DICOM SR measurement reports (for the archive)"),
 )
+SR_NOTE = ("DICOM SR reports keep the patient's identifiers (they go back to the archive, beside the "
+           "images they describe) unless de-identified below.")
 IMPORT_FORMATS = (
     ("json", "vam-gui JSON labels", "JSON (*.json)"),
     ("coco", "COCO keypoints", "JSON (*.json)"),
@@ -74,8 +78,17 @@ class ExportDialog(QDialog):
         self.all_images = QCheckBox("All images (not only accepted ones)", self)
         self.include_flagged = QCheckBox("Include flagged images", self)
         self.keep_names = QCheckBox("Keep original file names (not de-identified)", self)
-        for box in (self.all_images, self.include_flagged, self.keep_names):
+        self.write_images = QCheckBox("Write de-identified copies of the images under their new names", self)
+        self.write_images.setChecked(True)
+        self.deidentify_sr = QCheckBox("De-identified reports (referencing de-identified copies)", self)
+        for box in (self.all_images, self.include_flagged, self.keep_names, self.write_images, self.deidentify_sr):
             form.addRow("", box)
+        self.key_file = QLineEdit(self)
+        self.key_file.setPlaceholderText("none (optional: pseudonym -> original path, outside the export folder)")
+        form.addRow("Key file", _folder_row(self, self.key_file, self._pick_key_file))
+        self.sr_note = QLabel(SR_NOTE, self)
+        self.sr_note.setWordWrap(True)
+        form.addRow("", self.sr_note)
         self.sigma = QDoubleSpinBox(self)
         self.sigma.setRange(0.5, 20.0)
         self.sigma.setSingleStep(0.5)
@@ -92,12 +105,25 @@ class ExportDialog(QDialog):
         self.buttons.rejected.connect(self.reject)
         form.addRow(self.buttons)
         self.format.currentIndexChanged.connect(self._format_changed)
+        self.keep_names.toggled.connect(self._format_changed)
         self._format_changed()
 
     def _format_changed(self) -> None:
-        dataset = self.format_key() == "dataset"
+        key = self.format_key()
+        dataset, sr = key == "dataset", key == "dicom-sr"
         self.sigma.setEnabled(dataset)
         self.size.setEnabled(dataset)
+        self.sr_note.setVisible(sr)
+        self.deidentify_sr.setVisible(sr)
+        labels = key in ("json", "coco", "csv")
+        self.write_images.setEnabled(labels and not self.keep_names.isChecked())
+        self.key_file.setEnabled(not self.keep_names.isChecked())
+
+    def _pick_key_file(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Key file (keep it apart from the export)", "",
+                                              "CSV (*.csv)")
+        if path:
+            self.key_file.setText(path)
 
     def _pick_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Export into folder", self.folder.text())
@@ -119,9 +145,12 @@ class ExportDialog(QDialog):
     def options(self):
         from vam_gui.io.export import ExportOptions
 
+        key_file = self.key_file.text().strip()
         return ExportOptions(all_images=self.all_images.isChecked(), include_flagged=self.include_flagged.isChecked(),
                              keep_names=self.keep_names.isChecked(), sigma=float(self.sigma.value()),
-                             size=int(self.size.value()))
+                             size=int(self.size.value()), write_images=self.write_images.isChecked(),
+                             key_file=Path(key_file) if key_file and not self.keep_names.isChecked() else None,
+                             deidentify_sr=self.deidentify_sr.isChecked())
 
 
 class ImportDialog(QDialog):
@@ -238,6 +267,12 @@ class Transfer(QObject):
             done = f"{report.images} image(s) exported to {report.out_dir}"
             if report.unlabelled:
                 done += f" ({len(report.unlabelled)} without labels left out)"
+            if getattr(report, "key_file", None):
+                done += f"; key file: {report.key_file}"
+            notes = list(getattr(report, "notes", []) or []) + [
+                f"{name}: {why}" for name, why in (getattr(report, "left_out", []) or [])]
+            if notes:
+                _message(win, QMessageBox.Icon.Information, "Export notes", "\n".join(notes[:20]))
         win.statusBar().showMessage(done, 8000)
         if report.skipped:
             _message(win, QMessageBox.Icon.Information, f"{done}; some were skipped",
@@ -251,7 +286,9 @@ def ask_export(window, session) -> ExportDialog | None:
     if study is None:
         _message(window, QMessageBox.Icon.Information, "Export", "Open a study first.")
         return None
-    dialog = ExportDialog(window, folder=str(study.folder / "export"))
+    from vam_gui.io.export import default_export_folder
+
+    dialog = ExportDialog(window, folder=str(default_export_folder(study)))
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
 
     def go() -> None:

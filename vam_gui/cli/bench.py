@@ -18,8 +18,11 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         device = resolve_device(args.device)
     except ValueError as exc:
         raise CliError(str(exc)) from None
+    if args.scale is not None and args.scale < 1:
+        raise CliError(f"--scale must be at least 1 image, got {args.scale}")
     with tempfile.TemporaryDirectory(prefix="vam-gui-bench-") as tmp:
-        results = _run_steps(_steps(device, args, tmp))
+        steps = _scale_steps(args, tmp) if args.scale else _steps(device, args, tmp)
+        results = _run_steps(steps)
     if args.json:
         print(json.dumps(results))
     else:
@@ -55,6 +58,41 @@ def _steps(device, args: argparse.Namespace, tmp: str) -> list[tuple[str, Callab
     return steps
 
 
+def _scale_steps(args: argparse.Namespace, tmp: str) -> list[tuple[str, Callable[[], dict]]]:
+    """The figures of a study of ``args.scale`` images (256-px PNGs, every one predicted):
+    built first, in ``tmp``, then measured by each room's steps, which take its path."""
+    from pathlib import Path
+
+    from vam_gui.io.bench import bench_export_json, bench_study_create, bench_study_queries, build_scale_study
+
+    n, folder = args.scale, Path(tmp) / "scale"
+    study = folder / "scale.vamstudy"
+    repeats = 1 if args.quick or n >= 5000 else 3
+
+    def build() -> dict:
+        built = build_scale_study(folder, n)
+        assert built == study
+        return {"scale_images": n}
+
+    steps: list[tuple[str, Callable[[], dict]]] = [
+        (f"build a study of {n} predicted images", build),
+        ("study create against bare SQLite inserts with hashing",
+         lambda: bench_study_create(Path(tmp), sorted((folder / "images").glob("*.png")), repeats=repeats)),
+        ("export --format json --all --keep-names against a bare JSON dump",
+         lambda: bench_export_json(study, Path(tmp), repeats=repeats)),
+        ("sort by uncertainty and flag counts, against the bare queries",
+         lambda: bench_study_queries(study, repeats=5 if args.quick else 20)),
+    ]
+    if not args.no_gui:
+        from vam_gui.gui import bench as gui_bench
+
+        # the window's figures on the same study (window ready, image switch), once the GUI has them
+        gui_scale_steps = getattr(gui_bench, "gui_scale_steps", None)
+        if gui_scale_steps is not None:
+            steps += gui_scale_steps(study, quick=args.quick)
+    return steps
+
+
 def _run_steps(steps: list[tuple[str, Callable[[], dict]]]) -> dict:
     """Run each step, saying on stderr which one runs and how long it took."""
     import sys
@@ -76,4 +114,8 @@ def add_bench(sub) -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--quick", action="store_true", help="fewer repeats and S=256 forward (for smoke tests)")
     p.add_argument("--no-gui", action="store_true", help="skip the window benchmarks")
+    p.add_argument("--scale", type=int, metavar="N",
+                   help="instead: build a study of N predicted 256-px images in a temporary folder and measure "
+                        "study create, export --all, sort by uncertainty and flag counts on it (each with its "
+                        "bare baseline and ratio)")
     p.set_defaults(func=_cmd_bench)

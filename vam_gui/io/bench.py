@@ -1,18 +1,27 @@
-"""Reader benchmarks: how much :func:`load_radiograph` adds to the bare decoder.
+"""Reader and store benchmarks: how much :func:`load_radiograph` adds to the bare decoder,
+and what creating, exporting, sorting and counting a study of N images costs against bare
+SQLite and JSON doing the same.
 
-pydicom is imported inside the functions, so importing this module stays cheap.
+pydicom and the store are imported inside the functions, so importing this module stays cheap.
 """
 
 from __future__ import annotations
 
 import os
+import sqlite3
 import statistics
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-__all__ = ["bench_dicom_load"]
+if TYPE_CHECKING:
+    from vam_gui.core.prediction import Prediction
+    from vam_gui.core.schema import Schema
+
+__all__ = ["bench_dicom_load", "bench_export_json", "bench_study_create", "bench_study_queries",
+           "build_scale_study"]
 
 
 def bench_dicom_load(
@@ -55,3 +64,175 @@ def bench_dicom_load(
         "dicom_pydicom_bare_ms": bare_ms,
         "dicom_load_ratio": ours_ms / bare_ms if bare_ms > 0 else float("inf"),
     }
+
+
+# ------------------------------------------------------------------ studies of N images
+# ``vam-gui bench --scale N``: a study of N small images, every one predicted (a fake
+# prediction written through the store, heatmaps included), and the figures of the store's
+# side against bare baselines timed alternately in the same run.
+
+
+def _median_ms(times: list[float]) -> float:
+    return statistics.median(times) * 1000.0
+
+
+def _figures(name: str, ours: list[float], bare: list[float]) -> dict[str, float]:
+    ours_ms, bare_ms = _median_ms(ours), _median_ms(bare)
+    return {f"{name}_ms": ours_ms, f"{name}_bare_ms": bare_ms,
+            f"{name}_ratio": ours_ms / bare_ms if bare_ms > 0 else float("inf")}
+
+
+def write_scale_images(folder: str | os.PathLike[str], n: int, *, side: int = 256) -> list[Path]:
+    """``n`` ``side``-px 8-bit PNGs of noise (each a different image) in ``folder``."""
+    import cv2
+
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    files = []
+    for i in range(n):
+        files.append(out / f"img{i:06d}.png")
+        cv2.imwrite(str(files[-1]), rng.integers(0, 256, (side, side), dtype=np.uint8))
+    return files
+
+
+def fake_prediction(schema: Schema, height: int, width: int, rng: np.random.Generator, *,
+                    size: int = 64) -> Prediction:
+    """A plausible column (the default template, jittered by a few pixels, so that some
+    images get flags) with ``size``-px heatmaps peaking at its points."""
+    from vam_gui.core.gaussian import gaussian_windows
+    from vam_gui.core.letterbox import Letterbox
+    from vam_gui.core.prediction import Prediction
+    from vam_gui.core.template import default_shape, fit_shape
+
+    xy = fit_shape(default_shape(schema), schema, (width / 2, height * 0.1), (width / 2, height * 0.9))
+    xy = xy + rng.normal(0.0, 2.0, xy.shape)
+    box = Letterbox.fit(height, width, size)
+    return Prediction(xy=xy, confidence=rng.uniform(0.2, 0.99, schema.k).astype(np.float32),
+                      spread=rng.uniform(0.5, 8.0, schema.k).astype(np.float32), letterbox=box,
+                      heatmaps=gaussian_windows(box.to_model(xy), box.shape), model_id="bench:fake")
+
+
+def build_scale_study(folder: str | os.PathLike[str], n: int, *, side: int = 256) -> Path:
+    """A study of ``n`` images in ``folder`` (its images in ``folder``/images), every image
+    predicted through ``save_prediction``; returns the study's path."""
+    from vam_gui.io.study import Study
+
+    folder = Path(folder)
+    files = write_scale_images(folder / "images", n, side=side)
+    path = folder / "scale.vamstudy"
+    rng = np.random.default_rng(1)
+    with Study.create(path) as study:
+        study.add_images(files)
+        for image_id in study.image_ids():
+            study.save_prediction(image_id, fake_prediction(study.schema, side, side, rng))
+    return path
+
+
+def _bare_create(path: Path, files: list[Path], k: int) -> None:
+    """The baseline of ``study create``: hash each file, insert its row and K point rows."""
+    from vam_gui.io.files import file_sha256
+    from vam_gui.io.study_db import MIGRATIONS, SCHEMA_VERSION
+
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.executescript("BEGIN;" + "".join(MIGRATIONS[v] for v in range(SCHEMA_VERSION)) + "; COMMIT;")
+        conn.execute("BEGIN")
+        for f in files:
+            digest = file_sha256(f)
+            cur = conn.execute("INSERT INTO images(image_id, rel_path, content_hash, width, height, added_at)"
+                               " VALUES (?, ?, ?, 0, 0, '')", ("sha256:" + digest[:32], str(f), digest))
+            conn.executemany("INSERT INTO points(image, idx) VALUES (?, ?)", [(cur.lastrowid, i) for i in range(k)])
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+
+
+def bench_study_create(folder: str | os.PathLike[str], files: list[Path], *, repeats: int = 3) -> dict[str, float]:
+    """``Study.create`` + ``add_images`` of ``files`` against the bare baseline, alternately."""
+    from vam_gui.io.study import Study
+
+    folder = Path(folder)
+    times: dict[str, list[float]] = {"ours": [], "bare": []}
+    for r in range(max(1, repeats)):
+        for name in ("bare", "ours"):
+            path = folder / f"create-{name}-{r}.vamstudy"
+            t0 = time.perf_counter()
+            if name == "bare":
+                _bare_create(path, files, 20)
+            else:
+                with Study.create(path) as study:
+                    study.add_images(files)
+            times[name].append(time.perf_counter() - t0)
+            for leftover in folder.glob(path.name + "*"):
+                leftover.unlink()
+    return {"scale_images": float(len(files)), **_figures("study_create", times["ours"], times["bare"])}
+
+
+def _bare_export(study_path: Path, out: Path) -> None:
+    """The baseline of ``export --format json --all --keep-names``: the same rows (image, its
+    points, its prediction's confidences) read in one query each and dumped as JSON."""
+    import json
+
+    conn = sqlite3.connect(study_path.resolve().as_uri() + "?mode=ro", uri=True)
+    try:
+        points: dict[int, list[list[object]]] = {}
+        for image, _idx, x, y, visible, source in conn.execute("SELECT * FROM points ORDER BY image, idx"):
+            points.setdefault(image, []).append([x, y, visible, source])
+        conf = {r[0]: np.frombuffer(r[1], np.float32).tolist()
+                for r in conn.execute("SELECT image, confidence FROM predictions")}
+        images = [{"id": rid, "file": rel, "content_hash": digest, "width": w, "height": h, "status": status,
+                   "points": points.get(rid, []), "confidence": conf.get(rid)}
+                  for rid, rel, digest, w, h, status in conn.execute(
+                      "SELECT id, rel_path, content_hash, width, height, status FROM images ORDER BY id")]
+    finally:
+        conn.close()
+    out.write_text(json.dumps({"images": images}, indent=1))
+
+
+def bench_export_json(study_path: str | os.PathLike[str], folder: str | os.PathLike[str], *,
+                      repeats: int = 3) -> dict[str, float]:
+    """``export --format json --all --keep-names`` against a bare JSON dump of the same rows."""
+    from vam_gui.io.export import ExportOptions, export_study
+    from vam_gui.io.study import Study
+
+    study_path, folder = Path(study_path), Path(folder)
+    times: dict[str, list[float]] = {"ours": [], "bare": []}
+    for r in range(max(1, repeats)):
+        t0 = time.perf_counter()
+        _bare_export(study_path, folder / f"bare-{r}.json")
+        times["bare"].append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        with Study.open(study_path, read_only=True) as study:
+            export_study(study, "json", folder / f"export-{r}", ExportOptions(all_images=True, keep_names=True))
+        times["ours"].append(time.perf_counter() - t0)
+    return _figures("export_json_all", times["ours"], times["bare"])
+
+
+def bench_study_queries(study_path: str | os.PathLike[str], *, repeats: int = 20) -> dict[str, float]:
+    """Sorting by uncertainty in SQL and reading every image's flag count, each against the
+    bare query on a plain connection, on an open study."""
+    from vam_gui.io.review import count_flags
+    from vam_gui.io.study import Study
+
+    study_path = Path(study_path)
+    bare = sqlite3.connect(study_path.resolve().as_uri() + "?mode=ro", uri=True)
+    times: dict[str, list[float]] = {k: [] for k in ("sort", "sort_bare", "flags", "flags_bare")}
+    try:
+        with Study.open(study_path, read_only=True) as study:
+            ids = study.image_ids()
+            for _ in range(max(1, repeats)):
+                for key, run in (
+                    ("sort_bare", lambda: bare.execute("SELECT image_id FROM images ORDER BY worst_confidence IS"
+                                                       " NULL, worst_confidence, id").fetchall()),
+                    ("sort", lambda: study.ordered_image_ids("worst_confidence")),
+                    ("flags_bare", lambda: dict(bare.execute("SELECT image_id, flags FROM images").fetchall())),
+                    ("flags", lambda: count_flags(study, ids)),
+                ):
+                    t0 = time.perf_counter()
+                    run()
+                    times[key].append(time.perf_counter() - t0)
+    finally:
+        bare.close()
+    return {**_figures("sort_by_uncertainty", times["sort"], times["sort_bare"]),
+            **_figures("flag_counts_read", times["flags"], times["flags_bare"])}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -139,10 +140,21 @@ class StudyPredictions(StudyConnection):
         rid = self._row(image_id)
         rows = self._query("SELECT xy, confidence, spread, model_id, created_at, letterbox FROM predictions"
                            " WHERE image = ?", (rid,))
-        if not rows:
-            return None
-        xy, conf, spread, model_id, created, box = rows[0]
-        problem = _prediction_problem(rows[0], self.schema.k)
+        return self._stored(rid, rows[0]) if rows else None
+
+    def predictions(self, image_ids: Iterable[str] | None = None) -> dict[str, StoredPrediction]:
+        """The latest predictions of many images (every image when ``image_ids`` is None) read
+        in one query; images without one are left out. A damaged row raises DamagedRowError
+        as ``prediction`` does."""
+        wanted = None if image_ids is None else set(image_ids)
+        rows = self._query("SELECT i.image_id, p.image, p.xy, p.confidence, p.spread, p.model_id, p.created_at,"
+                           " p.letterbox FROM predictions p JOIN images i ON i.id = p.image ORDER BY p.image")
+        return {image_id: self._stored(rid, tuple(row)) for image_id, rid, *row in rows
+                if wanted is None or image_id in wanted}
+
+    def _stored(self, rid: int, row: tuple[Any, ...]) -> StoredPrediction:
+        xy, conf, spread, model_id, created, box = row
+        problem = _prediction_problem(row, self.schema.k)
         if problem is not None:
             raise self._damaged("predictions", rid, problem)
         letterbox = _letterbox(box)

@@ -162,7 +162,9 @@ def bench_study_create(folder: str | os.PathLike[str], files: list[Path], *, rep
                 _bare_create(path, files, 20)
             else:
                 with Study.create(path) as study:
-                    study.add_images(files)
+                    added = len(study.add_images(files).added)
+                if added != len(files):  # figures of a create that skipped files would mislead
+                    raise RuntimeError(f"study create added {added} of {len(files)} images")
             times[name].append(time.perf_counter() - t0)
             for leftover in folder.glob(path.name + "*"):
                 leftover.unlink()

@@ -53,12 +53,13 @@ def load_raster(path: Path, limits: ImageLimits) -> Radiograph:
     limits.check(path, img.shape[0], img.shape[1])  # the decoder's answer, should the header lie
 
     source_dtype = img.dtype
+    digest = hashlib.sha256(data).hexdigest()  # the file's content hash, as io.files.file_sha256 gives it
     pixels = _stored_pixels(path, img, warnings)
     return Radiograph(
         pixels=pixels,
         spacing=None,
         photometric="MONOCHROME2",
-        image_id="sha256:" + hashlib.sha256(data).hexdigest()[:32],
+        image_id="sha256:" + digest[:32],
         source=path.absolute(),
         warnings=warnings,
         metadata={
@@ -66,6 +67,7 @@ def load_raster(path: Path, limits: ImageLimits) -> Radiograph:
             "bit_depth": str(source_dtype.itemsize * 8),
             "dtype": str(source_dtype),
             "channels": str(channels),
+            "sha256": digest,  # a study records it: adding an image reads and hashes the file once
         },
     )
 

@@ -51,7 +51,11 @@ def read_header(path: Path, data: bytes) -> RasterHeader:
     if is_truncated(fmt, data):
         raise RadiographError(path, TRUNCATED)
     try:
-        width, height, more_pages = _tiff_header(data) if fmt == "TIFF" else _pillow_header(fmt, data)
+        size = _png_ihdr(data) if fmt == "PNG" else None
+        if size is not None:
+            width, height, more_pages = *size, False
+        else:
+            width, height, more_pages = _tiff_header(data) if fmt == "TIFF" else _pillow_header(fmt, data)
     except MemoryError:
         raise
     except Exception as exc:  # Pillow's SyntaxError, OSError, ValueError ... for a bad header
@@ -105,6 +109,19 @@ def _png_chunks_reach_iend(data: bytes) -> bool:
             return True
         pos = end
     return False
+
+
+def _png_ihdr(data: bytes) -> tuple[int, int] | None:
+    """(width, height) of a PNG whose first chunk is a 13-byte IHDR with a good CRC (what
+    Pillow would read, at a tenth of the cost: adding a study reads thousands of headers);
+    None otherwise, and Pillow reads it and says what is wrong."""
+    import zlib
+
+    if len(data) < 33 or data[8:16] != b"\x00\x00\x00\rIHDR":
+        return None
+    if zlib.crc32(data[12:29]) != int.from_bytes(data[29:33], "big"):
+        return None
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
 
 
 def _pillow_header(fmt: str, data: bytes) -> tuple[int, int, bool]:

@@ -9,8 +9,9 @@ worker, never the pixels, so memory does not grow with the number of files.
 
 from __future__ import annotations
 
+import functools
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,26 +36,34 @@ class Probe:
     spacing_is_detector: bool
 
 
-def relative_path(file: Path, folder: Path) -> str:
-    """``file`` relative to the study's folder (POSIX separators); absolute on another drive."""
+def relative_path(file: Path, folder: Path, real_folder: Callable[[str], str] = os.path.realpath) -> str:
+    """``file`` (symbolic links resolved) relative to the study's folder (POSIX separators);
+    absolute on another drive. ``real_folder``: ``os.path.realpath``, or a cached one while
+    one add reads the many files of a folder (one resolve per folder, not per file)."""
+    real = os.path.join(real_folder(os.path.dirname(os.path.abspath(file))), os.path.basename(file))
+    if os.path.islink(real):
+        real = os.path.realpath(real)
     try:
-        return Path(os.path.relpath(file.resolve(), folder)).as_posix()
+        rel = os.path.relpath(real, folder)
     except ValueError:  # another drive on Windows: keep it absolute
-        return file.resolve().as_posix()
+        return Path(real).as_posix()
+    return rel.replace(os.sep, "/")
 
 
-def probe_file(file: Path, folder: Path, max_pixels: int) -> Probe | str:
+def probe_file(file: Path, folder: Path, max_pixels: int,
+               real_folder: Callable[[str], str] = os.path.realpath) -> Probe | str:
     """The facts of a readable image, or why it is skipped (a str)."""
     from vam_gui.io.radiograph import RadiographError, load_radiograph
 
     try:
         rad = load_radiograph(file, max_pixels=max_pixels)
-        digest = file_sha256(file)
+        # a raster reader hashed the bytes it decoded; a DICOM file is hashed here
+        digest = rad.metadata.get("sha256") or file_sha256(file)
     except RadiographError as exc:
         return exc.reason
     except OSError as exc:  # gone or unreadable between the read and the hash
         return f"cannot read the file ({exc.strerror or exc})"
-    return Probe(file, rad.image_id, relative_path(file, folder), digest, int(rad.pixels.shape[1]),
+    return Probe(file, rad.image_id, relative_path(file, folder, real_folder), digest, int(rad.pixels.shape[1]),
                  int(rad.pixels.shape[0]), rad.spacing, rad.spacing_is_detector)
 
 
@@ -72,13 +81,15 @@ def probed(files: list[Path], folder: Path, *,
     from vam_gui.io.image_limits import ImageLimits
 
     max_pixels = ImageLimits.resolve().max_pixels  # the user's setting, read once, not per file
+    real_folder = functools.lru_cache(maxsize=1024)(os.path.realpath)  # for this add only
     n = worker_count(len(files)) if workers is None else max(1, workers)
     if n == 1:
-        yield ((f, probe_file(f, folder, max_pixels)) for f in files)
+        yield ((f, probe_file(f, folder, max_pixels, real_folder)) for f in files)
         return
     pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="vam-add")
     try:
-        results = pool.map(probe_file, files, [folder] * len(files), [max_pixels] * len(files))
+        results = pool.map(probe_file, files, [folder] * len(files), [max_pixels] * len(files),
+                           [real_folder] * len(files))
         yield zip(files, results)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)

@@ -136,15 +136,16 @@ class StudyImages(StudyConnection):
         at = now_iso()
         try:
             with self._transaction() as conn:
+                rids = []
                 for p in batch:
                     spacing = p.spacing or (None, None)
-                    cur = conn.execute(
+                    rids.append(conn.execute(
                         "INSERT INTO images(image_id, rel_path, content_hash, width, height, spacing_y, spacing_x,"
                         " spacing_is_detector, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (p.image_id, p.rel_path, p.content_hash, p.width, p.height, spacing[0], spacing[1],
-                         int(p.spacing_is_detector), at))
-                    conn.executemany("INSERT INTO points(image, idx) VALUES (?, ?)",
-                                     [(cur.lastrowid, i) for i in range(self.schema.k)])
+                         int(p.spacing_is_detector), at)).lastrowid)
+                conn.executemany("INSERT INTO points(image, idx) VALUES (?, ?)",
+                                 [(rid, i) for rid in rids for i in range(self.schema.k)])
         except StudyWriteError as exc:
             reason = exc.reason.removesuffix("; nothing was changed")
             raise StudyWriteError(self.path, f"{reason}; {batch[0].file.name} and the files after it were not "

@@ -77,7 +77,8 @@ def test_png_16bit_values_survive_exactly(tmp_path):
     rg = load_radiograph(_write(tmp_path / "b.png", img))
     assert rg.pixels.dtype == np.uint16
     np.testing.assert_array_equal(rg.pixels, img)
-    assert rg.metadata == {"format": "PNG", "bit_depth": "16", "dtype": "uint16", "channels": "1"}
+    assert rg.metadata == {"format": "PNG", "bit_depth": "16", "dtype": "uint16", "channels": "1",
+                           "sha256": file_sha256(tmp_path / "b.png")}  # the content hash a study records
 
 
 def test_tiff_16bit(tmp_path):

@@ -21,6 +21,7 @@ import vam_gui.io.raster as raster
 from vam_gui.core.radiograph import Radiograph, Window, array_image_id
 from vam_gui.io import Radiograph as ReexportedRadiograph
 from vam_gui.io import RadiographError, load_radiograph
+from vam_gui.io.files import file_sha256
 from vam_gui.io.raster_header import RasterHeader, read_header
 from vam_testing import byte_mutations, mutate
 

@@ -6,8 +6,15 @@ file plus a content hash; a missing or moved image is reported and can be reloca
 
 ``Study`` is the one class callers use; its parts live beside it: the connection, transactions
 and read-only state (study_base), opening (study_connect), the write lock (study_lock), images
-(study_images), predictions and heatmaps (study_predictions), annotations with the edit and view
-logs (study_edits), the error types (study_errors), the layout and migrations (study_db).
+(study_images; files read and hashed for an add in study_add), predictions and heatmaps
+(study_predictions), annotations with the edit and view logs (study_edits), the per-image
+figures (study_figures), the error types (study_errors), the layout and migrations (study_db).
+
+Per-image figures (format 5 on): ``ImageInfo.flags`` (the anatomical-check flags of the current
+points), ``worst_confidence`` and ``max_spread`` live in the images table and are written in the
+same transaction as the prediction or edit that changes them, so the worklist sorts
+(``ordered_image_ids``) and counts (``stored_flags``, ``io.review.count_flags``) without
+reading any image's points or heatmaps.
 
 Several images written together (an import) go through ``Study.apply_edits``: one transaction
 for all of them, each image its own logged edit group, so they are all written or none is.

@@ -81,3 +81,25 @@ def test_a_study_the_model_cannot_predict_is_said(qtbot, window, checkpoint, tmp
     boxes = _boxes(win, "This model cannot predict this study")
     assert len(boxes) == 1 and "lumbar-lat-22" in boxes[0].text()
     assert not win.inference.busy and win.session.study.prediction(win.session.current_id) is None
+
+
+def test_the_model_loads_with_the_windows_thread_setting(qtbot, window, checkpoint, monkeypatch):
+    import vam_gui.model.predictor as predictor
+
+    asked = []
+    monkeypatch.setattr(predictor, "set_threads", lambda n=None: asked.append(n) or 1)
+    window.settings.threads = 1
+    window.load_model(str(checkpoint), "cpu")
+    qtbot.waitUntil(lambda: window.predictor is not None, timeout=60000)
+    assert asked == [1]
+
+
+def test_opening_a_study_reads_the_stored_flag_counts_without_a_worker(qtbot, window, study_path, monkeypatch):
+    submitted = []
+    submit = window.workers.submit
+    monkeypatch.setattr(window.workers, "submit", lambda fn, *a, **k: (submitted.append(fn.__name__),
+                                                                      submit(fn, *a, **k))[1])
+    assert window.open_study(study_path)
+    assert "count_flags" not in submitted  # a format-5 study keeps the counts with every write
+    counts = window.worklist.model
+    assert all(counts.flag_counts.get(i) is not None for i in window.session.study.image_ids())

@@ -10,11 +10,13 @@ from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStatusBar
 from vam_gui.gui.workers import Workers
 
 
-def _load_model_job(checkpoint, device, *, progress, cancel, emit):
+def _load_model_job(checkpoint, device, threads, *, progress, cancel, emit):
     import torch
 
+    from vam_gui.model.predictor import set_threads
     from vam_gui.model.study_predict import load_predictor
 
+    set_threads(threads)  # the window's setting (1 by default): a forward pass leaves the UI a core
     predictor = load_predictor(checkpoint, device)
     return predictor, torch.cuda.is_available(), str(checkpoint)
 
@@ -94,9 +96,9 @@ class Inference(QObject):
             self._queued = None
             self.predict(study, image_ids)
 
-    def load(self, checkpoint: str, device: str) -> None:
+    def load(self, checkpoint: str, device: str, threads: int = 1) -> None:
         self.model_label.setText(f"model: loading {Path(checkpoint).name}…")
-        job = self.workers.submit(_load_model_job, checkpoint, device,
+        job = self.workers.submit(_load_model_job, checkpoint, device, threads,
                                   on={"finished": self._loaded, "failed": self._load_failed})
         self._model_job = job.id  # the slots run on this thread, after this line
 

@@ -51,7 +51,7 @@ class ModelControls(QObject):
 
     # ------------------------------------------------------------------ the model
     def load(self, checkpoint: str | Path, device: str | None = None) -> None:
-        self.inference.load(str(checkpoint), device or self.settings.device)
+        self.inference.load(str(checkpoint), device or self.settings.device, self.settings.threads)
 
     def _model_ready(self, _model_id: str, _device: str, cuda: bool) -> None:
         self.device_actions["cuda"].setEnabled(cuda)

@@ -41,14 +41,21 @@ class ReviewTools(QObject):
 
     # ------------------------------------------------------------------ per image
     def study_opened(self) -> None:
-        """Count the flags of every image for the worklist, in a worker: a few ms an image,
-        which for a large study is seconds the window must not freeze for."""
+        """The flags of every image for the worklist: the store keeps them with every write
+        (one query); only an older study opened read-only, or images whose count a damaged
+        row left unknown, are counted in a worker (a few ms an image)."""
         from vam_gui.io.review import count_flags
 
         w, session = self.window, self.session
         study = session.study
-        w.workers.submit(count_flags, study, study.image_ids(), on={
-            "item": lambda _id, counts: session.study is study and w.worklist.model.set_flags_many(counts)})
+        stored = study.stored_flags()
+        known = {i: n for i, n in (stored or {}).items() if n is not None}
+        if known:
+            w.worklist.model.set_flags_many(known)
+        todo = [i for i in study.image_ids() if i not in known]
+        if todo:
+            w.workers.submit(count_flags, study, todo, on={
+                "item": lambda _id, counts: session.study is study and w.worklist.model.set_flags_many(counts)})
 
     def refresh(self) -> None:
         """Recompute measurements and flags of the current image from the store."""

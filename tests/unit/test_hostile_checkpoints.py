@@ -126,7 +126,10 @@ for case, path in files.items():
         except BaseException as exc:  # a traceback in a real run
             rc = f"raised {type(exc).__name__}: {exc}"
     results[case] = {"rc": rc, "stderr": err.getvalue(), "seconds": time.perf_counter() - t0}
-results["maxrss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+# VmHWM, not ru_maxrss: the latter survives exec, so it would count the pytest process this
+# one was forked from; VmHWM is of this program's own address space.
+hwm = [line for line in open("/proc/self/status") if line.startswith("VmHWM:")]
+results["maxrss"] = int(hwm[0].split()[1]) * 1024 if hwm else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 print(json.dumps(results))
 """
 

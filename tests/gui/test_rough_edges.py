@@ -135,3 +135,21 @@ def test_a_drag_that_just_misses_a_point_moves_it_and_one_far_away_pans(qtbot, w
     _drag_from(win, QPointF(canvas.viewport().width() - 30, canvas.viewport().height() - 30), -40, -40)
     assert np.array_equal(study.annotation(image_id).xy, xy_before, equal_nan=True)
     assert canvas.view.viewRange() != range_before
+
+
+def test_only_points_still_where_the_prediction_put_them_show_its_confidence():
+    import numpy as np
+
+    from vam_gui.core.annotation import Annotation
+    from vam_gui.gui.current_image import point_confidence
+    from vam_gui.gui.docks import format_confidence
+
+    class Pred:
+        xy = np.array([[10.0, 10.0], [20.0, 20.0], [30.0, 30.0]])
+        confidence = np.array([0.9, 0.2, 0.8])
+
+    ann = Annotation(np.array([[10.0, 10.0], [25.0, 20.0], [30.0, 30.0]]), np.array([True, True, True]),
+                     np.array(["predicted", "predicted", "placed"], dtype=object))
+    conf = point_confidence(ann, Pred())
+    assert conf[0] == 0.9 and np.isnan(conf[1]) and np.isnan(conf[2])
+    assert format_confidence(conf[1]) == "–"

@@ -21,6 +21,21 @@ TOPICS = (Topic.IMAGE_CHANGED, Topic.POINTS_CHANGED, Topic.PREDICTION_STORED, To
           Topic.WRITE_FAILED)
 
 
+def point_confidence(ann: Annotation, prediction: Any) -> np.ndarray | None:
+    """The model's confidence of each point still where the stored prediction put it (NaN for
+    any other: a point moved, placed, fitted by a template or re-predicted by Predict here is not
+    vouched for by that prediction's heatmap peak)."""
+    if prediction is None:
+        return None
+    conf = np.asarray(prediction.confidence, dtype=float)
+    pred_xy = np.asarray(prediction.xy, dtype=float)
+    if pred_xy.shape != ann.xy.shape:
+        return conf
+    same = (np.array([s == "predicted" for s in ann.source])
+            & (np.abs(ann.xy - pred_xy) <= 0.5).all(axis=1))
+    return np.where(same, conf, np.nan)
+
+
 @dataclass
 class Shown:
     """What the window keeps of the shown image while it is shown: the annotation as last read
@@ -126,7 +141,7 @@ class CurrentImage(QObject):
         shown = self.shown
         if shown is not None and event.image_id == shown.image_id:
             # Nothing was written: a dragged item goes back to the position last read.
-            conf = shown.prediction.confidence if shown.prediction is not None else None
+            conf = point_confidence(shown.annotation, shown.prediction)
             self.window.canvas.layer.set_data(shown.annotation if not shown.annotation.is_empty() else None, conf)
 
     def refresh(self, *, heatmaps: bool = True, keep_prediction: bool = False) -> None:
@@ -156,7 +171,7 @@ class CurrentImage(QObject):
                              np.array(["predicted"] * held.k, dtype=object))
             w.statusBar().showMessage("Prediction shown, not saved: this study is read-only", 0)
         self.shown = Shown(image_id, ann, info, pred, peaks)
-        conf = pred.confidence if pred is not None else None
+        conf = point_confidence(ann, pred)
         with w.canvas.layer.batch():
             w.canvas.layer.set_data(ann if not ann.is_empty() else None, conf)
             w.keypoints.show_annotation(ann, conf, info.spacing, self.settings.confidence_threshold)
@@ -168,7 +183,7 @@ class CurrentImage(QObject):
         shown, w = self.shown, self.window
         ann = self.session.study.annotation(shown.image_id)
         shown.annotation = ann
-        conf = shown.prediction.confidence if shown.prediction is not None else None
+        conf = point_confidence(ann, shown.prediction)
         with w.canvas.layer.batch():  # the moved marker and any the checks now flag: each restyled once
             w.canvas.layer.update_points(ann, indices)
             w.keypoints.show_annotation(ann, conf, shown.info.spacing, self.settings.confidence_threshold,

@@ -63,6 +63,8 @@ def add_train(sub) -> None:
     p.add_argument("--max-minutes", type=float,
                    help="stop after this many minutes; the learning rate anneals to zero at the deadline")
     p.add_argument("--half", action="store_true", help="store float16 weights (half the size)")
+    p.add_argument("--provenance", help="a JSON file (an object: study, images, reviewers, ...) recorded as "
+                                        "training.provenance in the run's last and best checkpoints")
     p.add_argument("--quiet", "-q", action="store_true")
     p.set_defaults(func=run_model_command("cmd_train"))
 

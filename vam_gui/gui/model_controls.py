@@ -31,12 +31,14 @@ class ModelControls(QObject):
         self.inference.finished.connect(self._prediction_finished)
         self.inference.failed.connect(lambda msg: warn(window, "Prediction failed", msg))
         self.device_actions: dict[str, QAction] = {}
+        self.train_dialog = None  # gui/train_dialog.py's, made on first use
 
     def build_menu(self, menu: QMenu, action) -> QAction:
         """Fill the Model menu (``action`` makes a window action); returns Predict this image."""
         action(menu, "&Load checkpoint…", self.ask_checkpoint, "Ctrl+L", "model")
         predict = action(menu, "&Predict this image", self.predict_current, "Ctrl+R", "predict")
         action(menu, "Predict all &unreviewed", self.predict_unreviewed, "Ctrl+Shift+R")
+        action(menu, "&Train on accepted images…", self.ask_train)
         device_menu = menu.addMenu("&Device")
         group = QActionGroup(self.window)
         for name, text in (("auto", "Auto"), ("cuda", "CUDA"), ("cpu", "CPU")):
@@ -75,6 +77,11 @@ class ModelControls(QObject):
         self.settings.device = device
         if self.inference.checkpoint:
             self.load(self.inference.checkpoint, device)
+
+    def ask_train(self) -> None:
+        from vam_gui.gui.train_dialog import ask_train
+
+        ask_train(self.window, self.session, self)
 
     # ------------------------------------------------------------------ prediction
     def predict_current(self) -> None:

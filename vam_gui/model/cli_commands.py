@@ -67,6 +67,25 @@ def cmd_synth(args) -> int:
     return 0
 
 
+def read_provenance(path: str) -> dict:
+    """The --provenance file: one JSON object (read before training, so a bad file fails at once)."""
+    value = json.loads(Path(path).read_text(encoding="utf-8"))
+    if not isinstance(value, dict):
+        raise ValueError(f"--provenance {path}: expected a JSON object")
+    return value
+
+
+def stamp_provenance(run: Path, provenance: dict, *, half: bool = False) -> None:
+    """Record ``provenance`` as ``training.provenance`` in the run's last and best checkpoints."""
+    from vam_gui.model.checkpoint import load_checkpoint, save_checkpoint
+
+    for name in ("last.safetensors", "best.safetensors"):
+        if (run / name).is_file():
+            model, config = load_checkpoint(run / name)
+            config.training = {**config.training, "provenance": provenance}
+            save_checkpoint(run / name, model, config, half=half)
+
+
 def cmd_train(args) -> int:
     import torch
     from tqdm import tqdm
@@ -104,8 +123,11 @@ def cmd_train(args) -> int:
         bar.update(info["step"] - bar.n)
         bar.set_postfix(epoch=info["epoch"], loss=f"{info['loss']:.4g}", sigma=f"{info['sigma']:.2f}")
 
+    provenance = read_provenance(args.provenance) if args.provenance else None
     summary = train(opts, progress=progress)
     bar.close()
+    if provenance is not None:
+        stamp_provenance(Path(args.out), provenance, half=args.half)
     print(json.dumps(summary), file=sys.stderr)
     if summary.get("interrupted"):
         print(f"vam-gui: interrupted; the run is saved in {args.out} (continue with --resume)", file=sys.stderr)

@@ -8,7 +8,13 @@ file plus a content hash; a missing or moved image is reported and can be reloca
 and read-only state (study_base), opening (study_connect), the write lock (study_lock), images
 (study_images; files read and hashed for an add in study_add), predictions and heatmaps
 (study_predictions), annotations with the edit and view logs (study_edits), the per-image
-figures (study_figures), the error types (study_errors), the layout and migrations (study_db).
+figures (study_figures), a DICOM image's patient / study / series / view attributes and the
+``hide_identifiers`` setting (study_dicom), the error types (study_errors), the layout and
+migrations (study_db).
+
+DICOM attributes (format 6 on): ``ImageInfo.dicom`` is read from the header when a DICOM image
+is added (a DICOMDIR adds the images it references); migrating from format 5 reads no file, and
+each DICOM image gets its attributes when it is next loaded. They never reach a ``Radiograph``.
 
 Per-image figures (format 5 on): ``ImageInfo.flags`` (the anatomical-check flags of the current
 points), ``worst_confidence`` and ``max_spread`` live in the images table and are written in the
@@ -57,6 +63,7 @@ from vam_gui.io.study_base import now_iso
 from vam_gui.io.study_bench import bench_edit_latency
 from vam_gui.io.study_connect import open_connection
 from vam_gui.io.study_db import APPLICATION_ID, migrate
+from vam_gui.io.study_dicom import StudyDicom
 from vam_gui.io.study_edits import UNCHANGED, EditLogEntry, ImageEdit, StudyEdits
 from vam_gui.io.study_errors import DamagedRowError, StudyError, StudyWriteError, write_error
 from vam_gui.io.study_images import SUFFIX, AddReport, ImageInfo, StudyImages
@@ -86,7 +93,7 @@ def _build(tmp: Path, schema: Schema) -> None:
         conn.close()
 
 
-class Study(StudyImages, StudyPredictions, StudyEdits):
+class Study(StudyDicom, StudyImages, StudyPredictions, StudyEdits):
     """An open study file. Use ``Study.create`` or ``Study.open``; close it (or use ``with``)."""
 
     @classmethod

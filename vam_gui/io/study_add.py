@@ -3,7 +3,8 @@ radiograph is skipped, not added) and hashed, in a pool of worker threads.
 
 The decoders (OpenCV, zlib, hashlib) release the GIL, so on a machine with several cores the
 files are read side by side while the study writes the ones read before; only the facts a
-study keeps of each image (id, size, spacing, content hash, relative path) come back from a
+study keeps of each image (id, size, spacing, content hash, relative path, a DICOM file's
+patient / study / series / view attributes) come back from a
 worker, never the pixels, so memory does not grow with the number of files.
 """
 
@@ -34,6 +35,7 @@ class Probe:
     height: int
     spacing: tuple[float, float] | None
     spacing_is_detector: bool
+    dicom: dict[str, str] | None = None  # a DICOM file's patient / study / series / view (io/dicom_identity.py)
 
 
 def relative_path(file: Path, folder: Path, real_folder: Callable[[str], str] = os.path.realpath) -> str:
@@ -63,8 +65,13 @@ def probe_file(file: Path, folder: Path, max_pixels: int,
         return exc.reason
     except OSError as exc:  # gone or unreadable between the read and the hash
         return f"cannot read the file ({exc.strerror or exc})"
+    dicom = None
+    if rad.metadata.get("format") == "DICOM":
+        from vam_gui.io.dicom_identity import read_identity
+
+        dicom = read_identity(file)  # the header again, without the pixels: kept apart from them
     return Probe(file, rad.image_id, relative_path(file, folder, real_folder), digest, int(rad.pixels.shape[1]),
-                 int(rad.pixels.shape[0]), rad.spacing, rad.spacing_is_detector)
+                 int(rad.pixels.shape[0]), rad.spacing, rad.spacing_is_detector, dicom)
 
 
 def worker_count(files: int) -> int:

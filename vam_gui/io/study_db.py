@@ -5,10 +5,12 @@ each migration moves a file one version up inside one transaction. A study that 
 written (read-only media, opened read-only) is never migrated: the readers cope with every
 version from READABLE_FROM up (format 1 has no ``predictions.max_spread``; format 3 and older
 have no ``writer`` table, so nobody can hold their write lock; format 4 and older have no
-per-image figures, which their readers recount).
+per-image figures, which their readers recount; format 5 and older keep no DICOM attributes, so
+their worklist shows file names only).
 
 A migration is SQL, and for format 5 also a Python step (``FILL``) run inside the same
-transaction: it computes the figures of every image already in the file.
+transaction: it computes the figures of every image already in the file. Format 6 (the
+``image_dicom`` table) reads no image file: see study_dicom.py.
 """
 
 from __future__ import annotations
@@ -17,10 +19,11 @@ import sqlite3
 from collections.abc import Callable
 
 APPLICATION_ID = 0x56414D31  # "VAM1"
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 READABLE_FROM = 1  # the oldest format that is read without migrating
 WRITER_TABLE_FROM = 4  # the first format with the write lock (older files have no writer)
 FIGURES_FROM = 5  # the first format with per-image figures in ``images`` and peaks in ``predictions``
+DICOM_FROM = 6  # the first format with ``image_dicom`` (patient / study / series / view attributes)
 
 _V1 = """
 CREATE TABLE meta (
@@ -130,8 +133,20 @@ ALTER TABLE images ADD COLUMN max_spread REAL;
 ALTER TABLE predictions ADD COLUMN peaks BLOB;
 """
 
+# v6: a DICOM image's patient / study / series / view attributes (io/dicom_identity.py), a JSON
+# object of keyword -> text, for the worklist; no row: not a DICOM image, or not read yet. The
+# migration reads no file (headers of thousands of images are not cheap): an existing DICOM image
+# gets its row when it is next loaded (study_dicom.py). The meta key ``hide_identifiers`` ("1" or
+# "0"; absent: hide) says whether the worklist shows them or pseudonyms.
+_V6 = """
+CREATE TABLE IF NOT EXISTS image_dicom (
+    image       INTEGER PRIMARY KEY REFERENCES images(id) ON DELETE CASCADE,
+    attributes  TEXT NOT NULL
+);
+"""
+
 # MIGRATIONS[v] upgrades a file at version v to v + 1.
-MIGRATIONS: dict[int, str] = {0: _V1, 1: _V2, 2: _V3, 3: _V4, 4: _V5}
+MIGRATIONS: dict[int, str] = {0: _V1, 1: _V2, 2: _V3, 3: _V4, 4: _V5, 5: _V6}
 
 
 def _fill_figures(conn: sqlite3.Connection) -> None:

@@ -16,7 +16,8 @@ from vam_gui.core.annotation import STATUSES
 from vam_gui.io.files import file_sha256, files_in
 from vam_gui.io.study_add import Probe, relative_path
 from vam_gui.io.study_base import StudyConnection, is_real, now_iso
-from vam_gui.io.study_db import FIGURES_FROM
+from vam_gui.io.study_db import DICOM_FROM, FIGURES_FROM
+from vam_gui.io.study_dicom import dicom_from_json, dicom_json
 from vam_gui.io.study_errors import StudyError, StudyWriteError
 from vam_gui.io.study_figures import refresh_flags
 
@@ -46,6 +47,9 @@ class ImageInfo:
     worst_confidence: float | None = None
     max_spread: float | None = None
     flags: int | None = None  # anatomical-check flags of the current points; None: not stored (format < 5)
+    # a DICOM image's patient / study / series / view attributes (keyword -> text; io/study_dicom.py);
+    # None: not a DICOM image, not read yet, or a format older than 6
+    dicom: dict[str, str] | None = field(default=None, hash=False)
 
     @property
     def file_name(self) -> str:
@@ -59,12 +63,27 @@ class AddReport:
     duplicates: list[str] = field(default_factory=list)  # paths already in the study
 
 
-def _expand(paths: Iterable[str | os.PathLike[str]], recursive: bool) -> list[Path]:
+def _listed(f: Path) -> bool:
+    # a DICOMDIR inside a folder lists files that folder holds anyway: not an image itself
+    return SUFFIX not in f.name and f.name.upper() != "DICOMDIR"
+
+
+def _expand(paths: Iterable[str | os.PathLike[str]], recursive: bool, report: AddReport) -> list[Path]:
+    """The files to add: folders expanded, a DICOMDIR given as a file replaced by the images it
+    references (an unreadable one is reported as skipped)."""
+    from vam_gui.io.dicom_identity import dicomdir_files, is_dicomdir
+
     files: list[Path] = []
     for item in paths:
         p = Path(item)
         if p.is_dir():
-            files.extend(files_in(p, recursive=recursive, accept=lambda f: SUFFIX not in f.name))
+            files.extend(files_in(p, recursive=recursive, accept=_listed))
+        elif p.is_file() and is_dicomdir(p):
+            listed = dicomdir_files(p)
+            if isinstance(listed, str):
+                report.skipped.append((str(p), listed))
+            else:
+                files.extend(listed)
         else:
             files.append(p)
     return files
@@ -98,7 +117,8 @@ class StudyImages(StudyConnection):
     def add_images(self, paths: Iterable[str | os.PathLike[str]], *, recursive: bool = True,
                    progress: Callable[[int, int], None] | None = None,
                    cancel: Callable[[], bool] | None = None, workers: int | None = None) -> AddReport:
-        """Add image files and folders (recursively). Files that are not readable
+        """Add image files, folders (recursively) and DICOMDIRs (the images they reference;
+        a DICOM image keeps its patient / study / series / view attributes). Files that are not readable
         radiographs are skipped and reported, as are images already in the study. Files are
         read and hashed by ``workers`` threads (default: one per core, at most 4) and written
         ADD_BATCH images per transaction: a failed write (StudyWriteError) keeps the batches
@@ -106,8 +126,8 @@ class StudyImages(StudyConnection):
         from vam_gui.io.study_add import probed
 
         self._refuse_if_read_only()
-        files = _expand(paths, recursive)
         report = AddReport()
+        files = _expand(paths, recursive, report)
         known = set(self.image_ids())
         batch: list[Probe] = []
         with probed(files, self.folder, workers=workers) as results:
@@ -137,6 +157,7 @@ class StudyImages(StudyConnection):
         try:
             with self._transaction() as conn:
                 rids = []
+                dicom = []
                 for p in batch:
                     spacing = p.spacing or (None, None)
                     rids.append(conn.execute(
@@ -144,8 +165,11 @@ class StudyImages(StudyConnection):
                         " spacing_is_detector, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (p.image_id, p.rel_path, p.content_hash, p.width, p.height, spacing[0], spacing[1],
                          int(p.spacing_is_detector), at)).lastrowid)
+                    if p.dicom is not None:
+                        dicom.append((rids[-1], dicom_json(p.dicom)))
                 conn.executemany("INSERT INTO points(image, idx) VALUES (?, ?)",
                                  [(rid, i) for rid in rids for i in range(self.schema.k)])
+                conn.executemany("INSERT INTO image_dicom(image, attributes) VALUES (?, ?)", dicom)
         except StudyWriteError as exc:
             reason = exc.reason.removesuffix("; nothing was changed")
             raise StudyWriteError(self.path, f"{reason}; {batch[0].file.name} and the files after it were not "
@@ -162,22 +186,26 @@ class StudyImages(StudyConnection):
         problem = _image_problem(row)
         if problem is not None:
             raise self._damaged("images", row[0], problem)
-        (_, image_id, rel, digest, w, h, sy, sx, det, facing, status, comment, reviewer, worst, spread, flags) = row
+        (_, image_id, rel, digest, w, h, sy, sx, det, facing, status, comment, reviewer, worst, spread, flags,
+         dicom) = row
         if not all(v is None or is_real(v) for v in (worst, spread)):
             raise self._damaged("images" if self.format_version >= FIGURES_FROM else "predictions", row[0],
                                 f"worst_confidence {worst!r} or max_spread {spread!r} is not a number")
         if not (flags is None or (isinstance(flags, int) and not isinstance(flags, bool) and flags >= 0)):
             flags = None  # not known: count_flags recounts it
         return ImageInfo(image_id, rel, digest, w, h, None if sy is None else (sy, sx), bool(det),
-                         facing, status, comment, reviewer, worst, spread, flags)
+                         facing, status, comment, reviewer, worst, spread, flags, dicom_from_json(dicom))
 
     def _info_sql(self) -> str:
         columns = ("SELECT i.id, i.image_id, i.rel_path, i.content_hash, i.width, i.height, i.spacing_y,"
                    " i.spacing_x, i.spacing_is_detector, i.facing, i.status, i.comment, i.reviewer,")
-        if self.format_version >= FIGURES_FROM:  # the figures are the image's own: no join
-            return columns + " i.worst_confidence, i.max_spread, i.flags FROM images i"
+        if self.format_version >= DICOM_FROM:
+            return columns + (" i.worst_confidence, i.max_spread, i.flags, d.attributes FROM images i"
+                              " LEFT JOIN image_dicom d ON d.image = i.id")
+        if self.format_version >= FIGURES_FROM:  # the figures are the image's own: no join; read-only
+            return columns + " i.worst_confidence, i.max_spread, i.flags, NULL FROM images i"
         spread = "p.max_spread" if self.format_version >= 2 else "NULL"  # format 1, read-only
-        return columns + (f" p.worst_confidence, {spread}, NULL FROM images i"
+        return columns + (f" p.worst_confidence, {spread}, NULL, NULL FROM images i"
                           " LEFT JOIN predictions p ON p.image = i.id")
 
     def image_info(self, image_id: str) -> ImageInfo:
@@ -266,9 +294,16 @@ class StudyImages(StudyConnection):
         return found
 
     def load_radiograph(self, image_id: str) -> Radiograph:
+        """The image's pixels; a DICOM image of a study migrated from format 5 gets its stored
+        attributes now (study_dicom.py)."""
         from vam_gui.io.radiograph import load_radiograph
 
-        return load_radiograph(self.image_path(image_id))
+        rad = load_radiograph(self.image_path(image_id))
+        self._fill_dicom(image_id, rad)
+        return rad
+
+    def _fill_dicom(self, image_id: str, rad: Radiograph) -> bool:
+        return False  # StudyDicom stores the attributes
 
     def set_facing(self, image_id: str, facing: str | None) -> None:
         if facing not in (None, "left", "right"):

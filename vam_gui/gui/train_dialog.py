@@ -324,6 +324,10 @@ class TrainDialog(QDialog):
             done = "Cancelled; the run saved what it had" if code == 130 else "Finished"
             self.status.setText(f"{done}: {saved or 'no checkpoint'} (run folder {self.run_dir}).")
             return
+        if self.cancelling and crashed:  # SIGTERM before training began (still importing): nothing to save
+            self.status.setText(f"Cancelled before the first step; {saved or 'no checkpoint'} (run folder "
+                                f"{self.run_dir}).")
+            return
         self._said_ended(f"was killed (exit status {code})" if crashed else f"failed (exit status {code})", saved)
 
     def _process_error(self, error: QProcess.ProcessError) -> None:

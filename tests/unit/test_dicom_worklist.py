@@ -32,7 +32,7 @@ def test_the_attributes_are_kept_on_add(study):
     jane = infos["jane_ap.dcm"].dicom
     assert jane == {"PatientName": "DOE^JANE", "PatientID": "PID-JANE-1", "StudyDate": "20240131",
                     "StudyDescription": "SPINE DOE", "StudyInstanceUID": STUDY_A, "SeriesNumber": "1",
-                    "SeriesDescription": "LUMBAR AP", "SeriesInstanceUID": IMAGES[0][4], "ViewPosition": "AP",
+                    "SeriesDescription": "LUMBAR SPINE", "SeriesInstanceUID": IMAGES[0][4], "ViewPosition": "AP",
                     "ImageLaterality": "L"}
     assert "ImageLaterality" not in infos["rich_ap.dcm"].dicom
     assert study.dicom_attributes(infos["jane_lat.dcm"].image_id)["ViewPosition"] == "LL"

@@ -107,6 +107,7 @@ class MainWindow(QMainWindow):
         for act, name in self._icons:
             act.setIcon(icon(name))
         self.worklist.image_chosen.connect(self.session.show_image)
+        self.worklist.hide_identifiers_changed.connect(self._hide_identifiers)
         self.keypoints.keypoint_chosen.connect(self.current.select_keypoint)
         self.canvas.cursor_moved.connect(lambda where: self.cursor_label.setText(self.current.cursor_text(where)))
         self.canvas.nudge_requested.connect(self.editor.nudge)
@@ -293,7 +294,8 @@ class MainWindow(QMainWindow):
             self.canvas.layer.set_labels_visible(self.view_panel.labels.isChecked())
             self.keypoints.set_schema(study.schema)
         try:
-            self.worklist.model.set_images(study.list_images())
+            self.worklist.set_images(study.list_images(), study_uid=study.study_uid,
+                                     hide_identifiers=study.hide_identifiers)
         except StudyError as exc:  # a damaged images row: said; the images that open still do
             self.worklist.model.set_images([])
             warn(self, "Damaged study row", str(exc))
@@ -304,6 +306,12 @@ class MainWindow(QMainWindow):
         if missing:
             self.statusBar().showMessage(f"{len(missing)} image file(s) of this study are missing", 10000)
         self._update_undo_actions()
+
+    def _hide_identifiers(self, hide: bool) -> None:
+        """Kept in the study (a read-only one keeps it for this window only)."""
+        study = self.session.study
+        if study is not None and not study.read_only:
+            study.set_hide_identifiers(hide)
 
     def _study_closed(self, _event: Event) -> None:
         # Before the store closes: no worker may go on using it.

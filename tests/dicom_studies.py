@@ -36,7 +36,8 @@ def dicom_image(path: Path, patient: str, study: str, date: str, series: str, nu
     ds.Modality = "DX"
     ds.PatientName, ds.PatientID = patient, PATIENTS[patient]
     ds.StudyDate, ds.StudyDescription, ds.StudyInstanceUID = date, f"SPINE {patient.split('^')[0]}", study
-    ds.SeriesNumber, ds.SeriesDescription, ds.SeriesInstanceUID = number, ("LUMBAR SPINE", "LUMBAR LATERAL")[number - 1], series
+    ds.SeriesNumber, ds.SeriesInstanceUID = number, series
+    ds.SeriesDescription = ("LUMBAR SPINE", "LUMBAR LATERAL")[number - 1]
     ds.StudyTime, ds.StudyID, ds.InstanceNumber = "101500", study[-4:], 1
     ds.ViewPosition = view
     if laterality:

@@ -26,7 +26,10 @@ IMAGES = (
 def dicom_image(path: Path, patient: str, study: str, date: str, series: str, number: int, view: str,
                 laterality: str, *, seed: int = 0) -> Path:
     rng = np.random.default_rng(seed)
-    arr = rng.integers(0, 4096, size=(64, 48), dtype=np.uint16)
+    img = rng.normal(800, 60, size=(160, 120))
+    for v in range(5):  # five bright "vertebrae"
+        img[12 + v * 28:32 + v * 28, 35:85] += 2000
+    arr = np.clip(img, 0, 4095).astype(np.uint16)
     ds = Dataset()
     ds.file_meta = FileMetaDataset()
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian

@@ -204,10 +204,11 @@ class WorklistPanel(QWidget):
         self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)  # order added
         self.proxy.sort(-1)
         self.table.verticalHeader().hide()
+        self.table.setWordWrap(False)
         header = self.table.horizontalHeader()
         header.setMinimumSectionSize(36)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for col, width in enumerate((118, 76, 44, 50, 40, 70, 110, 78, 70, 50, 160)):
+        for col, width in enumerate((118, 76, 44, 50, 40, 70, 110, 78, 90, 50, 250)):
             self.table.setColumnWidth(col, width)
         header.setStretchLastSection(True)
         header.moveSection(GROUP_COLUMN, 0)  # shown first, while grouping only

@@ -87,13 +87,12 @@ def read_metrics(path: Path) -> list[dict[str, float]]:
 
 
 class MetricsPlot(pg.GraphicsLayoutWidget):
-    """Training loss (log) and validation error (model px) against the step."""
+    """Training loss and validation error (model px) against the step."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setBackground("w")
         self.loss_plot = self.addPlot(row=0, col=0, title="training loss")
-        self.loss_plot.setLogMode(y=True)
         self.error_plot = self.addPlot(row=1, col=0, title="validation error (model px)")
         for plot in (self.loss_plot, self.error_plot):
             plot.showGrid(x=True, y=True, alpha=0.3)
@@ -151,6 +150,7 @@ class TrainDialog(QDialog):
         form.addRow("", self.init)
         self.size = QComboBox(self.form)
         self.size.setEditable(True)
+        self.size.lineEdit().setPlaceholderText("the model's size")
         self.size.setToolTip("Model input S or HxW (multiples of 32); empty: the model's or the dataset's")
         form.addRow("Input size", self.size)
         self.val_share = QDoubleSpinBox(self.form, decimals=2, minimum=0.0, maximum=0.5, singleStep=0.05, value=0.1)

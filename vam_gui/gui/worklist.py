@@ -39,7 +39,10 @@ GROUP_COLUMN = FIRST_DICOM + len(DICOM_HEADERS)
 def format_confidence(value: float) -> str:
     """A heatmap peak shown as a confidence: within [0, 1], two decimals (a peak can overshoot 1
     a little where Gaussians overlap; 1.01 means nothing to a reader)."""
-    return f"{min(max(float(value), 0.0), 1.0):.2f}"
+    value = float(value)
+    if value != value:  # NaN: no model confidence vouches for this point (moved, placed, re-predicted)
+        return "–"
+    return f"{min(max(value, 0.0), 1.0):.2f}"
 
 
 class WorklistModel(QAbstractTableModel):

@@ -83,15 +83,19 @@ def test_a_study_the_model_cannot_predict_is_said(qtbot, window, checkpoint, tmp
     assert not win.inference.busy and win.session.study.prediction(win.session.current_id) is None
 
 
-def test_the_model_loads_with_the_windows_thread_setting(qtbot, window, checkpoint, monkeypatch):
-    import vam_gui.model.predictor as predictor
+def test_the_model_load_gives_torch_the_windows_thread_setting_before_its_import():
+    """In a fresh interpreter (torch not imported yet) the load job sets OMP_NUM_THREADS from
+    the setting, and never calls torch.set_num_threads from its worker thread."""
+    import subprocess
+    import sys
 
-    asked = []
-    monkeypatch.setattr(predictor, "set_threads", lambda n=None: asked.append(n) or 1)
-    window.settings.threads = 1
-    window.load_model(str(checkpoint), "cpu")
-    qtbot.waitUntil(lambda: window.predictor is not None, timeout=60000)
-    assert asked == [1]
+    code = ("import os, sys; from vam_gui.gui.inference import _load_model_job\n"
+            "try:\n    _load_model_job('missing.safetensors', 'cpu', 1, progress=None, cancel=None, emit=None)\n"
+            "except Exception:\n    pass\n"
+            "import torch; print(os.environ.get('OMP_NUM_THREADS'), torch.get_num_threads())")
+    env = {k: v for k, v in __import__("os").environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert out.stdout.split() == ["1", "1"], out.stderr[-2000:]
 
 
 def test_opening_a_study_reads_the_stored_flag_counts_without_a_worker(qtbot, window, study_path, monkeypatch):

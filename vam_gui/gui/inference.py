@@ -11,12 +11,20 @@ from vam_gui.gui.workers import Workers
 
 
 def _load_model_job(checkpoint, device, threads, *, progress, cancel, emit):
+    import os
+    import sys
+
+    # The window's thread setting (1 by default: a forward pass leaves the UI a core), given to
+    # torch through its environment before its first import. torch.set_num_threads() is not
+    # called here: from a worker thread, while another thread may be inside an intra-op
+    # parallel region, it deadlocked or crashed the window (seen in the GUI tests).
+    if "torch" not in sys.modules:
+        os.environ.setdefault("OMP_NUM_THREADS", str(int(threads)))
+        os.environ.setdefault("MKL_NUM_THREADS", str(int(threads)))
     import torch
 
-    from vam_gui.model.predictor import set_threads
     from vam_gui.model.study_predict import load_predictor
 
-    set_threads(threads)  # the window's setting (1 by default): a forward pass leaves the UI a core
     predictor = load_predictor(checkpoint, device)
     return predictor, torch.cuda.is_available(), str(checkpoint)
 

@@ -56,8 +56,20 @@ class Job(WorkerBase):
         sig.finished.connect(lambda: sig.job_done.emit(job_id), direct)
 
     def run(self) -> None:
+        """WorkerBase.run's protocol (started, returned or errored, finished), without its
+        swap of the process-wide ``warnings.showwarning`` for the job's life: with two jobs in
+        two threads the swaps interleave and can leave the global hook pointing at a finished
+        job's signals."""
+        sig = self.signals
         try:
-            super().run()
+            sig.started.emit()
+            try:
+                result = self.work()
+            except Exception as exc:  # said to the window as one line; the traceback to stderr
+                sig.errored.emit(exc)
+            else:
+                sig.returned.emit(result)
+            sig.finished.emit()
         except RuntimeError:
             # The window (and with it the signals' receivers) went away while the job ran:
             # there is nobody left to tell, and an exception must not reach Qt's thread pool.

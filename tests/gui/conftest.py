@@ -70,3 +70,18 @@ def window(qtbot, study_path):
     assert win.workers.wait(30000)
     assert not win.workers.busy()
     win.close()
+
+
+@pytest.fixture(autouse=True)
+def _collect_each_tests_garbage():
+    """Collect a test's cyclic garbage (closed windows, their models and workers) at its end,
+    while no worker thread runs, rather than at a random moment of a later test while that
+    test's model loads in a worker: such a collection intermittently crashed the run inside
+    torch (an accumulation of many windows that a real session does not build)."""
+    import gc
+
+    yield
+    from PySide6.QtCore import QThreadPool
+
+    QThreadPool.globalInstance().waitForDone(30000)
+    gc.collect()

@@ -13,8 +13,13 @@ from PySide6.QtWidgets import QApplication
 def drag(win, index: int, dx_px: float, dy_px: float, steps: int = 6) -> None:
     """Press on keypoint ``index``, move by (dx, dy) screen pixels, release (real mouse events)."""
     canvas = win.canvas
-    viewport = canvas.viewport()
-    start = QPointF(canvas.mapFromScene(canvas.layer.items[index].mapToScene(QPointF(0, 0))))
+    drag_from(win, QPointF(canvas.mapFromScene(canvas.layer.items[index].mapToScene(QPointF(0, 0)))),
+              dx_px, dy_px, steps)
+
+
+def drag_from(win, start: QPointF, dx_px: float, dy_px: float, steps: int = 6) -> None:
+    """Press at ``start`` (viewport px), move by (dx, dy) in ``steps``, release."""
+    viewport = win.canvas.viewport()
     left, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
 
     def send(kind, pos, button, buttons):

@@ -93,29 +93,12 @@ def test_preferences_apply_to_the_window_and_are_saved(qtbot, window):
     assert saved["max_image_pixels"] == 300_000_000 and saved["heatmap_colormap"] == "viridis"
 
 
-def _drag_from(win, start, dx, dy, steps=6):
-    from PySide6.QtCore import QEvent, QPointF, Qt
-    from PySide6.QtGui import QMouseEvent
-    from PySide6.QtWidgets import QApplication
-
-    viewport = win.canvas.viewport()
-    left, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
-
-    def send(kind, pos, button, buttons):
-        QApplication.sendEvent(viewport, QMouseEvent(kind, pos, viewport.mapToGlobal(pos), button, buttons,
-                                                     Qt.KeyboardModifier.NoModifier))
-
-    send(QEvent.Type.MouseButtonPress, start, left, left)
-    for s in range(1, steps + 1):
-        send(QEvent.Type.MouseMove, start + QPointF(dx * s / steps, dy * s / steps), none, left)
-    send(QEvent.Type.MouseButtonRelease, start + QPointF(dx, dy), left, none)
-
-
 def test_a_drag_that_just_misses_a_point_moves_it_and_one_far_away_pans(qtbot, window):
     import numpy as np
     import pytest
     from PySide6.QtCore import QPointF
     from test_edit_repaint import _predict
+    from test_edit_repaint import drag_from as _drag_from
 
     win = window
     qtbot.wait(100)

@@ -138,17 +138,38 @@ def test_cancel_before_the_first_step_is_no_failure(qtbot, trainer):
 
 
 def test_a_killed_run_is_said_once_and_the_window_carries_on(qtbot, trainer):
+    from vam_gui.model.checkpoint import read_config
+
     win, dialog, ids = trainer
     dialog.budget.setValue(10)
     dialog.start_button.click()
-    qtbot.waitUntil(dialog.running, timeout=30000)
+    qtbot.waitUntil(lambda: dialog.plot.points >= 1, timeout=60000)  # an epoch ended: a checkpoint is saved
     dialog.process.kill()
     qtbot.waitUntil(lambda: bool(_boxes(dialog, "training_stopped")), timeout=30000)
     boxes = _boxes(dialog, "training_stopped")
     assert len(boxes) == 1
     assert "was killed" in boxes[0].text() and "The window is unaffected" in boxes[0].text()
     boxes[0].close()
+    assert read_config(dialog.checkpoint()).training["provenance"]["images"] == 2, "saved before the kill"
     assert dialog.start_button.isEnabled() and not dialog.cancel_button.isEnabled()
     win.predict([ids[2]])  # the window still works: it predicts with the model it had
     qtbot.waitUntil(lambda: win.session.study.prediction(ids[2]) is not None, timeout=60000)
     qtbot.waitUntil(lambda: not win.inference.busy, timeout=60000)
+
+
+def test_closing_the_window_during_a_run_asks_and_stops_it_saved(qtbot, trainer, monkeypatch):
+    from vam_gui.gui import train_dialog
+
+    win, dialog, _ids = trainer
+    dialog.budget_kind.setCurrentIndex(dialog.budget_kind.findData("minutes"))
+    dialog.budget.setValue(10)
+    dialog.start_button.click()
+    qtbot.waitUntil(lambda: dialog.plot.points >= 1, timeout=60000)
+    asked = []
+    monkeypatch.setattr(train_dialog, "confirm", lambda *a, **k: asked.append(a[2]) or False)
+    assert not win.close(), "keep the window open: nothing closes, the run goes on"
+    assert win.isVisible() and dialog.running() and "A training run is going on" in asked[0]
+    monkeypatch.setattr(train_dialog, "confirm", lambda *a, **k: True)
+    assert win.close()
+    assert not dialog.running() and dialog.process.exitCode() == 130, "stopped with SIGTERM: it saved"
+    assert (dialog.run_dir / "last.safetensors").is_file()

@@ -51,6 +51,18 @@ def inform(parent: QWidget | None, title: str, text: str, *, name: str = "") -> 
     return _show(parent, QMessageBox.Icon.Information, title, text, name)
 
 
+def confirm(parent: QWidget | None, title: str, text: str, yes: str, no: str, *, default: bool = False) -> bool:
+    """A two-way question (a modal dialog: the answer is needed before going on); headless: ``default``."""
+    if headless():
+        return default
+    box = QMessageBox(QMessageBox.Icon.Question, title, text, QMessageBox.StandardButton.NoButton, parent)
+    yes_button = box.addButton(yes, QMessageBox.ButtonRole.AcceptRole)
+    no_button = box.addButton(no, QMessageBox.ButtonRole.RejectRole)
+    box.setDefaultButton(yes_button if default else no_button)
+    box.exec()
+    return box.clickedButton() is yes_button
+
+
 def ask_text(parent: QWidget | None, title: str, label: str, default: str = "") -> tuple[str, bool]:
     """(text, ok) from a one-line question; headless: (default, True)."""
     if headless():

@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from vam_gui.gui.messages import inform, warn
+from vam_gui.gui.messages import confirm, inform, warn
 
 SIZES = ("256", "384", "512", "384x160", "512x256")
 POLL_MS = 500
@@ -305,6 +305,13 @@ class TrainDialog(QDialog):
             self.status.setText("Stopping: the run saves what it has…")
             self.process.terminate()
 
+    def stop_for_close(self, wait_ms: int = 60000) -> None:
+        """The window is closing: SIGTERM and wait for the run to save (killed if it does not)."""
+        self.cancel()
+        if self.running() and not self.process.waitForFinished(wait_ms):
+            self.process.kill()
+            self.process.waitForFinished(5000)
+
     def checkpoint(self) -> Path | None:
         """The run's best checkpoint, else its last one."""
         for name in ("best.safetensors", "last.safetensors"):
@@ -364,6 +371,20 @@ class TrainDialog(QDialog):
         inference.model_failed.connect(disconnect)
         self.status.setText(f"Loading {saved}…")
         self.controls.load(saved)
+
+
+def may_close(window, controls) -> bool:
+    """Before the window closes: a training run in progress is stopped (it saves) only if the reviewer says so."""
+    dialog = getattr(controls, "train_dialog", None)
+    if dialog is None or not (dialog.running() or dialog.cancel_button.isEnabled()):
+        return True
+    if not confirm(window, "Training in progress",
+                   f"A training run is going on in {dialog.run_dir}. Closing the window stops it; it saves "
+                   "what it has first, and you can continue it with vam-gui train --resume.",
+                   "Stop the run and close", "Keep the window open"):
+        return False
+    dialog.stop_for_close()
+    return True
 
 
 def ask_train(window, session, controls) -> TrainDialog | None:

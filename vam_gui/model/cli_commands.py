@@ -75,17 +75,6 @@ def read_provenance(path: str) -> dict:
     return value
 
 
-def stamp_provenance(run: Path, provenance: dict, *, half: bool = False) -> None:
-    """Record ``provenance`` as ``training.provenance`` in the run's last and best checkpoints."""
-    from vam_gui.model.checkpoint import load_checkpoint, save_checkpoint
-
-    for name in ("last.safetensors", "best.safetensors"):
-        if (run / name).is_file():
-            model, config = load_checkpoint(run / name)
-            config.training = {**config.training, "provenance": provenance}
-            save_checkpoint(run / name, model, config, half=half)
-
-
 def cmd_train(args) -> int:
     import torch
     from tqdm import tqdm
@@ -115,7 +104,8 @@ def cmd_train(args) -> int:
                         lr=args.lr, device=args.device, workers=args.workers, seed=args.seed, init=args.init,
                         resume=args.resume, max_steps=args.max_steps, max_minutes=args.max_minutes,
                         half_checkpoints=args.half, val_fraction=args.val_fraction, model=model,
-                        augment_strength=args.augment_strength, crop_p=args.crop_share)
+                        augment_strength=args.augment_strength, crop_p=args.crop_share,
+                        provenance=read_provenance(args.provenance) if args.provenance else None)
     bar = tqdm(unit="step", desc="train", disable=args.quiet)
 
     def progress(info: dict) -> None:
@@ -123,11 +113,8 @@ def cmd_train(args) -> int:
         bar.update(info["step"] - bar.n)
         bar.set_postfix(epoch=info["epoch"], loss=f"{info['loss']:.4g}", sigma=f"{info['sigma']:.2f}")
 
-    provenance = read_provenance(args.provenance) if args.provenance else None
     summary = train(opts, progress=progress)
     bar.close()
-    if provenance is not None:
-        stamp_provenance(Path(args.out), provenance, half=args.half)
     print(json.dumps(summary), file=sys.stderr)
     if summary.get("interrupted"):
         print(f"vam-gui: interrupted; the run is saved in {args.out} (continue with --resume)", file=sys.stderr)

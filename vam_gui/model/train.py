@@ -61,6 +61,7 @@ class TrainOptions:
     max_minutes: float | None = None
     half_checkpoints: bool = False
     model: dict = field(default_factory=dict)  # ModelConfig fields (backbone, input_size, ...)
+    provenance: dict | None = None  # what the data is (study, images, reviewers): in every checkpoint saved
 
 
 def _dist_info() -> tuple[int, int, int]:
@@ -275,7 +276,10 @@ class _Run:
                 "epoch,step,train_loss,val_loss,val_mre_model_px,val_median_model_px,lr,seconds\n")
         self.config.training = {**self.config.training, "dataset": str(dataset_dir),
                                 "dataset_manifest": _manifest_digest(dataset_dir),
-                                "options": {k: v for k, v in asdict(opts).items() if k not in ("dataset", "out")}}
+                                "options": {k: v for k, v in asdict(opts).items()
+                                            if k not in ("dataset", "out", "provenance")}}
+        if opts.provenance is not None:  # from the first save on, so a killed run's checkpoints carry it
+            self.config.training["provenance"] = opts.provenance
         self.t_start = time.time()
 
     def minutes(self) -> float:

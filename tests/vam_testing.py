@@ -45,3 +45,27 @@ def mutate(data: bytes, mutations) -> bytes:
         else:
             del buf[i:]
     return bytes(buf)
+
+
+# What each study format added, undone: DOWNGRADE[v] takes a file at format v + 1 to format v.
+DOWNGRADE = {
+    4: ["ALTER TABLE images DROP COLUMN flags", "ALTER TABLE images DROP COLUMN worst_confidence",
+        "ALTER TABLE images DROP COLUMN max_spread", "ALTER TABLE predictions DROP COLUMN peaks"],
+    5: ["DROP TABLE image_dicom"],
+    6: ["DROP TABLE readings", "ALTER TABLE edits DROP COLUMN reading"],
+}
+
+
+def downgrade_study(path, version: int) -> None:
+    """Rewrite a closed study file as the given older format wrote it (for migration tests)."""
+    import sqlite3
+
+    from vam_gui.io.study_db import SCHEMA_VERSION
+
+    conn = sqlite3.connect(path, isolation_level=None)
+    for v in range(SCHEMA_VERSION - 1, version - 1, -1):
+        for sql in DOWNGRADE[v]:
+            conn.execute(sql)
+    conn.execute(f"PRAGMA user_version = {version}")
+    conn.execute("PRAGMA journal_mode = DELETE")
+    conn.close()

@@ -3,8 +3,6 @@ from the radiograph; format 5 studies migrate without reading files; DICOMDIRs a
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
 from dicom_studies import IMAGES, PATIENTS, STUDY_A, dicom_folder, dicomdir
 
@@ -13,6 +11,7 @@ from vam_gui.io import load_radiograph
 from vam_gui.io.study import Study
 from vam_gui.io.study_db import DICOM_FROM, SCHEMA_VERSION
 from vam_gui.io.study_dicom import group_pseudonym, patient_pseudonym
+from vam_testing import downgrade_study
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -71,11 +70,7 @@ def test_pseudonyms_are_stable_per_study_and_carry_no_identifier(study):
 
 
 def _downgrade_to_format_5(path):
-    conn = sqlite3.connect(path)
-    conn.execute("DROP TABLE image_dicom")
-    conn.execute("PRAGMA user_version = 5")
-    conn.execute("PRAGMA journal_mode = DELETE")
-    conn.close()
+    downgrade_study(path, 5)
 
 
 def test_a_format_5_study_opens_read_only_and_migrates_filling_on_load(study, monkeypatch):

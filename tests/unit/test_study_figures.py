@@ -20,6 +20,7 @@ from vam_gui.io import Study, study_db
 from vam_gui.io.export import ExportOptions, export_study
 from vam_gui.io.importers import import_labels
 from vam_gui.io.review import count_flags, heatmap_peaks, image_review
+from vam_testing import downgrade_study
 
 H, W, S = 400, 300, 128
 
@@ -146,13 +147,7 @@ def test_ordered_image_ids_sort_in_sql_like_python(study):
 
 def _downgrade_to_format_4(path):
     """The file as format 4 wrote it: no figures, no peaks."""
-    conn = sqlite3.connect(path, isolation_level=None)
-    for table, column in (("images", "flags"), ("images", "worst_confidence"), ("images", "max_spread"),
-                          ("predictions", "peaks")):
-        conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
-    conn.execute("PRAGMA user_version = 4")
-    conn.execute("PRAGMA journal_mode = DELETE")
-    conn.close()
+    downgrade_study(path, 4)
 
 
 def test_a_format_4_study_is_migrated_with_its_figures(study):

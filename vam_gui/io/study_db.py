@@ -6,7 +6,7 @@ written (read-only media, opened read-only) is never migrated: the readers cope 
 version from READABLE_FROM up (format 1 has no ``predictions.max_spread``; format 3 and older
 have no ``writer`` table, so nobody can hold their write lock; format 4 and older have no
 per-image figures, which their readers recount; format 5 and older keep no DICOM attributes, so
-their worklist shows file names only).
+their worklist shows file names only; format 6 and older have no readers).
 
 A migration is SQL, and for format 5 also a Python step (``FILL``) run inside the same
 transaction: it computes the figures of every image already in the file. Format 6 (the
@@ -19,11 +19,12 @@ import sqlite3
 from collections.abc import Callable
 
 APPLICATION_ID = 0x56414D31  # "VAM1"
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 READABLE_FROM = 1  # the oldest format that is read without migrating
 WRITER_TABLE_FROM = 4  # the first format with the write lock (older files have no writer)
 FIGURES_FROM = 5  # the first format with per-image figures in ``images`` and peaks in ``predictions``
 DICOM_FROM = 6  # the first format with ``image_dicom`` (patient / study / series / view attributes)
+READERS_FROM = 7  # the first format with readers' annotations (``readings``; io/study_readers.py)
 
 _V1 = """
 CREATE TABLE meta (
@@ -145,8 +146,26 @@ CREATE TABLE IF NOT EXISTS image_dicom (
 );
 """
 
+# v7: reader studies (io/study_readers.py). One annotation per (image, reader, phase) beside the
+# consensus (the points table, unchanged: a migrated study's annotations are its consensus);
+# ``points`` is a JSON list of [x|null, y|null, visible 0/1, source] per keypoint. An edit of a
+# reading is logged with ``edits.reading`` = its phase (NULL: the consensus). The meta key
+# ``blind_first`` ("1"/"0"; absent: off) makes the window hide the model until a reader accepts.
+_V7 = """
+CREATE TABLE IF NOT EXISTS readings (
+    image   INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    reader  TEXT NOT NULL,
+    phase   TEXT NOT NULL CHECK (phase IN ('blind', 'revised')),
+    points  TEXT NOT NULL,
+    status  TEXT NOT NULL,
+    at      TEXT NOT NULL,
+    PRIMARY KEY (image, reader, phase)
+) WITHOUT ROWID;
+ALTER TABLE edits ADD COLUMN reading TEXT;
+"""
+
 # MIGRATIONS[v] upgrades a file at version v to v + 1.
-MIGRATIONS: dict[int, str] = {0: _V1, 1: _V2, 2: _V3, 3: _V4, 4: _V5, 5: _V6}
+MIGRATIONS: dict[int, str] = {0: _V1, 1: _V2, 2: _V3, 3: _V4, 4: _V5, 5: _V6, 6: _V7}
 
 
 def _fill_figures(conn: sqlite3.Connection) -> None:

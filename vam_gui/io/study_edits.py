@@ -18,8 +18,9 @@ from typing import Any, Final
 import numpy as np
 
 from vam_gui.core.annotation import SOURCES, STATUSES, Annotation, PointState, ReviewState
-from vam_gui.io.study_base import StudyConnection, is_real, now_iso
+from vam_gui.io.study_base import is_real, now_iso
 from vam_gui.io.study_figures import refresh_flags
+from vam_gui.io.study_readers import StudyReaders
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class EditLogEntry:
     point: int | None
     before: dict[str, Any] | None
     after: dict[str, Any] | None
+    reading: str | None = None  # a reader's edit: the phase ("blind", "revised"); None: the consensus
 
 
 class _Unchanged(Enum):
@@ -57,6 +59,8 @@ class ImageEdit:
 
 _INSERT_EDIT = ("INSERT INTO edits(grp, at, user, image, kind, label, point, before, after)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+_INSERT_READING_EDIT = ("INSERT INTO edits(grp, at, user, image, kind, label, point, before, after, reading)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 
 
 def _point_problem(x: object, y: object, visible: object, source: object) -> str | None:
@@ -88,8 +92,9 @@ def _instant(value: object) -> datetime | None:
         return None
 
 
-class StudyEdits(StudyConnection):
-    """Annotations, edits and views of a study (mixed into ``Study``)."""
+class StudyEdits(StudyReaders):
+    """Annotations, edits and views of a study (mixed into ``Study``). While ``reader`` is set,
+    ``annotation``, ``status`` and ``apply_edits`` act on that reader's reading (study_readers)."""
 
     def _point(self, rid: int, idx: int, row: tuple[Any, ...] | None) -> PointState:
         if row is None:
@@ -102,6 +107,9 @@ class StudyEdits(StudyConnection):
                           bool(visible), source)
 
     def annotation(self, image_id: str) -> Annotation:
+        if (routed := self._routed_reading(image_id)) is not None:
+            reading = self.reading(image_id, *routed)
+            return Annotation.empty(self.schema.k) if reading is None else reading.annotation
         rid = self._row(image_id)
         rows = self._query("SELECT idx, x, y, visible, source FROM points WHERE image = ? ORDER BY idx", (rid,))
         return self._annotation_of(rid, rows)
@@ -147,6 +155,9 @@ class StudyEdits(StudyConnection):
         return ReviewState(status, comment, reviewer)
 
     def status(self, image_id: str) -> ReviewState:
+        if (routed := self._routed_reading(image_id)) is not None:
+            reading = self.reading(image_id, *routed)
+            return ReviewState() if reading is None else ReviewState(reading.status, None, routed[0])
         rid = self._row(image_id)
         rows = self._query("SELECT status, comment, reviewer FROM images WHERE id = ?", (rid,))
         return self._review(rid, rows[0])
@@ -166,6 +177,8 @@ class StudyEdits(StudyConnection):
         rids = [self._checked_row(edit) for edit in edits]
         if not edits:
             return []
+        if self.reader is not None:
+            self._refuse_without_readers()
         at = now_iso()
         with self._transaction() as conn:
             return [self._write_edit(conn, rid, edit, user=user, kind=kind, label=label, at=at)
@@ -184,6 +197,8 @@ class StudyEdits(StudyConnection):
                     user: str, kind: str, label: str, at: str) -> int:
         """One image's edit inside the caller's transaction: the next edit group, its log rows."""
         grp = conn.execute("SELECT COALESCE(MAX(grp), 0) + 1 FROM edits").fetchone()[0]
+        if self.reader is not None:
+            return self._write_reading_edit(conn, rid, edit, grp, user=self.reader, kind=kind, label=label, at=at)
         log = self._set_points(conn, rid, edit.points or {})
         if edit.review is not None:
             log.append(self._set_review(conn, rid, edit.review, at))
@@ -193,6 +208,17 @@ class StudyEdits(StudyConnection):
             conn.execute("UPDATE images SET facing = ? WHERE id = ?", (edit.facing, rid))
         if edit.points or edit.facing is not UNCHANGED:
             refresh_flags(conn, self.schema, rid)  # the flags follow the points, in this transaction
+        return int(grp)
+
+    def _write_reading_edit(self, conn: sqlite3.Connection, rid: int, edit: ImageEdit, grp: int, *,
+                            user: str, kind: str, label: str, at: str) -> int:
+        """A reader's edit: their reading changes, the consensus and its figures do not."""
+        phase, log = self._write_reading(conn, rid, edit.image_id, user, at, edit.points or {}, edit.review)
+        conn.executemany(_INSERT_READING_EDIT, [(grp, at, user, rid, kind, label, idx, before, after, phase)
+                                                for idx, before, after in log])
+        if edit.facing is not UNCHANGED:
+            conn.execute("UPDATE images SET facing = ? WHERE id = ?", (edit.facing, rid))
+            refresh_flags(conn, self.schema, rid)
         return int(grp)
 
     def _set_points(self, conn: sqlite3.Connection, rid: int,
@@ -217,8 +243,9 @@ class StudyEdits(StudyConnection):
                 json.dumps({"status": review.status, "comment": review.comment, "reviewer": review.reviewer}))
 
     def edit_log(self, image_id: str | None = None) -> list[EditLogEntry]:
+        reading = ", e.reading" if self.has_readers else ", NULL"
         sql = ("SELECT e.id, e.grp, e.at, e.user, i.image_id, e.kind, e.label, e.point, e.before, e.after"
-               " FROM edits e JOIN images i ON i.id = e.image")
+               f"{reading} FROM edits e JOIN images i ON i.id = e.image")
         rows = self._query(sql + (" WHERE e.image = ? ORDER BY e.id" if image_id else " ORDER BY e.id"),
                            (self._row(image_id),) if image_id else ())
         return [self._log_entry(r) for r in rows]
@@ -230,7 +257,8 @@ class StudyEdits(StudyConnection):
             raise self._damaged("edits", row[0], f"{name} is {problem}")
         if row[7] is not None and not isinstance(row[7], int):
             raise self._damaged("edits", row[0], f"point {row[7]!r} is not a whole number")
-        return EditLogEntry(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], before, after)
+        return EditLogEntry(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], before, after,
+                            row[10] if isinstance(row[10], str) else None)
 
     # ----------------------------------------------------------------- review time
     def begin_view(self, image_id: str, user: str) -> int:

@@ -1,0 +1,135 @@
+"""Readers in the store (format 7): one annotation per (image, reader) beside the consensus, the
+blind reading kept when it is accepted, routing of the ordinary edit calls while a reader is
+set, the edit log, migration from format 6 and damaged rows."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import cv2
+import numpy as np
+import pytest
+
+from vam_gui.core.annotation import PointState, ReviewState
+from vam_gui.io import Study
+from vam_gui.io.study_db import READERS_FROM, SCHEMA_VERSION
+from vam_gui.io.study_errors import DamagedRowError, StudyWriteError
+from vam_testing import downgrade_study
+
+
+@pytest.fixture
+def study(tmp_path):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for i in range(3):
+        img = np.random.default_rng(i).integers(0, 255, size=(200, 150), dtype=np.uint8)
+        cv2.imwrite(str(folder / f"img{i}.png"), img)
+    s = Study.create(tmp_path / "s.vamstudy")
+    s.add_images([folder])
+    yield s
+    s.close()
+
+
+def point(x, y, source="placed"):
+    return PointState(float(x), float(y), True, source)
+
+
+def test_a_reader_edits_their_own_reading_and_the_consensus_stays(study):
+    a = study.image_ids()[0]
+    study.apply_edit(a, user="admin", kind="move", points={0: point(5, 6)})
+    study.reader = "alice"
+    assert study.annotation(a).is_empty() and study.status(a).status == "unreviewed"
+    study.apply_edit(a, user="ignored", kind="move", points={0: point(10, 20), 1: point(11, 21)})
+    assert study.annotation(a).xy[0].tolist() == [10, 20]
+    assert study.status(a) == ReviewState("in_progress", None, "alice")
+    study.reader = None
+    assert study.annotation(a).xy[0].tolist() == [5, 6], "the consensus is not the reader's"
+    assert study.readers() == ["alice"]
+    reading = study.reading(a, "alice")
+    assert reading.phase == "blind" and reading.status == "in_progress" and reading.annotation.visible[:2].all()
+    last = study.edit_log(a)[-1]
+    assert (last.user, last.reading, last.point) == ("alice", "blind", 1), "the reader is who changed it"
+
+
+def test_accepting_the_blind_reading_keeps_it_and_later_edits_go_to_the_revision(study):
+    a = study.image_ids()[0]
+    study.reader = "bob"
+    study.apply_edit(a, user="bob", kind="move", points={0: point(10, 20)})
+    assert study.reading_phase(a, "bob") == "blind"
+    study.apply_edit(a, user="bob", kind="accept", review=ReviewState("accepted", None, "bob"))
+    assert study.reading_phase(a, "bob") == "revised"
+    assert study.reading(a, "bob", "revised").annotation.equals(study.reading(a, "bob", "blind").annotation)
+    study.apply_edit(a, user="bob", kind="move", points={0: point(30, 40, "moved")})
+    assert study.annotation(a).xy[0].tolist() == [30, 40]
+    assert study.reading(a, "bob", "blind").annotation.xy[0].tolist() == [10, 20], "the blind reading is kept"
+    assert study.readings("blind")[a]["bob"].annotation.xy[0].tolist() == [10, 20]
+    assert study.readings("latest")[a]["bob"].annotation.xy[0].tolist() == [30, 40]
+    assert study.readings("revised")[a]["bob"].status == "accepted"
+    assert [e.reading for e in study.edit_log(a)] == ["blind", "blind", "revised"]
+
+
+def test_readings_of_many_readers_read_in_one_call(study):
+    ids = study.image_ids()
+    for reader, dx in (("alice", 0.0), ("bob", 1.5)):
+        study.reader = reader
+        study.apply_edits([study_edit(i, dx) for i in ids[:2]], user=reader, kind="import")
+    study.reader = None
+    got = study.readings("blind")
+    assert sorted(got) == sorted(ids[:2]) and set(got[ids[0]]) == {"alice", "bob"}
+    assert got[ids[1]]["bob"].annotation.xy[3, 0] == pytest.approx(3 + 1.5)
+    assert set(study.readings("blind", image_ids=[ids[0]])) == {ids[0]}
+    with pytest.raises(ValueError, match="phase"):
+        study.readings("final")
+
+
+def study_edit(image_id, dx):
+    from vam_gui.io.study import ImageEdit
+
+    return ImageEdit(image_id, {i: point(i + dx, 2 * i, "imported") for i in range(20)},
+                     ReviewState("accepted", None, None))
+
+
+def test_blind_first_is_a_study_setting(study, tmp_path):
+    assert not study.blind_first
+    study.set_blind_first(True)
+    assert study.blind_first
+    path = study.path
+    study.close()
+    with Study.open(path, read_only=True) as again:
+        assert again.blind_first
+        with pytest.raises(StudyWriteError, match="read-only"):
+            again.set_blind_first(False)
+
+
+def test_a_damaged_reading_names_its_row_and_others_read(study):
+    a, b = study.image_ids()[:2]
+    study.reader = "alice"
+    study.apply_edit(a, user="alice", kind="move", points={0: point(1, 2)})
+    study.apply_edit(b, user="alice", kind="move", points={0: point(1, 2)})
+    path = study.path
+    raw = sqlite3.connect(path, isolation_level=None)
+    raw.execute("UPDATE readings SET points = '[[1, 2, 1]]' WHERE image = (SELECT id FROM images WHERE image_id = ?)",
+                (a,))
+    raw.close()
+    with pytest.raises(DamagedRowError, match="readings.*alice"):
+        study.reading(a, "alice")
+    assert study.reading(b, "alice").annotation.xy[0].tolist() == [1, 2]
+
+
+def test_a_format_6_study_has_no_readers_until_migrated_and_keeps_its_annotations(study):
+    a = study.image_ids()[0]
+    study.apply_edit(a, user="admin", kind="move", points={0: point(5, 6)},
+                     review=ReviewState("accepted", None, "admin"))
+    path = study.path
+    study.close()
+    downgrade_study(path, 6)
+    with Study.open(path, read_only=True) as old:
+        assert old.format_version == 6 < READERS_FROM
+        assert old.readers() == [] and old.readings() == {} and old.reading(a, "x") is None
+        assert old.edit_log(a)[-1].reading is None
+    with Study.open(path) as new:
+        assert new.format_version == SCHEMA_VERSION
+        assert new.annotation(a).xy[0].tolist() == [5, 6] and new.status(a).status == "accepted"
+        assert new.readers() == []
+        new.reader = "alice"
+        assert new.annotation(a).is_empty(), "the migrated annotation is the consensus, no reader's"

@@ -158,7 +158,7 @@ def test_a_killed_run_is_said_once_and_the_window_carries_on(qtbot, trainer):
 
 
 def test_closing_the_window_during_a_run_asks_and_stops_it_saved(qtbot, trainer, monkeypatch):
-    from vam_gui.gui import train_dialog
+    from vam_gui.gui import model_controls
 
     win, dialog, _ids = trainer
     dialog.budget_kind.setCurrentIndex(dialog.budget_kind.findData("minutes"))
@@ -166,10 +166,10 @@ def test_closing_the_window_during_a_run_asks_and_stops_it_saved(qtbot, trainer,
     dialog.start_button.click()
     qtbot.waitUntil(lambda: dialog.plot.points >= 1, timeout=60000)
     asked = []
-    monkeypatch.setattr(train_dialog, "confirm", lambda *a, **k: asked.append(a[2]) or False)
+    monkeypatch.setattr(model_controls, "confirm", lambda *a, **k: asked.append(a[2]) or False)
     assert not win.close(), "keep the window open: nothing closes, the run goes on"
     assert win.isVisible() and dialog.running() and "A training run is going on" in asked[0]
-    monkeypatch.setattr(train_dialog, "confirm", lambda *a, **k: True)
+    monkeypatch.setattr(model_controls, "confirm", lambda *a, **k: True)
     assert win.close()
     assert not dialog.running() and dialog.process.exitCode() == 130, "stopped with SIGTERM: it saved"
     assert (dialog.run_dir / "last.safetensors").is_file()

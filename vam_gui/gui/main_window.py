@@ -367,12 +367,9 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ closing
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt naming
-        if self.model_controls.train_dialog is not None:
-            from vam_gui.gui.train_dialog import may_close
-
-            if not may_close(self, self.model_controls):
-                event.ignore()
-                return
+        if not self.model_controls.may_close():
+            event.ignore()
+            return
         self.workers.cancel_all()
         self.workers.wait()
         if self.canvas is not None:

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu
 
 from vam_gui.core.settings import Settings
 from vam_gui.gui.inference import Inference
-from vam_gui.gui.messages import inform, warn
+from vam_gui.gui.messages import confirm, inform, warn
 from vam_gui.session import ReviewSession
 
 
@@ -79,9 +79,34 @@ class ModelControls(QObject):
             self.load(self.inference.checkpoint, device)
 
     def ask_train(self) -> None:
-        from vam_gui.gui.train_dialog import ask_train
+        """Model > Train on accepted images…: the window's one train dialog (a run keeps going
+        while it is closed)."""
+        from vam_gui.gui.train_dialog import TrainDialog
 
-        ask_train(self.window, self.session, self)
+        if self.session.study is None:
+            inform(self.window, "Train", "Open a study first.")
+            return
+        dialog = self.train_dialog
+        if dialog is None:
+            dialog = self.train_dialog = TrainDialog(self.window, self.session, self)
+        elif not dialog.running() and not dialog.cancel_button.isEnabled():
+            dialog.refresh_form()
+        dialog.show()
+        dialog.raise_()
+
+    def may_close(self) -> bool:
+        """Before the window closes: a training run in progress is stopped (it saves) only if
+        the reviewer says so."""
+        dialog = self.train_dialog
+        if dialog is None or not (dialog.running() or dialog.cancel_button.isEnabled()):
+            return True
+        if not confirm(self.window, "Training in progress",
+                       f"A training run is going on in {dialog.run_dir}. Closing the window stops it; it "
+                       "saves what it has first, and you can continue it with vam-gui train --resume.",
+                       "Stop the run and close", "Keep the window open"):
+            return False
+        dialog.stop_for_close()
+        return True
 
     # ------------------------------------------------------------------ prediction
     def predict_current(self) -> None:

@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from vam_gui.gui.messages import confirm, inform, warn
+from vam_gui.gui.messages import inform, warn
 
 SIZES = ("256", "384", "512", "384x160", "512x256")
 POLL_MS = 500
@@ -371,32 +371,3 @@ class TrainDialog(QDialog):
         inference.model_failed.connect(disconnect)
         self.status.setText(f"Loading {saved}…")
         self.controls.load(saved)
-
-
-def may_close(window, controls) -> bool:
-    """Before the window closes: a training run in progress is stopped (it saves) only if the reviewer says so."""
-    dialog = getattr(controls, "train_dialog", None)
-    if dialog is None or not (dialog.running() or dialog.cancel_button.isEnabled()):
-        return True
-    if not confirm(window, "Training in progress",
-                   f"A training run is going on in {dialog.run_dir}. Closing the window stops it; it saves "
-                   "what it has first, and you can continue it with vam-gui train --resume.",
-                   "Stop the run and close", "Keep the window open"):
-        return False
-    dialog.stop_for_close()
-    return True
-
-
-def ask_train(window, session, controls) -> TrainDialog | None:
-    """Model > Train on accepted images…: the window's one train dialog (a run keeps going while it is closed)."""
-    if session.study is None:
-        inform(window, "Train", "Open a study first.")
-        return None
-    dialog = getattr(controls, "train_dialog", None)
-    if dialog is None:
-        dialog = controls.train_dialog = TrainDialog(window, session, controls)
-    elif not dialog.running() and not dialog.cancel_button.isEnabled():
-        dialog.refresh_form()
-    dialog.show()
-    dialog.raise_()
-    return dialog

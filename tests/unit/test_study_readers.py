@@ -12,8 +12,10 @@ import pytest
 
 from vam_gui.core.annotation import PointState, ReviewState
 from vam_gui.io import Study
+from vam_gui.io.study import ImageEdit
 from vam_gui.io.study_db import READERS_FROM, SCHEMA_VERSION
 from vam_gui.io.study_errors import DamagedRowError, StudyWriteError
+from vam_gui.io.study_readers import ReaderStudy
 from vam_testing import downgrade_study
 
 
@@ -37,13 +39,14 @@ def point(x, y, source="placed"):
 def test_a_reader_edits_their_own_reading_and_the_consensus_stays(study):
     a = study.image_ids()[0]
     study.apply_edit(a, user="admin", kind="move", points={0: point(5, 6)})
-    study.reader = "alice"
-    assert study.annotation(a).is_empty() and study.status(a).status == "unreviewed"
-    study.apply_edit(a, user="ignored", kind="move", points={0: point(10, 20), 1: point(11, 21)})
-    assert study.annotation(a).xy[0].tolist() == [10, 20]
-    assert study.status(a) == ReviewState("in_progress", None, "alice")
-    study.reader = None
+    alice = ReaderStudy(study, "alice")
+    assert alice.annotation(a).is_empty() and alice.status(a).status == "unreviewed"
+    alice.apply_edit(a, user="ignored", kind="move", points={0: point(10, 20), 1: point(11, 21)})
+    assert alice.annotation(a).xy[0].tolist() == [10, 20]
+    assert alice.status(a) == ReviewState("in_progress", None, "alice")
+    assert alice.image_ids() == study.image_ids(), "the rest is the study's"
     assert study.annotation(a).xy[0].tolist() == [5, 6], "the consensus is not the reader's"
+    assert study.status(a).status == "unreviewed", "the reader's status is theirs"
     assert study.readers() == ["alice"]
     reading = study.reading(a, "alice")
     assert reading.phase == "blind" and reading.status == "in_progress" and reading.annotation.visible[:2].all()
@@ -53,14 +56,15 @@ def test_a_reader_edits_their_own_reading_and_the_consensus_stays(study):
 
 def test_accepting_the_blind_reading_keeps_it_and_later_edits_go_to_the_revision(study):
     a = study.image_ids()[0]
-    study.reader = "bob"
-    study.apply_edit(a, user="bob", kind="move", points={0: point(10, 20)})
+    bob = ReaderStudy(study, "bob")
+    bob.apply_edit(a, user="bob", kind="move", points={0: point(10, 20)})
     assert study.reading_phase(a, "bob") == "blind"
-    study.apply_edit(a, user="bob", kind="accept", review=ReviewState("accepted", None, "bob"))
+    bob.apply_edit(a, user="bob", kind="accept", review=ReviewState("accepted", None, "bob"))
     assert study.reading_phase(a, "bob") == "revised"
     assert study.reading(a, "bob", "revised").annotation.equals(study.reading(a, "bob", "blind").annotation)
-    study.apply_edit(a, user="bob", kind="move", points={0: point(30, 40, "moved")})
-    assert study.annotation(a).xy[0].tolist() == [30, 40]
+    bob.apply_edit(a, user="bob", kind="move", points={0: point(30, 40, "moved")})
+    assert bob.annotation(a).xy[0].tolist() == [30, 40]
+    assert study.status(a).status == "unreviewed", "the consensus status is the consensus's"
     assert study.reading(a, "bob", "blind").annotation.xy[0].tolist() == [10, 20], "the blind reading is kept"
     assert study.readings("blind")[a]["bob"].annotation.xy[0].tolist() == [10, 20]
     assert study.readings("latest")[a]["bob"].annotation.xy[0].tolist() == [30, 40]
@@ -71,9 +75,7 @@ def test_accepting_the_blind_reading_keeps_it_and_later_edits_go_to_the_revision
 def test_readings_of_many_readers_read_in_one_call(study):
     ids = study.image_ids()
     for reader, dx in (("alice", 0.0), ("bob", 1.5)):
-        study.reader = reader
-        study.apply_edits([study_edit(i, dx) for i in ids[:2]], user=reader, kind="import")
-    study.reader = None
+        study.apply_edits([study_edit(i, dx) for i in ids[:2]], user="importer", kind="import", reader=reader)
     got = study.readings("blind")
     assert sorted(got) == sorted(ids[:2]) and set(got[ids[0]]) == {"alice", "bob"}
     assert got[ids[1]]["bob"].annotation.xy[3, 0] == pytest.approx(3 + 1.5)
@@ -83,8 +85,6 @@ def test_readings_of_many_readers_read_in_one_call(study):
 
 
 def study_edit(image_id, dx):
-    from vam_gui.io.study import ImageEdit
-
     return ImageEdit(image_id, {i: point(i + dx, 2 * i, "imported") for i in range(20)},
                      ReviewState("accepted", None, None))
 
@@ -103,9 +103,7 @@ def test_blind_first_is_a_study_setting(study, tmp_path):
 
 def test_a_damaged_reading_names_its_row_and_others_read(study):
     a, b = study.image_ids()[:2]
-    study.reader = "alice"
-    study.apply_edit(a, user="alice", kind="move", points={0: point(1, 2)})
-    study.apply_edit(b, user="alice", kind="move", points={0: point(1, 2)})
+    study.apply_edits([ImageEdit(i, {0: point(1, 2)}) for i in (a, b)], user="alice", kind="move", reader="alice")
     path = study.path
     raw = sqlite3.connect(path, isolation_level=None)
     raw.execute("UPDATE readings SET points = '[[1, 2, 1]]' WHERE image = (SELECT id FROM images WHERE image_id = ?)",
@@ -131,5 +129,22 @@ def test_a_format_6_study_has_no_readers_until_migrated_and_keeps_its_annotation
         assert new.format_version == SCHEMA_VERSION
         assert new.annotation(a).xy[0].tolist() == [5, 6] and new.status(a).status == "accepted"
         assert new.readers() == []
-        new.reader = "alice"
-        assert new.annotation(a).is_empty(), "the migrated annotation is the consensus, no reader's"
+        assert new.annotation(a, reader="alice").is_empty(), "the migrated annotation is the consensus"
+
+
+def test_import_as_a_reader_writes_their_accepted_reading_not_the_consensus(study, tmp_path):
+    from vam_gui.io.export import ExportOptions, export_study
+    from vam_gui.io.importers import LabelImportError, import_labels
+
+    ids = study.image_ids()
+    study.apply_edits([study_edit(i, 0.0) for i in ids], user="admin", kind="move")
+    export_study(study, "json", tmp_path / "labels", ExportOptions(all_images=True, keep_names=True))
+    before = {i: study.annotation(i) for i in ids}
+    report = import_labels(study, "json", tmp_path / "labels", reader="carol")
+    assert sorted(report.imported) == sorted(ids)
+    assert all(study.annotation(i).equals(before[i]) for i in ids), "the consensus is unchanged"
+    got = study.readings("blind")
+    assert all(got[i]["carol"].status == "accepted" and got[i]["carol"].annotation.equals(before[i]) for i in ids)
+    assert all(study.reading_phase(i, "carol") == "revised" for i in ids)
+    with pytest.raises(LabelImportError, match="empty"):
+        import_labels(study, "json", tmp_path / "labels", reader=" ")

@@ -49,13 +49,14 @@ def _cmd_import(args: argparse.Namespace) -> int:
         try:
             with bar:
                 report = import_labels(study, args.format, args.paths, user=args.user, progress=progress,
-                                       partial=args.partial)
+                                       partial=args.partial, reader=args.reader)
         except (LabelImportError, OSError) as exc:
             raise CliError(str(exc)) from None
-        failing = _check_summary(study, report.imported)
+        failing = "" if args.reader else _check_summary(study, report.imported)
     for origin, reason in report.skipped:
         print(f"skipped {origin}: {reason}", file=sys.stderr)
-    print(f"{len(report.imported)} image(s) imported into {Path(args.study).name}", file=sys.stderr)
+    whose = f" as {args.reader}'s readings" if args.reader else ""
+    print(f"{len(report.imported)} image(s) imported into {Path(args.study).name}{whose}", file=sys.stderr)
     if failing:
         print(failing, file=sys.stderr)
     return 1 if report.skipped else 0
@@ -129,5 +130,8 @@ def add_import(sub) -> None:
     p.add_argument("--partial", action="store_true",
                    help="accept files that label only some keypoints of an image (the others stay as they are); "
                         "without it such a file is refused")
+    p.add_argument("--reader", metavar="NAME",
+                   help="the labels are this reader's annotations in a reader study (kept beside the consensus, "
+                        "which is not changed; see vam-gui agreement)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_import)

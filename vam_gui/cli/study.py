@@ -1,4 +1,4 @@
-"""``study create|add|predict|info``: a study file from the command line."""
+"""``study create|set|add|predict|info``: a study file from the command line."""
 
 from __future__ import annotations
 
@@ -68,12 +68,17 @@ def _study_info(args: argparse.Namespace) -> int:
             "status": study.counts_by_status(),
             "predicted": sum(1 for i in images if i.worst_confidence is not None),
             "missing": [study.image_info(i).rel_path for i in missing],
+            "blind_first": study.blind_first,
+            "readers": study.readers(),
         }
     if args.json:
         print(json.dumps(info))
         return 0
     print(f"{info['study']}\n  schema      {info['schema']} (K = {info['keypoints']})\n"
           f"  images      {info['images']} ({info['predicted']} predicted)")
+    if info["blind_first"] or info["readers"]:
+        print(f"  readers     {', '.join(info['readers']) or 'none yet'}"
+              f"{' (blind-first)' if info['blind_first'] else ''}")
     for status, n in info["status"].items():
         print(f"  {status:<11} {n}")
     if missing:
@@ -86,13 +91,24 @@ def _study_info(args: argparse.Namespace) -> int:
 def _cmd_study(args: argparse.Namespace) -> int:
     if args.study_command == "create":
         with open_study(args.file, create_schema=args.schema) as study:
+            if args.blind_first:
+                study.set_blind_first(True)
             return _add_with_progress(study, args.paths, args.quiet) if args.paths else 0
+    if args.study_command == "set":
+        with open_study(args.file, write=True) as study:
+            study.set_blind_first(args.blind_first == "on")
+            print(f"{study.path.name}: blind-first reading {args.blind_first}", file=sys.stderr)
+        return 0
     if args.study_command == "add":
         with open_study(args.file, write=True) as study:
             return _add_with_progress(study, args.paths, args.quiet)
     if args.study_command == "predict":
         return _study_predict(args)
     return _study_info(args)
+
+
+_BLIND_HELP = ("a reader study read blind first: the window shows a reader no prediction, heatmap or other "
+               "reader's points until they accept their own reading of the image")
 
 
 def add_study(sub) -> None:
@@ -104,7 +120,12 @@ def add_study(sub) -> None:
     q.add_argument("file", help="the new study file (*.vamstudy)")
     q.add_argument("paths", nargs="*", help="images or folders to add")
     q.add_argument("--schema", default="lumbar-ap-20", help="keypoint schema (default lumbar-ap-20)")
+    q.add_argument("--blind-first", action="store_true", help=_BLIND_HELP)
     q.add_argument("--quiet", "-q", action="store_true")
+    q = study_sub.add_parser("set", help="change a study's settings",
+                             description="Change a study's settings.")
+    q.add_argument("file")
+    q.add_argument("--blind-first", choices=("on", "off"), required=True, help=_BLIND_HELP)
     q = study_sub.add_parser("add", help="add images to a study",
                              description="Add images (files or folders, recursive) to a study.")
     q.add_argument("file")

@@ -93,8 +93,9 @@ def _instant(value: object) -> datetime | None:
 
 
 class StudyEdits(StudyReaders):
-    """Annotations, edits and views of a study (mixed into ``Study``). While ``reader`` is set,
-    ``annotation``, ``status`` and ``apply_edits`` act on that reader's reading (study_readers)."""
+    """Annotations, edits and views of a study (mixed into ``Study``). ``annotation``, ``status``
+    and ``apply_edits`` act on the consensus, or with ``reader`` on that reader's current
+    reading (study_readers; ``ReaderStudy`` binds a reader)."""
 
     def _point(self, rid: int, idx: int, row: tuple[Any, ...] | None) -> PointState:
         if row is None:
@@ -106,9 +107,9 @@ class StudyEdits(StudyReaders):
         return PointState(np.nan if x is None else float(x), np.nan if y is None else float(y),
                           bool(visible), source)
 
-    def annotation(self, image_id: str) -> Annotation:
-        if (routed := self._routed_reading(image_id)) is not None:
-            reading = self.reading(image_id, *routed)
+    def annotation(self, image_id: str, *, reader: str | None = None) -> Annotation:
+        if reader is not None:
+            reading = self.reading(image_id, reader)
             return Annotation.empty(self.schema.k) if reading is None else reading.annotation
         rid = self._row(image_id)
         rows = self._query("SELECT idx, x, y, visible, source FROM points WHERE image = ? ORDER BY idx", (rid,))
@@ -154,33 +155,40 @@ class StudyEdits(StudyReaders):
             raise self._damaged("images", rid, "comment or reviewer is not text")
         return ReviewState(status, comment, reviewer)
 
-    def status(self, image_id: str) -> ReviewState:
-        if (routed := self._routed_reading(image_id)) is not None:
-            reading = self.reading(image_id, *routed)
-            return ReviewState() if reading is None else ReviewState(reading.status, None, routed[0])
+    def status(self, image_id: str, *, reader: str | None = None) -> ReviewState:
+        if reader is not None:
+            reading = self.reading(image_id, reader)
+            return ReviewState() if reading is None else ReviewState(reading.status, None, reader)
         rid = self._row(image_id)
         rows = self._query("SELECT status, comment, reviewer FROM images WHERE id = ?", (rid,))
         return self._review(rid, rows[0])
 
     def apply_edit(self, image_id: str, *, user: str, kind: str, label: str = "",
-                   points: dict[int, PointState] | None = None, review: ReviewState | None = None) -> int:
+                   points: dict[int, PointState] | None = None, review: ReviewState | None = None,
+                   reader: str | None = None) -> int:
         """Set some points and/or the review state of one image in one transaction, and log
         each change (who, when, which point, from -> to). Returns the edit group id."""
-        return self.apply_edits([ImageEdit(image_id, points, review)], user=user, kind=kind, label=label)[0]
+        return self.apply_edits([ImageEdit(image_id, points, review)], user=user, kind=kind, label=label,
+                                reader=reader)[0]
 
-    def apply_edits(self, edits: Sequence[ImageEdit], *, user: str, kind: str, label: str = "") -> list[int]:
+    def apply_edits(self, edits: Sequence[ImageEdit], *, user: str, kind: str, label: str = "",
+                    reader: str | None = None) -> list[int]:
         """Write several images in ONE transaction: all of them or, on any failure, none
         (StudyWriteError; bad arguments raise IndexError/ValueError/KeyError before anything
         is written). Each image gets its own edit group, logged exactly as ``apply_edit`` logs
         it, so the edit log and undo read as one edit per image; a facing is set (not logged,
-        as ``set_facing``) in the same transaction. Returns the edit group ids, in order."""
+        as ``set_facing``) in the same transaction. Returns the edit group ids, in order.
+        ``reader``: the edits are that reader's (their current reading; logged as theirs)."""
         rids = [self._checked_row(edit) for edit in edits]
         if not edits:
             return []
-        if self.reader is not None:
+        if reader is not None:
             self._refuse_without_readers()
         at = now_iso()
         with self._transaction() as conn:
+            if reader is not None:
+                return [self._write_reading_edit(conn, rid, edit, user=reader, kind=kind, label=label, at=at)
+                        for rid, edit in zip(rids, edits)]
             return [self._write_edit(conn, rid, edit, user=user, kind=kind, label=label, at=at)
                     for rid, edit in zip(rids, edits)]
 
@@ -197,8 +205,6 @@ class StudyEdits(StudyReaders):
                     user: str, kind: str, label: str, at: str) -> int:
         """One image's edit inside the caller's transaction: the next edit group, its log rows."""
         grp = conn.execute("SELECT COALESCE(MAX(grp), 0) + 1 FROM edits").fetchone()[0]
-        if self.reader is not None:
-            return self._write_reading_edit(conn, rid, edit, grp, user=self.reader, kind=kind, label=label, at=at)
         log = self._set_points(conn, rid, edit.points or {})
         if edit.review is not None:
             log.append(self._set_review(conn, rid, edit.review, at))
@@ -210,9 +216,10 @@ class StudyEdits(StudyReaders):
             refresh_flags(conn, self.schema, rid)  # the flags follow the points, in this transaction
         return int(grp)
 
-    def _write_reading_edit(self, conn: sqlite3.Connection, rid: int, edit: ImageEdit, grp: int, *,
+    def _write_reading_edit(self, conn: sqlite3.Connection, rid: int, edit: ImageEdit, *,
                             user: str, kind: str, label: str, at: str) -> int:
         """A reader's edit: their reading changes, the consensus and its figures do not."""
+        grp = conn.execute("SELECT COALESCE(MAX(grp), 0) + 1 FROM edits").fetchone()[0]
         phase, log = self._write_reading(conn, rid, edit.image_id, user, at, edit.points or {}, edit.review)
         conn.executemany(_INSERT_READING_EDIT, [(grp, at, user, rid, kind, label, idx, before, after, phase)
                                                 for idx, before, after in log])

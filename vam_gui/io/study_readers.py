@@ -12,12 +12,13 @@ Both are kept. A study is *blind-first* (meta key ``blind_first`` = "1", set whe
 later) when its window shows a reader no prediction, heatmap or other reader's points before the
 reader has accepted the blind reading (gui/reading.py).
 
-Routing: while ``Study.reader`` names a reader, ``annotation``, ``status`` and ``apply_edits``
-read and write that reader's current reading (blind until accepted, then revised) instead of the
-consensus, logged in the edit log with ``edits.reading`` = the phase and ``user`` = the reader;
-the per-image figures (flags) follow the consensus only. With ``reader`` None (the default)
-nothing changes for any caller. ``annotations`` (the bulk read of exports) is always the
-consensus; readers' annotations are read with ``readings``.
+Writing: ``annotation``, ``status`` and ``apply_edits`` given ``reader=`` read and write that
+reader's current reading (blind until accepted, then revised) instead of the consensus, logged in
+the edit log with ``edits.reading`` = the phase and ``user`` = the reader; the per-image figures
+(flags) follow the consensus only. :class:`ReaderStudy` is the study as one reader edits it: the
+same calls without the keyword, so the undoable commands (core.commands, core.gestures) work on a
+reading unchanged. Without ``reader`` every call is the consensus, as before: exports, training
+and evaluation never see a reading by accident.
 
 A study older than format 7 has no readers: ``readings`` is empty, ``blind_first`` False, and a
 reader's write is refused until it is migrated (opened for writing).
@@ -37,7 +38,7 @@ from vam_gui.core.annotation import SOURCES, STATUSES, Annotation, PointState, R
 from vam_gui.io.study_base import StudyConnection, is_real
 from vam_gui.io.study_db import READERS_FROM
 
-__all__ = ["BLIND_KEY", "PHASES", "Reading", "StudyReaders", "points_json"]
+__all__ = ["BLIND_KEY", "PHASES", "ReaderStudy", "Reading", "StudyReaders", "points_json"]
 
 BLIND_KEY = "blind_first"
 PHASES = ("blind", "revised")
@@ -77,8 +78,6 @@ def _points_problem(value: Any, k: int) -> str | None:
 
 class StudyReaders(StudyConnection):
     """Readers' annotations of a study (mixed into ``Study``; see the module docstring)."""
-
-    reader: str | None = None  # set: annotation/status/apply_edits act on this reader's reading
 
     @property
     def has_readers(self) -> bool:
@@ -164,13 +163,7 @@ class StudyReaders(StudyConnection):
             ann.visible[i], ann.source[i] = bool(visible), source
         return Reading(image_id, str(reader), str(phase), ann, str(status), str(at))
 
-    # ---------------------------------------------------------------- routing (StudyEdits)
-    def _routed_reading(self, image_id: str) -> tuple[str, str] | None:
-        """(reader, phase) when reads and writes of this image go to a reading, else None."""
-        if self.reader is None:
-            return None
-        return self.reader, self.reading_phase(image_id, self.reader)
-
+    # ---------------------------------------------------------------- writes (StudyEdits)
     def _reading_or_empty(self, conn: sqlite3.Connection, rid: int, image_id: str, reader: str,
                           phase: str) -> tuple[Annotation, str]:
         row = conn.execute("SELECT image, reader, phase, points, status, at FROM readings"
@@ -207,3 +200,30 @@ class StudyReaders(StudyConnection):
         if phase == "blind" and status == "accepted":
             conn.execute(upsert, (rid, reader, "revised", points_json(ann), status, at))
         return phase, log
+
+
+class ReaderStudy:
+    """A study as one reader edits it: ``annotation``, ``status``, ``apply_edit`` and
+    ``apply_edits`` are the reader's current reading (the edit log names the reader); every
+    other attribute is the study's own. Hand it to the undoable commands in place of the study."""
+
+    def __init__(self, study: Any, reader: str) -> None:
+        if not reader.strip():
+            raise ValueError("a reader needs a name")
+        self.study = study
+        self.reader = reader
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.study, name)
+
+    def annotation(self, image_id: str) -> Annotation:
+        return self.study.annotation(image_id, reader=self.reader)  # type: ignore[no-any-return]
+
+    def status(self, image_id: str) -> ReviewState:
+        return self.study.status(image_id, reader=self.reader)  # type: ignore[no-any-return]
+
+    def apply_edit(self, image_id: str, **kwargs: Any) -> int:
+        return self.study.apply_edit(image_id, reader=self.reader, **kwargs)  # type: ignore[no-any-return]
+
+    def apply_edits(self, edits: Any, **kwargs: Any) -> list[int]:
+        return self.study.apply_edits(edits, reader=self.reader, **kwargs)  # type: ignore[no-any-return]

@@ -57,7 +57,7 @@ FORMATS = tuple(READERS)
 
 
 def import_labels(study: Study, fmt: str, paths: Iterable[str | os.PathLike[str]] | str | os.PathLike[str], *,
-                  user: str | None = None, partial: bool = False,
+                  user: str | None = None, partial: bool = False, reader: str | None = None,
                   progress: Callable[[int, int], None] | None = None,
                   cancel: Callable[[], bool] | None = None) -> ImportReport:
     """Read ``paths`` as ``fmt`` (one of FORMATS) and write the labels into ``study``.
@@ -66,19 +66,26 @@ def import_labels(study: Study, fmt: str, paths: Iterable[str | os.PathLike[str]
     (LabelImportError, one line) changes nothing. ``partial``: an image whose labels name only
     some keypoints of their schema is imported (those keypoints only, the others untouched)
     instead of refused. ``progress(done, total)`` counts the images written: (0, total) before
-    the one write, (total, total) once it is committed."""
+    the one write, (total, total) once it is committed. ``reader``: the labels are that
+    reader's annotations, not the consensus (see ``apply_records``)."""
     from vam_gui.core.commands import default_user
 
     try:
-        reader = READERS[fmt]
+        read = READERS[fmt]
     except KeyError:
         raise LabelImportError(f"unknown import format {fmt!r}; one of {', '.join(FORMATS)}") from None
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
-    records = list(reader(list(paths), study, partial=partial))
+    records = list(read(list(paths), study, partial=partial))
     if not records:
         raise LabelImportError("no label files found")
-    return apply_records(study, records, fmt, user=user or default_user(), progress=progress, cancel=cancel)
+    if reader is not None and not reader.strip():
+        raise LabelImportError("the reader's name is empty")
+    if reader is not None and not study.has_readers:
+        raise LabelImportError(f"{study.path.name} (format {study.format_version}) keeps no readers: open it "
+                               "for writing once to migrate it")
+    return apply_records(study, records, fmt, user=user or default_user(), progress=progress, cancel=cancel,
+                         reader=reader)
 
 
 __all__ = [

@@ -197,29 +197,38 @@ def check_cancel(cancel: Cancel | None) -> None:
         raise InterruptedError("import cancelled")
 
 
-def _edits(writes: list[_Write]) -> list[ImageEdit]:
+def _edits(writes: list[_Write], reader: str | None) -> list[ImageEdit]:
+    from vam_gui.core.annotation import ReviewState
     from vam_gui.io.study import UNCHANGED, ImageEdit
 
-    return [ImageEdit(w.image_id, w.points, w.review, UNCHANGED if w.facing is None else w.facing)
+    # a reader's imported labels are a finished reading (accepted: kept as their blind reading)
+    return [ImageEdit(w.image_id, w.points, ReviewState("accepted", None, reader) if reader else w.review,
+                      UNCHANGED if w.facing is None else w.facing)
             for w in writes]
 
 
 def apply_records(study: Study, records: Iterable[LabelRecord], fmt: str, *, user: str,
-                  progress: Progress | None = None, cancel: Cancel | None = None) -> ImportReport:
+                  progress: Progress | None = None, cancel: Cancel | None = None,
+                  reader: str | None = None) -> ImportReport:
     """Match and check every record, then write them all in one store transaction, each image
     one logged "import" edit.
 
     All or nothing: the first record that cannot be imported raises LabelImportError before
     anything is written, and a failed store write (StudyWriteError, one line) rolls back every
     image. A cancel is heard until the writing starts. ``progress(done, total)`` counts the
-    images written: (0, total) before the write, (total, total) once it is committed."""
+    images written: (0, total) before the write, (total, total) once it is committed.
+
+    ``reader``: the labels are that reader's annotations (a reader study, io/study_readers.py),
+    written as their accepted blind reading (or their revised one where the blind one is
+    already accepted); the consensus is not touched."""
     report = ImportReport(fmt)
     writes = _plan(study, records, report, cancel)
     check_cancel(cancel)
     if progress is not None:
         progress(0, len(writes))
     # The checks above make a failure here an IO error of the store, never a bad record.
-    study.apply_edits(_edits(writes), user=user, kind="import", label=f"import {fmt} labels")
+    study.apply_edits(_edits(writes, reader), user=user, kind="import", label=f"import {fmt} labels",
+                      reader=reader)
     report.imported.extend(w.image_id for w in writes)
     if progress is not None:
         progress(len(writes), len(writes))

@@ -2,7 +2,7 @@
 
 One module per group of subcommands, each declaring its arguments next to its handler:
 window (open, screenshot), labels (export, import), study, predict, training (synth, train,
-evaluate) and bench. Handlers import their room's code when they run, so ``--help`` stays fast.
+evaluate), agreement and bench. Handlers import their room's code when they run, so ``--help`` stays fast.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import argparse
 import os
 import sys
 
-from vam_gui.cli import bench, labels, predict, study, training, window
+from vam_gui.cli import agreement, bench, labels, predict, study, training, window
 from vam_gui.cli.common import CliError
 
 __all__ = ["CliError", "build_parser", "main"]
@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     # The order here is the order of `vam-gui --help`.
     for add in (window.add_open, window.add_screenshot, labels.add_export, labels.add_import, study.add_study,
                 predict.add_predict, training.add_synth, training.add_train, training.add_evaluate,
-                bench.add_bench):
+                agreement.add_agreement, bench.add_bench):
         add(sub)
     return parser
 

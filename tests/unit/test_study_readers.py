@@ -4,6 +4,7 @@ set, the edit log, migration from format 6 and damaged rows."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 import cv2
@@ -148,3 +149,64 @@ def test_import_as_a_reader_writes_their_accepted_reading_not_the_consensus(stud
     assert all(study.reading_phase(i, "carol") == "revised" for i in ids)
     with pytest.raises(LabelImportError, match="empty"):
         import_labels(study, "json", tmp_path / "labels", reader=" ")
+
+
+def test_a_json_export_carries_the_readers_only_when_asked(study, tmp_path):
+    from vam_gui.io.export import ExportOptions, export_study
+
+    ids = study.image_ids()
+    study.apply_edits([study_edit(i, 0.0) for i in ids], user="admin", kind="move")
+    study.apply_edits([study_edit(ids[0], 2.0)], user="x", kind="import", reader="alice")
+    plain = tmp_path / "plain"
+    export_study(study, "json", plain, ExportOptions(all_images=True, keep_names=True))
+    doc = json.loads((plain / "vam-labels.json").read_text())
+    assert all("readers" not in image for image in doc["images"]) and "readers" not in doc["selection"]
+    both = tmp_path / "readers"
+    export_study(study, "json", both, ExportOptions(all_images=True, keep_names=True, readers=True))
+    doc2 = json.loads((both / "vam-labels.json").read_text())
+    first = next(im for im in doc2["images"] if im["readers"])
+    assert set(first["readers"]["alice"]) == {"blind", "revised"}
+    assert first["readers"]["alice"]["blind"]["keypoints"][3]["x"] == pytest.approx(3 + 2.0)
+    assert first["keypoints"][3]["x"] == pytest.approx(3.0), "the image's own keypoints stay the consensus"
+    assert sum(1 for im in doc2["images"] if im["readers"]) == 1
+    for a, b in zip(doc["images"], doc2["images"]):
+        b.pop("readers")
+        assert a == b
+
+
+def test_a_migrated_study_exports_what_its_unmigrated_copy_exports(study, tmp_path):
+    """Exports of a format 6 study read as it is (read-only: no migration) and of its migrated copy
+    are the same files."""
+    import shutil
+
+    from vam_gui.io.export import ExportOptions, export_study
+
+    ids = study.image_ids()
+    study.apply_edits([study_edit(i, 0.5 * n) for n, i in enumerate(ids)], user="admin", kind="move")
+    path = study.path
+    study.close()
+    downgrade_study(path, 6)
+    copy = tmp_path / "copy.vamstudy"
+    shutil.copy(path, copy)
+    with Study.open(copy) as migrated:
+        assert migrated.format_version == SCHEMA_VERSION
+    outputs = {}
+    for name, file in (("old", path), ("new", copy)):
+        with Study.open(file, read_only=True) as s:
+            assert s.format_version == (6 if name == "old" else SCHEMA_VERSION)
+            for fmt in ("json", "coco", "csv"):
+                out = tmp_path / f"{name}-{fmt}"
+                export_study(s, fmt, out, ExportOptions(all_images=True))
+                outputs[name, fmt] = {p.relative_to(out).as_posix(): _without_time(p)
+                                      for p in sorted(out.rglob("*")) if p.is_file()}
+    for fmt in ("json", "coco", "csv"):
+        assert outputs["old", fmt] == outputs["new", fmt], fmt
+        assert outputs["old", fmt], fmt
+
+
+def _without_time(path):
+    """A file's bytes, the export's own creation time blanked (two exports a second apart)."""
+    import re
+
+    data = path.read_bytes()
+    return re.sub(rb'"(created|date_created)": "[^"]*"', rb'"\1": ""', data)

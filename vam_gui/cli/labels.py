@@ -16,7 +16,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
         options = ExportOptions(all_images=args.all, include_flagged=args.include_flagged,
                                 keep_names=args.keep_names, sigma=args.sigma, size=args.size,
                                 write_images=not args.no_images, deidentify_sr=args.deidentify_sr,
-                                key_file=Path(args.key_file) if args.key_file else None)
+                                key_file=Path(args.key_file) if args.key_file else None, readers=args.readers)
+        if args.readers and args.format != "json":
+            raise ExportError("--readers: only the json format carries readers' annotations")
     except ExportError as exc:
         raise CliError(str(exc)) from None
     with open_study(args.study, read_only=True) as study:
@@ -112,6 +114,9 @@ def add_export(sub) -> None:
                         "refused inside the export folder)")
     p.add_argument("--deidentify-sr", action="store_true",
                    help="dicom-sr: de-identified reports that reference de-identified copies (written beside them)")
+    p.add_argument("--readers", action="store_true",
+                   help="json: each image also carries every reader's blind and revised annotation (a reader "
+                        "study); without it only the consensus, as always")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_export)
 

@@ -111,12 +111,17 @@ def _num(value: float) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-def _keypoints(schema: Schema, entry: LabelEntry) -> list[dict[str, Any]]:
-    conf = entry.confidence
-    return [{"name": name, "x": _num(entry.xy[i, 0]), "y": _num(entry.xy[i, 1]),
-             "visible": bool(entry.visible[i]), "source": entry.sources[i],
-             "confidence": None if conf is None else _num(conf[i])}
+def keypoints_json(schema: Schema, xy: np.ndarray, visible: np.ndarray, sources: Any,
+                   confidence: np.ndarray | None = None) -> list[dict[str, Any]]:
+    """The ``keypoints`` list of one image (also of a reader's annotation in an export)."""
+    return [{"name": name, "x": _num(xy[i, 0]), "y": _num(xy[i, 1]),
+             "visible": bool(visible[i]), "source": str(sources[i]),
+             "confidence": None if confidence is None else _num(confidence[i])}
             for i, name in enumerate(schema.keypoints)]
+
+
+def _keypoints(schema: Schema, entry: LabelEntry) -> list[dict[str, Any]]:
+    return keypoints_json(schema, entry.xy, entry.visible, entry.sources, entry.confidence)
 
 
 def _image(schema: Schema, entry: LabelEntry, exported: bool) -> dict[str, Any]:

@@ -29,6 +29,7 @@ class ExportOptions:
     copies of its images beside the labels unless ``write_images`` is false. ``key_file``:
     where to write the pseudonym -> original path table (never inside the export folder).
     ``deidentify_sr`` (dicom-sr): de-identified reports referencing de-identified copies.
+    ``readers`` (json): each image also carries every reader's blind and revised annotation.
     """
 
     all_images: bool = False
@@ -40,6 +41,7 @@ class ExportOptions:
     write_images: bool = True
     key_file: Path | None = None
     deidentify_sr: bool = False
+    readers: bool = False  # json: every reader's annotations too (a reader study), not only the consensus
 
     def __post_init__(self) -> None:
         if not self.sigma > 0:
@@ -48,8 +50,11 @@ class ExportOptions:
             raise ExportError(f"S must be a positive multiple of 32, got {self.size}")
 
     def describe(self) -> dict[str, Any]:
-        return {"images": "all" if self.all_images else "accepted", "include_flagged": self.include_flagged,
-                "names": "original" if self.keep_names else "pseudonyms"}
+        described = {"images": "all" if self.all_images else "accepted", "include_flagged": self.include_flagged,
+                     "names": "original" if self.keep_names else "pseudonyms"}
+        if self.readers:
+            described["readers"] = True
+        return described
 
 
 @dataclass

@@ -30,7 +30,7 @@ from vam_gui.io.export.common import (
 )
 from vam_gui.io.export.images import write_image_copies
 from vam_gui.io.export.pseudonyms import Namer, content_key
-from vam_gui.io.labels_file import FORMAT, VERSION, ExportOrigin, LabelEntry, timestamp
+from vam_gui.io.labels_file import FORMAT, VERSION, ExportOrigin, LabelEntry, keypoints_json, timestamp
 from vam_gui.io.labels_file import labels_document as build_document
 
 if TYPE_CHECKING:
@@ -117,10 +117,29 @@ def labels_document(study: Study, options: ExportOptions = ExportOptions(), *, p
     (by default pseudonyms with the source's suffix, or the original names)."""
     schema = study.schema
     namer = namer or Namer(study.study_uid, keep_names=options.keep_names)
-    entries = [_entry(schema, namer, row) for row in _rows(study, options, progress, cancel, namer)]
+    rows = list(_rows(study, options, progress, cancel, namer))
+    entries = [_entry(schema, namer, row) for row in rows]
     # content_key = sha256(salt, sha256 of the image file): matches re-imports by content
     origin = ExportOrigin(study=namer.study, selection=options.describe(), content_key_salt=namer.study)
-    return build_document(schema, entries, origin=origin)
+    doc = build_document(schema, entries, origin=origin)
+    if options.readers:
+        readings = {phase: study.readings(phase) for phase in ("blind", "revised")}
+        for image, row in zip(doc["images"], rows):
+            image["readers"] = _readers(schema, {phase: by_image.get(row.info.image_id, {})
+                                                 for phase, by_image in readings.items()})
+    return doc
+
+
+def _readers(schema: Schema, by_phase: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """reader -> phase -> {status, at, keypoints}: one image's readings in a JSON export."""
+    out: dict[str, Any] = {}
+    for phase, by_reader in by_phase.items():
+        for reader, reading in sorted(by_reader.items()):
+            ann = reading.annotation
+            out.setdefault(reader, {})[phase] = {
+                "status": reading.status, "at": reading.at,
+                "keypoints": keypoints_json(schema, ann.xy, ann.visible, ann.source)}
+    return out
 
 
 def export_json(study: Study, out_dir: str | os.PathLike[str], options: ExportOptions = ExportOptions(), *,

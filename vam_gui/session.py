@@ -25,7 +25,16 @@ What each action emits:
 - ``labels_imported``: STACK_CHANGED (the stack is cleared), then POINTS_CHANGED (every
   index) and STATUS_CHANGED per imported image.
 - ``close``: STUDY_CLOSED, before the store closes (subscribers may still stop work on it).
-- setting ``reviewer``: REVIEWER_CHANGED.
+- setting ``reviewer``: REVIEWER_CHANGED (in reader mode the reader follows: READER_CHANGED).
+- ``set_reader`` / ``set_blind_first``: STACK_CHANGED (the stack is cleared: its commands were
+  done on the other layer), then READER_CHANGED. A study that opens blind-first opens in reader
+  mode (the reviewer is the reader), without these events.
+- accepting a blind reading in reader mode (a pushed status): that image's commands leave the
+  stack (no undo reopens a blind reading), STACK_CHANGED, then MODEL_REVEALED (image).
+
+Reader mode (``reader`` set): the stack edits ``ReaderStudy(study, reader)``, the reader's
+current reading; ``edited`` is what the window reads the shown points from. ``model_hidden``
+says whether the model must not be shown for an image (blind-first, blind reading not accepted).
 """
 
 from __future__ import annotations
@@ -54,6 +63,8 @@ class Topic(enum.Enum):
     EDIT_REFUSED = "edit refused"  # a command that refused itself; nothing changed
     WRITE_FAILED = "write failed"  # the store could not write a command; nothing changed
     REVIEWER_CHANGED = "reviewer changed"
+    READER_CHANGED = "reader changed"  # the stack edits another layer: a reader's reading or the consensus
+    MODEL_REVEALED = "model revealed"  # a reader accepted the blind reading of one image
 
 
 @dataclass(frozen=True)
@@ -90,6 +101,7 @@ class ReviewSession:
         self._view_id: int | None = None
         self._subscribers: list[tuple[Callback, frozenset[Topic] | None]] = []
         self._held: dict[str, Prediction] = {}  # predictions of a read-only study, not stored
+        self._reader: str | None = None  # reader mode: whose reading the stack edits
 
     # ------------------------------------------------------------------ state
     @property
@@ -119,6 +131,60 @@ class ReviewSession:
         if self._stack is not None:
             self._stack.user = self.reviewer
         self._emit(Event(Topic.REVIEWER_CHANGED))
+        if self._reader is not None and self._reader != self.reviewer:
+            self.set_reader(self.reviewer)
+
+    # ------------------------------------------------------------------ readers
+    @property
+    def reader(self) -> str | None:
+        """The reader whose reading the stack edits; None: the consensus."""
+        return self._reader
+
+    @property
+    def edited(self) -> object:
+        """What the stack edits (a ``ReaderStudy`` in reader mode, else the study): the shown
+        points are read from it."""
+        return self._stack.study if self._stack is not None else self._study
+
+    @property
+    def blind(self) -> bool:
+        """Reading a blind-first study as a reader: the model is hidden until each image is accepted."""
+        return self._reader is not None and self._study is not None and self._study.blind_first
+
+    def model_hidden(self, image_id: str | None = None) -> bool:
+        """Whether the model (prediction, heatmaps, confidence) of ``image_id`` (default: the
+        shown one) must not be shown: blind-first, and the reader has not accepted it yet."""
+        image_id = image_id or self._current_id
+        if not self.blind or image_id is None:
+            return False
+        return self._study.reading_phase(image_id, self._reader) == "blind"
+
+    def _reader_on_open(self, study: Study) -> str | None:
+        return self.reviewer if study.has_readers and study.blind_first else None
+
+    def _edited_study(self, study: Study, reader: str | None) -> object:
+        from vam_gui.io.study_readers import ReaderStudy
+
+        return study if reader is None else ReaderStudy(study, reader)
+
+    def set_reader(self, reader: str | None) -> None:
+        """Edit ``reader``'s reading (None: the consensus). The stack is cleared: its commands
+        were done on the other layer."""
+        if self._study is None or self._stack is None:
+            return
+        self._reader = reader
+        self._stack.clear()
+        self._stack.study = self._edited_study(self._study, reader)
+        self._emit(Event(Topic.STACK_CHANGED))
+        self._emit(Event(Topic.READER_CHANGED, self._current_id))
+
+    def set_blind_first(self, on: bool) -> None:
+        """Make the study blind-first (the reviewer reads it as a reader) or not (the consensus
+        is edited). Raises ``StudyError`` when the study cannot keep it (read-only, too old)."""
+        if self._study is None:
+            return
+        self._study.set_blind_first(on)
+        self.set_reader(self.reviewer if on else None)
 
     # ------------------------------------------------------------------ events
     def subscribe(self, callback: Callback, topics: Iterable[Topic] | None = None) -> Callable[[], None]:
@@ -152,12 +218,14 @@ class ReviewSession:
         study = Study.open(path, take_over=take_over)
         self.close()
         self._study = study
-        self._stack = CommandStack(study, user=self.reviewer)
+        self._reader = self._reader_on_open(study)
+        self._stack = CommandStack(self._edited_study(study, self._reader), user=self.reviewer)
         self._stack.listeners.append(self._on_command)
         self._emit(Event(Topic.STUDY_OPENED))
         ids = study.image_ids()
         if ids:
-            self.show_image(next((i for i in ids if study.image_info(i).status == "unreviewed"), ids[0]))
+            todo = self._unreviewed(ids)
+            self.show_image(next((i for i in ids if i in todo), ids[0]))
         return study
 
     def close(self) -> None:
@@ -167,7 +235,7 @@ class ReviewSession:
         if study is None:
             return
         self._end_view()
-        self._study, self._stack, self._current_id = None, None, None
+        self._study, self._stack, self._current_id, self._reader = None, None, None, None
         self._held.clear()
         try:
             self._emit(Event(Topic.STUDY_CLOSED))
@@ -213,11 +281,21 @@ class ReviewSession:
             return None
         ids = self._ids() or study.image_ids()
         start = ids.index(self._current_id) + 1 if self._current_id in ids else 0
+        todo = self._unreviewed(ids)
         for image_id in ids[start:] + ids[:start]:
-            if image_id != self._current_id and study.image_info(image_id).status == "unreviewed":
+            if image_id != self._current_id and image_id in todo:
                 self.show_image(image_id)
                 return image_id
         return None
+
+    def _unreviewed(self, ids: Sequence[str]) -> set[str]:
+        """Of ``ids``, those still to review: unreviewed consensus, or in reader mode those whose
+        blind reading the reader has not accepted (one query)."""
+        study = self._study
+        if self._reader is None:
+            return {i for i in ids if study.image_info(i).status == "unreviewed"}
+        blind = study.readings("blind", ids)
+        return {i for i in ids if (r := blind.get(i, {}).get(self._reader)) is None or r.status != "accepted"}
 
     # ------------------------------------------------------------------ editing
     def push(self, command: Command) -> bool:
@@ -229,7 +307,15 @@ class ReviewSession:
             why = self._study.read_only_reason or "read-only"
             self._emit(Event(Topic.EDIT_REFUSED, command.image_id, message=f"Not saved: this study is {why}"))
             return False
-        return self._run(command.image_id, self._stack.push, command) is not _FAILED
+        hidden = self.model_hidden(command.image_id)
+        if self._run(command.image_id, self._stack.push, command) is _FAILED:
+            return False
+        if hidden and not self.model_hidden(command.image_id):
+            # The blind reading is accepted and final: no undo may reopen it.
+            self._stack.forget(command.image_id)
+            self._emit(Event(Topic.STACK_CHANGED))
+            self._emit(Event(Topic.MODEL_REVEALED, command.image_id))
+        return True
 
     def undo(self) -> Command | None:
         """Undo the last command; None when there is none or the store could not write it

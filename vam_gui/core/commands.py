@@ -267,6 +267,18 @@ class CommandStack:
     def set_clean(self) -> None:
         self._clean_index = len(self._done)
 
+    def forget(self, image_id: str) -> int:
+        """Drop every command of ``image_id`` from undo and redo (a reader's accepted blind
+        reading: no undo may reopen it); the others stay, each writes only its own image.
+        How many were dropped."""
+        before = len(self._done) + len(self._undone)
+        done = [c for c in self._done if c.image_id != image_id]
+        if len(done) != len(self._done):
+            self._clean_index = -1
+        self._done = done
+        self._undone = [c for c in self._undone if c.image_id != image_id]
+        return before - len(self._done) - len(self._undone)
+
     def clear(self) -> None:
         self._done.clear()
         self._undone.clear()
@@ -281,10 +293,10 @@ class CommandStack:
 # The few-gesture commands (built on Command above) live in vam_gui.core.gestures; they are
 # importable from here too. Loaded on first use: gestures imports this module, so an import at
 # the top or the bottom of this one would be circular whichever module is imported first.
-_GESTURES = ("FitTemplate", "MoveColumn", "MoveVertebra", "PredictHere", "ReplacePoints")
+_GESTURES = ("FitTemplate", "MoveColumn", "MoveVertebra", "PredictHere", "ReplacePoints", "SetPoints")
 
 if TYPE_CHECKING:
-    from vam_gui.core.gestures import FitTemplate, MoveColumn, MoveVertebra, PredictHere, ReplacePoints
+    from vam_gui.core.gestures import FitTemplate, MoveColumn, MoveVertebra, PredictHere, ReplacePoints, SetPoints
 
 
 def __getattr__(name: str) -> Any:
@@ -296,4 +308,4 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = ["AcceptPrediction", "Command", "CommandStack", "FitTemplate", "MoveColumn", "MovePoint", "MoveVertebra",
-           "PredictHere", "ReplacePoints", "SetStatus", "SetVisible", "ShiftLevels", "default_user"]
+           "PredictHere", "ReplacePoints", "SetPoints", "SetStatus", "SetVisible", "ShiftLevels", "default_user"]

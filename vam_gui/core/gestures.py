@@ -168,3 +168,66 @@ class PredictHere(ReplacePoints):
     replace every point not in ``keep`` (the reviewer's own, which stay exactly)."""
 
     kind = "predict here"
+
+
+class SetPoints(Command):
+    """Write the given points as they are (adjudication: a reader's points, or their mean, taken
+    into the consensus), one undo step whatever their number; ``label`` says what was taken."""
+
+    kind = "set points"
+
+    def __init__(self, image_id: str, points: dict[int, PointState], label: str) -> None:
+        super().__init__(image_id)
+        if not points:
+            raise ValueError("no points to set")
+        # Copies: commands hold values.
+        self.points = {int(i): PointState(float(p.x), float(p.y), bool(p.visible), str(p.source))
+                       for i, p in points.items()}
+        self._label = label
+
+    @property
+    def label(self) -> str:
+        return self._label
+
+    def _prepare(self, study: StudyStore, user: str) -> _Edit:
+        k = study.schema.k
+        bad = [i for i in self.points if not 0 <= i < k]
+        if bad:
+            raise ValueError(f"{self._label}: no point {bad[0]} in a schema of {k}")
+        return dict(self.points), self._started(study, user)
+
+
+_UNSET = PointState(float("nan"), float("nan"), False, "")
+
+
+def taken_points(xy: np.ndarray, visible: np.ndarray, indices: Iterable[int] | None = None,
+                 source: str = "moved") -> dict[int, PointState]:
+    """One annotation's points (``indices``: only those) as the consensus takes them: source
+    ``source`` where the point has a position, unset where it has none."""
+    xy, visible = np.asarray(xy, dtype=np.float64), np.asarray(visible, dtype=bool)
+    out: dict[int, PointState] = {}
+    for i in range(len(xy)) if indices is None else indices:
+        x, y = xy[i]
+        out[int(i)] = (PointState(float(x), float(y), bool(visible[i]), source)
+                       if np.isfinite(x) and np.isfinite(y) else _UNSET)
+    return out
+
+
+def mean_points(xys: list[np.ndarray], visibles: list[np.ndarray], source: str = "moved") -> dict[int, PointState]:
+    """The mean of several readers' points, per keypoint: over the readers who saw it (visible),
+    else over those who placed it and marked it missing (kept missing); unset where none placed it."""
+    if not xys:
+        raise ValueError("no readings to average")
+    xy = np.stack([np.asarray(a, dtype=np.float64) for a in xys])  # [R, K, 2]
+    vis = np.stack([np.asarray(v, dtype=bool) for v in visibles])  # [R, K]
+    placed = np.isfinite(xy).all(axis=2)
+    out: dict[int, PointState] = {}
+    for i in range(xy.shape[1]):
+        seen = placed[:, i] & vis[:, i]
+        use = seen if seen.any() else placed[:, i]
+        if not use.any():
+            out[i] = _UNSET
+            continue
+        x, y = xy[use, i].mean(axis=0)
+        out[i] = PointState(float(x), float(y), bool(seen.any()), source)
+    return out

@@ -46,7 +46,7 @@ def load_radiograph(
     limits = ImageLimits.resolve(max_side=max_side, max_pixels=max_pixels)
     try:
         head = read_head(path, 132)
-        rg = _load_dicom(path, limits) if _is_dicom(path, head) else load_raster(path, limits)
+        rg = _load_dicom(path, limits) if is_dicom(path, head) else load_raster(path, limits)
         limits.check(path, rg.height, rg.width)
         return rg
     except RadiographError:
@@ -61,7 +61,7 @@ def _load_dicom(path: Path, limits: ImageLimits) -> Radiograph:
     return read_dicom(path, max_side=limits.max_side, max_pixels=limits.max_pixels)
 
 
-def _is_dicom(path: Path, head: bytes) -> bool:
+def is_dicom(path: Path, head: bytes) -> bool:
     """DICOM by content; the suffix counts only when the content is no raster image."""
     if head[128:132] == b"DICM" or head[:4] == b"DICM" or looks_like_raw_dicom(head):
         return True

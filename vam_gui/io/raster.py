@@ -72,6 +72,16 @@ def load_raster(path: Path, limits: ImageLimits) -> Radiograph:
     )
 
 
+def raster_facts(path: Path, limits: ImageLimits) -> tuple[str, int, int, str]:
+    """(format, width, height, sha256 of the bytes) of a raster file from its header, without
+    decoding the pixels: the checks ``load_raster`` makes before decoding (a raster format,
+    complete, a readable header, within the limits), for adding files to a study."""
+    data = read_bytes(path)
+    header = read_header(path, data)
+    _check_before_decoding(path, header, limits)
+    return header.format, header.width, header.height, hashlib.sha256(data).hexdigest()
+
+
 def _check_before_decoding(path: Path, header: RasterHeader, limits: ImageLimits) -> None:
     limits.check(path, header.height, header.width)
     decoder_limit = _cv2_max_pixels()

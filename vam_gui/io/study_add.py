@@ -1,5 +1,9 @@
-"""Reading the files an ``add_images`` adds: each one decoded (a file that is no readable
-radiograph is skipped, not added) and hashed, in a pool of worker threads.
+"""Reading the files an ``add_images`` adds, in a pool of worker threads: a raster file
+(PNG, JPEG, TIFF, BMP) by its header and its bytes' hash — the format, completeness (PNG chunks
+up to IEND, JPEG's last EOI after its last scan) and size checks ``load_raster`` makes before
+decoding — and a DICOM file read as when it is shown. A file that fails them is skipped, not
+added; pixel data that is complete but cannot be decoded is said when the image is first shown
+(as for a file damaged after it was added).
 
 The decoders (OpenCV, zlib, hashlib) release the GIL, so on a machine with several cores the
 files are read side by side while the study writes the ones read before; only the facts a
@@ -57,6 +61,9 @@ def probe_file(file: Path, folder: Path, max_pixels: int,
     """The facts of a readable image, or why it is skipped (a str)."""
     from vam_gui.io.radiograph import RadiographError, load_radiograph
 
+    raster = _raster_probe(file, folder, max_pixels, real_folder)
+    if raster is not None:
+        return raster
     try:
         rad = load_radiograph(file, max_pixels=max_pixels)
         # a raster reader hashed the bytes it decoded; a DICOM file is hashed here
@@ -72,6 +79,28 @@ def probe_file(file: Path, folder: Path, max_pixels: int,
         dicom = read_identity(file)  # the header again, without the pixels: kept apart from them
     return Probe(file, rad.image_id, relative_path(file, folder, real_folder), digest, int(rad.pixels.shape[1]),
                  int(rad.pixels.shape[0]), rad.spacing, rad.spacing_is_detector, dicom)
+
+
+def _raster_probe(file: Path, folder: Path, max_pixels: int,
+                  real_folder: Callable[[str], str]) -> Probe | str | None:
+    """A PNG/JPEG/TIFF/BMP file's facts from its header and bytes, without decoding its pixels
+    (that is what made adding ten thousand files slow); None for a file that is not a raster
+    image by content (DICOM, or nothing we read: ``load_radiograph`` says which)."""
+    from vam_gui.io.image_file import read_head
+    from vam_gui.io.image_limits import ImageLimits
+    from vam_gui.io.radiograph import RadiographError, is_dicom
+    from vam_gui.io.raster import raster_facts
+    from vam_gui.io.raster_header import sniff_format
+
+    try:
+        head = read_head(file, 132)
+        if is_dicom(file, head) or sniff_format(head) is None:
+            return None
+        _fmt, width, height, digest = raster_facts(file, ImageLimits.resolve(max_pixels=max_pixels))
+    except RadiographError as exc:
+        return exc.reason
+    return Probe(file, "sha256:" + digest[:32], relative_path(file, folder, real_folder), digest, width, height,
+                 None, False)
 
 
 def worker_count(files: int) -> int:

@@ -37,9 +37,9 @@ class ImageCopies:
 def is_dicom_file(path: Path) -> bool:
     """The reader's own rule (vam_gui.io.radiograph), so a copy is of the kind the study read."""
     from vam_gui.io.image_file import read_head
-    from vam_gui.io.radiograph import _is_dicom
+    from vam_gui.io.radiograph import is_dicom
 
-    return _is_dicom(path, read_head(path, 132))
+    return is_dicom(path, read_head(path, 132))
 
 
 def guessed_name(namer: Namer, info: ImageInfo) -> str:

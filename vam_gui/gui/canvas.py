@@ -16,6 +16,7 @@ from vam_gui.core.letterbox import Letterbox
 from vam_gui.core.radiograph import Radiograph, Window
 from vam_gui.core.schema import Schema
 from vam_gui.gui.keypoints import KeypointLayer
+from vam_gui.gui.overlays import PredictionGhosts
 
 
 # Window presets: name -> function of the radiograph giving (lower, upper).
@@ -106,6 +107,7 @@ class Canvas(pg.GraphicsLayoutWidget):
         self._heatmaps: np.ndarray | None = None
         self._heat_channel: int | None = None
         self.layer = KeypointLayer(self.view, schema)
+        self.ghosts = PredictionGhosts(self.view)  # the prediction beside a reader's points
         self.view.pick = self._pick
         self.view.window_dragged.connect(self._on_window_drag)
         self.scene().sigMouseMoved.connect(self._on_mouse_moved)
@@ -136,6 +138,7 @@ class Canvas(pg.GraphicsLayoutWidget):
             self.image_item.clear()
             self.set_heatmaps(None)
             self.layer.clear()
+            self.ghosts.clear()
             return
         self.window = (rad.window.lower, rad.window.upper)
         self.image_item.setImage(rad.pixels, autoLevels=False, levels=self.window)

@@ -18,7 +18,7 @@ from vam_gui.core.settings import Settings
 from vam_gui.session import Event, ReviewSession, Topic
 
 TOPICS = (Topic.IMAGE_CHANGED, Topic.POINTS_CHANGED, Topic.PREDICTION_STORED, Topic.EDIT_REFUSED,
-          Topic.WRITE_FAILED)
+          Topic.WRITE_FAILED, Topic.READER_CHANGED, Topic.MODEL_REVEALED)
 
 
 def point_confidence(ann: Annotation, prediction: Any) -> np.ndarray | None:
@@ -58,7 +58,8 @@ class CurrentImage(QObject):
         self.shown: Shown | None = None
         self._handlers = {Topic.IMAGE_CHANGED: self._image_changed, Topic.POINTS_CHANGED: self._points_changed,
                           Topic.PREDICTION_STORED: self._prediction_stored, Topic.EDIT_REFUSED: self._edit_refused,
-                          Topic.WRITE_FAILED: self._write_failed}
+                          Topic.WRITE_FAILED: self._write_failed, Topic.READER_CHANGED: self._prediction_stored,
+                          Topic.MODEL_REVEALED: self._prediction_stored}
         session.subscribe(self._on_event, TOPICS)
 
     @property
@@ -81,6 +82,7 @@ class CurrentImage(QObject):
         self.shown = None
         w.canvas.layer.set_data(None)
         w.canvas.set_heatmaps(None)
+        w.canvas.ghosts.clear()
         w.keypoints.show_annotation(None, None, None, self.settings.confidence_threshold)
         w.statusBar().showMessage(f"Cannot read this image's labels: {exc}", 0)
         warn(w, "Damaged study row", f"{exc}\n\nThe other images of the study can still be reviewed; "
@@ -147,23 +149,24 @@ class CurrentImage(QObject):
     def refresh(self, *, heatmaps: bool = True, keep_prediction: bool = False) -> None:
         """Read the shown image from the store and repaint it whole: points, table, measurements
         and (``heatmaps``) the overlay. ``keep_prediction``: the prediction and heatmap peaks
-        kept from before are still current (only points and image info are read again)."""
+        kept from before are still current (only points and image info are read again).
+
+        In reader mode the points are the reader's reading (``session.edited``); while the model
+        is hidden (blind-first, not yet accepted) no prediction, heatmap or confidence is read
+        or drawn, and once it is shown the prediction is drawn beside the reader's points."""
         study, image_id, w = self.session.study, self.session.current_id, self.window
         if study is None or image_id is None:
             self.shown = None
             return
         old = self.shown
-        ann = study.annotation(image_id)
+        hidden = self.session.model_hidden(image_id)
+        ann = self.session.edited.annotation(image_id)
         info = study.image_info(image_id)
-        held = self.session.held_prediction(image_id)
+        held = None if hidden else self.session.held_prediction(image_id)
         if keep_prediction and old is not None and old.image_id == image_id:
             pred, peaks = old.prediction, old.peaks
         else:
-            from vam_gui.io.review import peaks_of
-
-            pred = held if held is not None else study.prediction(image_id)
-            maps = held.heatmaps if held is not None else (study.heatmaps(image_id) if pred is not None else None)
-            peaks = peaks_of(maps, pred, study.schema.k)
+            pred, maps, peaks = self._model(image_id, held, hidden)
             if heatmaps:
                 w.canvas.set_heatmaps(maps, pred.letterbox if pred is not None else None)
         if held is not None and ann.is_empty():  # shown as the prediction would have seeded it
@@ -174,14 +177,27 @@ class CurrentImage(QObject):
         conf = point_confidence(ann, pred)
         with w.canvas.layer.batch():
             w.canvas.layer.set_data(ann if not ann.is_empty() else None, conf)
+            w.canvas.ghosts.show(pred if self.session.reader is not None else None, study.schema,
+                                 self.settings.confidence_threshold)
             w.keypoints.show_annotation(ann, conf, info.spacing, self.settings.confidence_threshold)
             self._review()
+
+    def _model(self, image_id: str, held, hidden: bool) -> tuple[Any, Any, Any]:
+        """(prediction, heatmaps, heatmap peaks) of the image; none while the model is hidden."""
+        from vam_gui.io.review import peaks_of
+
+        if hidden:
+            return None, None, None
+        study = self.session.study
+        pred = held if held is not None else study.prediction(image_id)
+        maps = held.heatmaps if held is not None else (study.heatmaps(image_id) if pred is not None else None)
+        return pred, maps, peaks_of(maps, pred, study.schema.k)
 
     def _repaint_points(self, indices: tuple[int, ...]) -> None:
         """An edit wrote keypoints ``indices``: read the points (one query), then restyle those
         markers and table rows, and recompute the measurements and checks in memory."""
         shown, w = self.shown, self.window
-        ann = self.session.study.annotation(shown.image_id)
+        ann = self.session.edited.annotation(shown.image_id)
         shown.annotation = ann
         conf = point_confidence(ann, shown.prediction)
         with w.canvas.layer.batch():  # the moved marker and any the checks now flag: each restyled once

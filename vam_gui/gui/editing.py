@@ -75,13 +75,15 @@ class Editor(QObject):
         if i is None:
             self._say("Select a point first")
             return
-        visible = bool(self.session.study.annotation(self.session.current_id).visible[i])
+        visible = bool(self.session.edited.annotation(self.session.current_id).visible[i])
         self._edit_current(lambda image_id: SetVisible(image_id, i, not visible))
 
     def accept_prediction(self) -> None:
         from vam_gui.core.commands import AcceptPrediction
+        from vam_gui.gui.reading import refuse_if_hidden
 
-        self._edit_current(AcceptPrediction)
+        if not refuse_if_hidden(self.window, self.session, "accepting the prediction"):
+            self._edit_current(AcceptPrediction)
 
     def shift_levels(self, delta: int) -> None:
         from vam_gui.core.commands import ShiftLevels
@@ -94,9 +96,12 @@ class Editor(QObject):
             self._say("No unreviewed image left", 5000)
 
     def accept_and_next(self) -> None:
+        """Accepting a blind reading stays on the image: the model is shown there now (reader
+        mode, gui/reading.py); any other acceptance goes on to the next unreviewed image."""
         from vam_gui.core.commands import SetStatus
 
-        if self._edit_current(lambda image_id: SetStatus(image_id, "accepted")):
+        revealing = self.session.model_hidden()
+        if self._edit_current(lambda image_id: SetStatus(image_id, "accepted")) and not revealing:
             self.next_unreviewed()
 
     def flag_image(self) -> None:

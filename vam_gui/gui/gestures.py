@@ -121,6 +121,7 @@ class Gestures(QObject):
 
     def predict_in_region(self) -> None:
         from vam_gui.gui.gesture_modes import RegionMode
+        from vam_gui.gui.reading import refuse_if_hidden
 
-        if self._can_edit():
+        if not refuse_if_hidden(self.window, self.session, "Predict in region") and self._can_edit():
             self.enter_mode(RegionMode(self))

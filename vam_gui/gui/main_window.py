@@ -23,6 +23,7 @@ from vam_gui.gui.editing import Editor
 from vam_gui.gui.gestures import Gestures
 from vam_gui.gui.messages import warn
 from vam_gui.gui.model_controls import ModelControls
+from vam_gui.gui.reading import ReadingControls
 from vam_gui.gui.workers import Workers
 from vam_gui.session import Event, ReviewSession, Topic
 
@@ -193,6 +194,7 @@ class MainWindow(QMainWindow):
                      "Shift+U", tip="The unaccepted image with the lowest confidence")
         r.addSeparator()
         self._action(r, "Correction &report…", lambda: self.canvas and self.review.show_report())
+        self.reading = ReadingControls(self, session, r, self._action)  # blind-first reading, adjudication
 
         v = m.addMenu("&View")
         self.heat_action = self._action(v, "&Heatmap overlay", None, "H", "heatmap", checkable=True)

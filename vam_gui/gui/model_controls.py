@@ -110,12 +110,16 @@ class ModelControls(QObject):
 
     # ------------------------------------------------------------------ prediction
     def predict_current(self) -> None:
-        if self.session.current_id is not None:
+        from vam_gui.gui.reading import refuse_if_hidden
+
+        if self.session.current_id is not None and not refuse_if_hidden(self.window, self.session, "Predict"):
             self.predict([self.session.current_id])
 
     def predict_unreviewed(self) -> None:
+        from vam_gui.gui.reading import refuse_if_blind
+
         study = self.session.study
-        if study is not None:
+        if study is not None and not refuse_if_blind(self.window, self.session, "Predict all unreviewed"):
             self.predict([i.image_id for i in study.list_images() if i.status == "unreviewed"])
 
     def predict(self, image_ids: list[str]) -> None:

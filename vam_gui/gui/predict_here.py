@@ -52,6 +52,10 @@ class GuidedPrediction(QObject):
         inference = self.window.inference
         if study is None or image_id is None:
             return
+        from vam_gui.gui.reading import refuse_if_hidden
+
+        if refuse_if_hidden(self.window, self.session, "Predict here"):
+            return
         if study.read_only:
             self._say("Predict here writes points: this study is read-only")
             return
@@ -80,7 +84,7 @@ class GuidedPrediction(QObject):
         if canvas is None or canvas.radiograph is None:
             self._say("The image cannot be shown: nothing to predict on")
             return
-        annotation = study.annotation(image_id)
+        annotation = self.session.edited.annotation(image_id)
         self._asked = (image_id, annotation, region)
         self.window.statusBar().showMessage("Predicting here…", 0)
         job = self.window.workers.submit(
@@ -102,7 +106,8 @@ class GuidedPrediction(QObject):
         if why is not None:
             self._say(f"Predict here: {why}")
             return
-        if study is None or image_id != self.session.current_id or not study.annotation(image_id).equals(annotation):
+        current = image_id == self.session.current_id
+        if study is None or not current or not self.session.edited.annotation(image_id).equals(annotation):
             self._say("Predict here dropped: the points changed while it ran — ask again")
             return
         keep = reviewer_points(study, image_id)

@@ -110,8 +110,10 @@ class ReviewTools(QObject):
 
     def next_most_uncertain(self) -> None:
         """The unaccepted image with the lowest worst confidence (then the most flags)."""
+        from vam_gui.gui.reading import refuse_if_blind
+
         w, study, shown = self.window, self.session.study, self.session.current_id
-        if study is None:
+        if study is None or refuse_if_blind(w, self.session, "Next most uncertain image"):
             return
         flags = w.worklist.model.flag_counts
         candidates = [i for i in study.list_images()
@@ -124,9 +126,10 @@ class ReviewTools(QObject):
 
     # ------------------------------------------------------------------ report
     def show_report(self) -> None:
+        from vam_gui.gui.reading import refuse_if_blind
         from vam_gui.io.review import study_report
 
-        if self.session.study is None:
+        if self.session.study is None or refuse_if_blind(self.window, self.session, "The correction report"):
             return
         report = study_report(self.session.study, reviewer=self.session.reviewer)
         ReportDialog(report, self.window).exec()

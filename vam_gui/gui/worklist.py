@@ -278,6 +278,17 @@ class WorklistPanel(QWidget):
         for col in range(FIRST_DICOM, GROUP_COLUMN):
             self.table.setColumnHidden(col, not (shown and self.model.has_dicom()))
 
+    def set_model_columns(self, shown: bool) -> None:
+        """Show or hide what comes from the model (confidence, spread, flags) and its sorts (a
+        reader reading blind sees none of it)."""
+        for col in (2, 3, 4):
+            self.table.setColumnHidden(col, not shown)
+        items = self.sort_box.model()
+        for i in (2, 3, 4):
+            items.item(i).setEnabled(shown)
+        if not shown and self.sort_box.currentIndex() in (2, 3, 4):
+            self.sort_box.setCurrentIndex(0)
+
     def set_hide_identifiers(self, hide: bool) -> None:
         self.model.set_privacy(self.model.study_uid, hide)
         self.hide_identifiers_changed.emit(hide)

@@ -159,7 +159,8 @@ class ReviewSession:
             return False
         return self._study.reading_phase(image_id, self._reader) == "blind"
 
-    def _reader_on_open(self, study: Study) -> str | None:
+    def default_reader(self, study: Study) -> str | None:
+        """The reader a study opens with: the reviewer on a blind-first study, else None."""
         return self.reviewer if study.has_readers and study.blind_first else None
 
     def _edited_study(self, study: Study, reader: str | None) -> object:
@@ -218,7 +219,7 @@ class ReviewSession:
         study = Study.open(path, take_over=take_over)
         self.close()
         self._study = study
-        self._reader = self._reader_on_open(study)
+        self._reader = self.default_reader(study)
         self._stack = CommandStack(self._edited_study(study, self._reader), user=self.reviewer)
         self._stack.listeners.append(self._on_command)
         self._emit(Event(Topic.STUDY_OPENED))

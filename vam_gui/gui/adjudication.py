@@ -32,8 +32,9 @@ class Adjudication(QObject):
         self.readings: dict = {}  # reader -> Reading (latest, accepted) of the shown image, while adjudicating
         self.marks = None  # gui/overlays.ReaderMarks, on first use
         self.bar: QToolBar | None = None
+        # Not on edits of the consensus (no query per drag): readers' acceptances come as MODEL_REVEALED.
         session.subscribe(self._on_event, (Topic.STUDY_OPENED, Topic.STUDY_CLOSED, Topic.IMAGE_CHANGED,
-                                           Topic.STATUS_CHANGED, Topic.MODEL_REVEALED))
+                                           Topic.MODEL_REVEALED))
         self._update_action()
 
     def _say(self, message: str, ms: int = 8000) -> None:
@@ -73,7 +74,7 @@ class Adjudication(QObject):
         if session.study is None or image_id is None:
             self._update_action()
             return
-        if session.model_hidden():
+        if session.model_hidden() and session.reviewer in session.study.readers():
             self._say("Adjudication shows the readers and the model: mark your own blind reading of this image "
                       "accepted (A) first")
             self._update_action()

@@ -28,7 +28,7 @@ class PredictionGhosts:
     its confidence is under the threshold), under the editable markers."""
 
     def __init__(self, view: pg.ViewBox) -> None:
-        self.item = pg.ScatterPlotItem(size=9, pxMode=True)
+        self.item = pg.ScatterPlotItem(size=15, pxMode=True)  # rings round the reader's markers (11 px)
         self.item.setZValue(18)
         self.item.setAcceptedMouseButtons(pg.QtCore.Qt.MouseButton.NoButton)
         view.addItem(self.item)
@@ -42,7 +42,7 @@ class PredictionGhosts:
         conf = np.asarray(prediction.confidence, dtype=float)
         ok = np.isfinite(xy).all(axis=1)
         spots = [{"pos": (x + 0.5, y + 0.5), "symbol": "d" if conf[i] < threshold else "o",
-                  "pen": pg.mkPen(vertebra_colour(schema.vertebra[i]), width=1.5), "brush": pg.mkBrush(None)}
+                  "pen": pg.mkPen(vertebra_colour(schema.vertebra[i]), width=2), "brush": pg.mkBrush(None)}
                  for i, (x, y) in enumerate(xy) if ok[i]]
         self.item.setData(spots)
         self.xy = xy[ok].copy()
@@ -63,6 +63,8 @@ class ReaderMarks:
         self.legend.setParentItem(view)
         self.legend.setZValue(40)
         self.legend.setVisible(False)
+        # The legend's sample of the editable layer (a filled square: a placed or moved point); not drawn.
+        self._consensus = pg.ScatterPlotItem(symbol="s", size=10, pen=pg.mkPen("w"), brush=pg.mkBrush("#9e9e9e"))
 
     def show(self, readings: dict[str, tuple[np.ndarray, np.ndarray, str]]) -> None:
         """``readings``: reader -> (xy [K, 2], visible [K], what the legend adds, e.g. the phase)."""
@@ -77,6 +79,8 @@ class ReaderMarks:
             self.view.addItem(item)
             self.items[reader] = item
             self.legend.addItem(item, f"{reader}{f' ({note})' if note else ''}")
+        if readings:
+            self.legend.addItem(self._consensus, "consensus (editable)")
         self.legend.setVisible(bool(readings))
 
     def clear(self) -> None:

@@ -72,7 +72,7 @@ class ReadingControls(QObject):
         super().__init__(window)
         self.window = window
         self.session = session
-        self.banner = ReadingBanner(window)
+        self._banner: ReadingBanner | None = None  # made when first needed: on its own line, below the toolbar
         menu.addSeparator()
         self.blind_action = action(menu, "&Blind-first reading", self.toggle_blind_first, checkable=True,
                                    tip="Read as yourself: the model and other readers stay hidden on each "
@@ -92,6 +92,12 @@ class ReadingControls(QObject):
                 "Blind reading accepted and kept (its edits can no longer be undone); the model is shown. "
                 "Edits now go to your revised reading; A again goes on.", 12000)
 
+    @property
+    def banner(self) -> ReadingBanner:
+        if self._banner is None:
+            self._banner = ReadingBanner(self.window)
+        return self._banner
+
     # ------------------------------------------------------------------ state
     def update(self) -> None:
         """Banner, Blind-first action, heatmap controls and worklist columns as the session is."""
@@ -110,8 +116,8 @@ class ReadingControls(QObject):
                             "this image (A)." if hidden else
                             f"<b>Reading as {session.reader}</b>: blind reading accepted and kept; the "
                             "model's prediction (hollow rings) is shown, your edits go to your revised reading.")
-        else:
-            self.banner.say(None)
+        elif self._banner is not None:
+            self._banner.say(None)
 
     def _set_heatmap_controls(self, enabled: bool) -> None:
         w = self.window

@@ -153,3 +153,25 @@ def test_adjudication_takes_a_readers_points_and_the_mean_as_one_undo_each(qtbot
 
     adj.action.trigger()  # leave
     assert not adj.active and not adj.marks.items and not _carries(_drawn(win), alice)
+
+
+def test_review_blind_first_turns_reading_on_and_asks_before_turning_it_off(qtbot, window, monkeypatch):
+    import vam_gui.gui.reading as reading
+
+    win = window
+    study, act = win.session.study, win.reading.blind_action
+    assert act.isEnabled() and not act.isChecked() and win.session.reader is None
+    act.trigger()
+    assert study.blind_first and win.session.reader == "tester" and win.session.model_hidden()
+    assert win.reading.banner.isVisible() and not win.heat_action.isEnabled()
+    win.model_controls.predict_current()
+    assert win.statusBar().currentMessage().startswith("Reading blind: Predict would show the model")
+    _read(study, study.image_ids()[2], "bob", _points(study.schema.k, 0.0))
+    monkeypatch.setattr(reading, "confirm", lambda *args, **kwargs: False)
+    act.trigger()
+    assert study.blind_first and act.isChecked() and win.session.reader == "tester", "kept on when not confirmed"
+    monkeypatch.setattr(reading, "confirm", lambda *args, **kwargs: True)
+    act.trigger()
+    assert not study.blind_first and not act.isChecked() and win.session.reader is None
+    assert not win.reading.banner.isVisible() and win.heat_action.isEnabled()
+    assert not any(win.worklist.table.isColumnHidden(c) for c in (2, 3, 4))

@@ -33,6 +33,7 @@ from vam_gui.io.labels_file import (
     LabelEntry,
     NotLabelsFileError,
     labels_document,
+    labels_json,
     read_labels_file,
 )
 
@@ -136,7 +137,9 @@ def test_export_bytes(tmp_path, frozen_clock):
         export_study(study, "json", tmp_path / "out", ExportOptions(all_images=True, include_flagged=True))
         expected = _expected_export(study)
     data = (tmp_path / "out" / JSON_FILE).read_bytes()
-    assert data == (json.dumps(expected, indent=1, allow_nan=False) + "\n").encode("utf-8")
+    assert json.loads(data) == expected and list(json.loads(data)) == list(expected), "same keys, same order"
+    assert data == labels_json(expected)
+    _one_image_per_line(data, expected)
     # what the expected document covers: a prediction, points never set, a flagged image
     assert data.count(b'"confidence": 0.') >= 10 and b'"x": null' in data and b'"flagged"' in data
 
@@ -158,7 +161,18 @@ def test_synth_labels_bytes(tmp_path, frozen_clock):
     expected = {"format": "vam-gui-labels", "version": 1, "created": CREATED, "app_version": __version__,
                 "schema": SCHEMA.to_dict(), "images": images}
     data = (tmp_path / "labels.json").read_bytes()
-    assert data == (json.dumps(expected, indent=2, allow_nan=False) + "\n").encode("utf-8")
+    assert json.loads(data) == expected and list(json.loads(data)) == list(expected)
+    assert data == labels_json(expected)
+    _one_image_per_line(data, expected)
+
+
+def _one_image_per_line(data: bytes, doc: dict) -> None:
+    """The layout: a line per top-level key and per image, each image line compact JSON."""
+    lines = data.decode("utf-8").splitlines()
+    assert lines[0] == "{" and lines[-1] == "}"
+    image_lines = [json.loads(line.strip().rstrip(",")) for line in lines if line.startswith("  {")]
+    assert image_lines == doc["images"]
+    assert len(lines) == 2 + (len(doc) - 1) + (2 + len(doc["images"]))
 
 
 # --------------------------------------------------------------------------- hostile files

@@ -106,8 +106,14 @@ def wrap_deg(angle: float) -> float:
 
 
 def _dist(a: np.ndarray, b: np.ndarray) -> float | None:
-    d = float(np.hypot(*(np.asarray(a) - np.asarray(b))))
+    d = float(np.hypot(float(a[0]) - float(b[0]), float(a[1]) - float(b[1])))
     return d if math.isfinite(d) else None
+
+
+def _mid(c: np.ndarray, i: int, j: int) -> np.ndarray:
+    """The middle of corners i and j (what ``c[[i, j]].mean(axis=0)`` gives, at a tenth of its cost)."""
+    mid: np.ndarray = (c[i] + c[j]) / 2
+    return mid
 
 
 def _tilt(frm: np.ndarray, to: np.ndarray, mirror: float) -> float | None:
@@ -218,8 +224,8 @@ class _View:
 
     def midline_tilt(self, corners: np.ndarray) -> float | None:
         mid_line = (_EDGE_B, _EDGE_A) if self.lateral else (_EDGE_A, _EDGE_B)
-        frm = corners[list(mid_line[0])].mean(axis=0)
-        to = corners[list(mid_line[1])].mean(axis=0)
+        frm = _mid(corners, *mid_line[0])
+        to = _mid(corners, *mid_line[1])
         return _tilt(frm, to, self.mirror) if self.angles_ok and complete(corners) else None
 
 
@@ -227,7 +233,7 @@ def _vertebra(name: str, c: np.ndarray, view: _View) -> VertebraMeasurement:
     """Heights, ratios, height loss and grade, endplate and mid-line tilts of one [4, 2] vertebra."""
     ha = _dist(c[_EDGE_A[0]], c[_EDGE_A[1]])
     hb = _dist(c[_EDGE_B[0]], c[_EDGE_B[1]])
-    hm = _dist(c[[0, 1]].mean(axis=0), c[[2, 3]].mean(axis=0))
+    hm = _dist(_mid(c, 0, 1), _mid(c, 2, 3))
     names = view.names
     heights = dict(zip(names, (ha, hm, hb)))
     if view.lateral:
@@ -258,7 +264,7 @@ def _discs(schema: Schema, table: np.ndarray, has_all: list[bool], vertebrae: li
             continue
         up_name, lo_name = schema.vertebrae[v], schema.vertebrae[v + 1]
         heights = dict(zip(view.names, (_dist(up[2], lo[0]),
-                                        _dist(up[[2, 3]].mean(axis=0), lo[[0, 1]].mean(axis=0)),
+                                        _dist(_mid(up, 2, 3), _mid(lo, 0, 1)),
                                         _dist(up[3], lo[1]))))
         lo_vm = by_name.get(lo_name)
         out.append(DiscMeasurement(

@@ -14,6 +14,7 @@ x = y = null and read back as NaN (and not visible).
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -157,6 +158,17 @@ def labels_document(schema: Schema, entries: list[LabelEntry], *, origin: Export
         "selection": origin.selection, "content_key_salt": origin.content_key_salt,
         "images": images,
     }
+
+
+def labels_json(doc: dict[str, Any]) -> bytes:
+    """The bytes of a labels file: one top-level key per line and one image per line (compact
+    JSON within a line). Readable and diffable image by image, and written by the C encoder:
+    ``json.dumps(indent=...)`` runs in Python and took four times as long for a large study."""
+    lines = [f" {json.dumps(key)}: {json.dumps(value, allow_nan=False)}"
+             for key, value in doc.items() if key != "images"]
+    images = ",\n".join(f"  {json.dumps(image, allow_nan=False)}" for image in doc.get("images", []))
+    lines.append(' "images": [\n' + images + "\n ]" if images else ' "images": []')
+    return ("{\n" + ",\n".join(lines) + "\n}\n").encode("utf-8")
 
 
 # --------------------------------------------------------------------------- reading

@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from vam_gui.core.atomic import write_bytes_atomic, write_json_atomic
+from vam_gui.core.atomic import write_bytes_atomic
 from vam_gui.core.schema import Schema, load_schema
-from vam_gui.io.labels_file import LabelEntry, labels_document
+from vam_gui.io.labels_file import LabelEntry, labels_document, labels_json
 from vam_gui.synth import Phantom, make_phantom
 
 
@@ -91,7 +91,7 @@ def synthesize(
             info={"source": f"vam-gui synth (seeds {seed}..{seed + n - 1}, difficulty {difficulty})"},
             workers=2).parent)
     if images:
-        written["labels"] = str(write_json_atomic(out / "labels.json", labels_document(sch, entries)))
+        written["labels"] = str(write_bytes_atomic(out / "labels.json", labels_json(labels_document(sch, entries))))
     if study:
         written["study"] = str(_write_study(out, sch, entries))
     return written

@@ -30,13 +30,14 @@ from vam_gui.io.export.common import (
 )
 from vam_gui.io.export.images import write_image_copies
 from vam_gui.io.export.pseudonyms import Namer, content_key
-from vam_gui.io.labels_file import FORMAT, VERSION, ExportOrigin, LabelEntry, keypoints_json, timestamp
+from vam_gui.io.labels_file import FORMAT, VERSION, ExportOrigin, LabelEntry, keypoints_json, labels_json, timestamp
 from vam_gui.io.labels_file import labels_document as build_document
 
 if TYPE_CHECKING:
+    from vam_gui.core.annotation import Annotation
     from vam_gui.core.measure import Measurements
     from vam_gui.core.schema import Schema
-    from vam_gui.io.study import ImageInfo, Study
+    from vam_gui.io.study import ImageInfo, StoredPrediction, Study
 
 JSON_FORMAT = FORMAT  # the layout is vam_gui.io.labels_file's
 JSON_VERSION = VERSION
@@ -66,16 +67,21 @@ class _Row:
 def _rows(study: Study, options: ExportOptions, progress: Progress | None, cancel: Cancel | None,
           namer: Namer) -> Iterator[_Row]:
     infos = select_images(study, options)
+    ids = [info.image_id for info in infos]
+    # one query each for every image's points and predictions (two per image took a fifth of the time)
+    annotations, predictions = study.annotations(ids), study.predictions(ids)
     for n, info in enumerate(infos, 1):
         check_cancel(cancel)
-        ann = study.annotation(info.image_id)
-        pred = study.prediction(info.image_id)
-        yield _Row(info=info, xy=ann.xy, visible=ann.visible, source=[str(s) for s in ann.source],
-                   confidence=None if pred is None else pred.confidence,
-                   model=None if pred is None else pred.model_id,
-                   id=namer.image_id(info.image_id), file=namer.file_name(info.image_id, info.rel_path))
+        yield _row(info, annotations[info.image_id], predictions.get(info.image_id), namer)
         if progress is not None:
             progress(n, len(infos))
+
+
+def _row(info: ImageInfo, ann: Annotation, pred: StoredPrediction | None, namer: Namer) -> _Row:
+    return _Row(info=info, xy=ann.xy, visible=ann.visible, source=[str(s) for s in ann.source],
+                confidence=None if pred is None else pred.confidence,
+                model=None if pred is None else pred.model_id,
+                id=namer.image_id(info.image_id), file=namer.file_name(info.image_id, info.rel_path))
 
 
 def _with_images(fmt: str, study: Study, options: ExportOptions, out: Path, progress: Progress | None,
@@ -149,7 +155,7 @@ def export_json(study: Study, out_dir: str | os.PathLike[str], options: ExportOp
     namer, report = _with_images("json", study, options, out, progress, cancel)
     doc = labels_document(study, options, progress=progress, cancel=cancel, namer=namer)
     check_cancel(cancel)
-    report.files.insert(0, write_json_atomic(out / JSON_FILE, doc, indent=1))
+    report.files.insert(0, write_bytes_atomic(out / JSON_FILE, labels_json(doc)))
     report.images = len(doc["images"])
     return report
 

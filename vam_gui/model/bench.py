@@ -142,7 +142,9 @@ def bench_two_pass(device: torch.device, *, repeats: int = 5) -> dict[str, float
     """The shipped demo model on one full-length phantom film, predicting the lumbar-ap-20
     points (what a lumbar study asks of a whole-column model): one pass on the whole film
     against the two-pass predictor (whole film, then a crop around L1-L5). Same image, same
-    model, the two timed alternately; preprocessing included, as a user pays for it."""
+    model, the two timed alternately; preprocessing included, as a user pays for it. Against
+    them, alternately too, a bare forward of the first pass's input tensor (same size, batch of
+    one, same threads): what the predictor adds to the network."""
     from vam_gui.core.resources import resource_path
     from vam_gui.core.schema import load_schema
     from vam_gui.model.predictor import Predictor
@@ -153,17 +155,23 @@ def bench_two_pass(device: torch.device, *, repeats: int = 5) -> dict[str, float
     lumbar = load_schema("lumbar-ap-20")
     schema = lumbar if lumbar.is_subset_of(single.network_schema) else single.network_schema
     pixels = make_phantom("spine-ap-68", seed=424242).pixels
-    for p in (single, double):  # warm-up
-        p.predict(pixels, schema=schema)
-    times: dict[str, list[float]] = {"one": [], "two": []}
+    from vam_gui.model.preprocess import prepare
+
+    tensor = prepare(pixels, single.config)[0][None]  # the first pass's input: a bare forward of it
+    runs = {"one": lambda: single.predict(pixels, schema=schema), "two": lambda: double.predict(pixels, schema=schema),
+            "forward": lambda: single._forward(tensor)}
+    for run in runs.values():  # warm-up
+        run()
+    times: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(repeats):
-        for name, p in (("one", single), ("two", double)):
-            times[name].append(_median_s(lambda p=p: p.predict(pixels, schema=schema), 1, warmup=0,
-                                         sync=device.type == "cuda"))
-    one, two = statistics.median(times["one"]), statistics.median(times["two"])
+        for name, run in runs.items():
+            times[name].append(_median_s(run, 1, warmup=0, sync=device.type == "cuda"))
+    one, two, fwd = (statistics.median(times[name]) for name in ("one", "two", "forward"))
     h, w = single.config.input_hw
     return {f"predict_ms_one_pass_{h}x{w}": one * 1e3, f"predict_ms_two_pass_{h}x{w}": two * 1e3,
-            "predict_two_pass_ratio": two / one}
+            "predict_two_pass_ratio": two / one, f"forward_ms_bare_{h}x{w}": fwd * 1e3,
+            # what prediction adds to the network (reading, letterboxing, DARK, the crop): issue 16's 1.3x
+            "predict_one_pass_vs_forward": one / fwd, "predict_two_pass_vs_two_forwards": two / (2 * fwd)}
 
 
 def bench_gestures(device: torch.device, *, side: int = 2000, repeats: int = 5) -> dict[str, float]:

@@ -220,7 +220,7 @@ def mean_points(xys: list[np.ndarray], visibles: list[np.ndarray], source: str =
         raise ValueError("no readings to average")
     xy = np.stack([np.asarray(a, dtype=np.float64) for a in xys])  # [R, K, 2]
     vis = np.stack([np.asarray(v, dtype=bool) for v in visibles])  # [R, K]
-    placed = np.isfinite(xy).all(axis=2)
+    placed = np.asarray(np.isfinite(xy).all(axis=2))  # [R, K]
     out: dict[int, PointState] = {}
     for i in range(xy.shape[1]):
         seen = placed[:, i] & vis[:, i]

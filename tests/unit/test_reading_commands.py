@@ -10,7 +10,7 @@ import pytest
 from test_study import fake_prediction, write_images
 
 from vam_gui.core.annotation import PointState
-from vam_gui.core.commands import CommandStack, MovePoint, SetPoints, SetStatus
+from vam_gui.core.commands import CommandStack, FitTemplate, MovePoint, SetPoints, SetStatus
 from vam_gui.core.gestures import mean_points, taken_points
 from vam_gui.io import Study
 from vam_gui.io.study_readers import ReaderStudy
@@ -97,6 +97,8 @@ def test_a_blind_first_study_opens_in_reader_mode_and_hides_the_model_until_acce
         assert isinstance(session.edited, ReaderStudy)
         session.show_image(a)
         assert session.model_hidden()
+        assert session.push(FitTemplate(a, (40, 10), (45, 100))), "a template fits the reading blind"
+        assert set(session.edited.annotation(a).source) == {"placed"}
         assert session.push(MovePoint(a, 0, (12, 13)))
         assert session.study.annotation(a).xy[0].tolist() != [12, 13], "the consensus is untouched"
         assert session.stack.can_undo

@@ -113,6 +113,13 @@ def test_blind_reading_hides_the_model_and_other_readers_until_accepted(qtbot, w
     assert np.allclose(consensus.xy, pred) and set(consensus.source) == {"predicted"}
     assert session.study.status(image_id).status == "unreviewed"
     assert session.study.reading(image_id, "bob", "blind").annotation.xy[0].tolist() == bob[0].tolist()
+    # Two accepted readings: adjudication, which leaves by itself on an image still read blind
+    adj = win.reading.adjudication
+    adj.action.trigger()
+    assert adj.active and session.reader is None and _carries(_drawn(win), bob)
+    session.show_image(session.study.image_ids()[1])
+    assert not adj.active and session.reader == "tester" and session.model_hidden()
+    assert not _carries(_drawn(win), bob) and "Adjudication left" in win.statusBar().currentMessage()
 
 
 def test_adjudication_takes_a_readers_points_and_the_mean_as_one_undo_each(qtbot, window):

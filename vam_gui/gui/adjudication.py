@@ -59,8 +59,18 @@ class Adjudication(QObject):
         if event.topic is Topic.STUDY_CLOSED:
             self.leave()
         elif event.topic is Topic.IMAGE_CHANGED and self.active:
-            self._show()
+            if self._own_blind_reading(event.image_id):
+                self.leave()  # back to reading blind: this image's model stays hidden
+                self._say("Adjudication left: you have not accepted your own blind reading of this image")
+            else:
+                self._show()
         self._update_action()
+
+    def _own_blind_reading(self, image_id: str | None) -> bool:
+        """Whether the reviewer reads this image blind and has not accepted it (blind-first)."""
+        session, study = self.session, self.session.study
+        return (study is not None and image_id is not None and study.blind_first
+                and session.reviewer in study.readers() and study.reading_phase(image_id, session.reviewer) == "blind")
 
     # ------------------------------------------------------------------ mode
     def toggle(self, _checked: bool = False) -> None:
@@ -74,7 +84,7 @@ class Adjudication(QObject):
         if session.study is None or image_id is None:
             self._update_action()
             return
-        if session.model_hidden() and session.reviewer in session.study.readers():
+        if self._own_blind_reading(image_id):
             self._say("Adjudication shows the readers and the model: mark your own blind reading of this image "
                       "accepted (A) first")
             self._update_action()

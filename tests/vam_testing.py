@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 
 def tiny_config(**overrides):
     """A model small enough for CPU tests (mobilenet backbone, narrow transformer)."""
@@ -69,3 +71,52 @@ def downgrade_study(path, version: int) -> None:
     conn.execute(f"PRAGMA user_version = {version}")
     conn.execute("PRAGMA journal_mode = DELETE")
     conn.close()
+
+
+@dataclass
+class Info:
+    """The fields of an ImageInfo the worklist sorts by."""
+
+    image_id: str
+    status: str
+    worst_confidence: float | None
+    max_spread: float | None
+
+
+def worklist_infos(n=2000, seed=3):
+    """``n`` images with every status, ties in confidence and spread, some never predicted."""
+    import numpy as np
+
+    from vam_gui.core.annotation import STATUSES
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        predicted = rng.random() > 0.15
+        out.append(Info(f"img{i:05d}", STATUSES[rng.integers(0, 4)],
+                        float(np.round(rng.random(), 2)) if predicted else None,  # rounded: many ties
+                        float(np.round(rng.uniform(1, 9), 1)) if predicted else None))
+    return out
+
+
+def worklist_reference(infos, flags, groups, key, status):
+    import math
+
+    from vam_gui.gui.worklist_order import STATUS_ORDER
+
+    def sort_value(i, info):
+        if key == "status":
+            return STATUS_ORDER[info.status]
+        if key == "confidence":
+            return math.inf if info.worst_confidence is None else info.worst_confidence
+        if key == "spread":
+            return math.inf if info.max_spread is None else -info.max_spread
+        if key == "flags":
+            return -flags.get(info.image_id, 0)
+        return 0
+
+    shown = [(i, info) for i, info in enumerate(infos) if status is None or info.status == status]
+    shown.sort(key=lambda pair: (groups[pair[0]] if groups else "", sort_value(*pair), pair[0]))
+    return [info.image_id for _, info in shown]
+
+

@@ -43,7 +43,7 @@ def dicom_window(qtbot, tmp_path):
 
 def shown(panel) -> list[list[str]]:
     """Every visible cell's text and tooltip, in the order shown."""
-    proxy, table = panel.proxy, panel.table
+    proxy, table = panel.model, panel.table
     rows = []
     for r in range(proxy.rowCount()):
         cells = []
@@ -65,7 +65,7 @@ def test_hidden_by_default_nothing_identifying_is_shown(dicom_window):
         for value in IDENTIFIERS:
             assert value not in text, (by, value)
     assert "patient-" in text and "study-" in text and "img-" in text
-    patients = {panel.proxy.data(panel.proxy.index(r, FIRST_DICOM)) for r in range(4)}
+    patients = {panel.model.data(panel.model.index(r, FIRST_DICOM)) for r in range(4)}
     assert len(patients) == 2  # two patients, told apart by their pseudonyms
 
 
@@ -87,17 +87,17 @@ def test_shown_identifiers_and_grouping(dicom_window):
     panel.set_group_by("study")  # the group column first; rows by patient, then study date
     assert not panel.table.isColumnHidden(GROUP_COLUMN)
     assert panel.table.horizontalHeader().visualIndex(GROUP_COLUMN) == 0
-    groups = [panel.proxy.data(panel.proxy.index(r, GROUP_COLUMN)) for r in range(4)]
+    groups = [panel.model.data(panel.model.index(r, GROUP_COLUMN)) for r in range(4)]
     assert groups == ["DOE JANE / 2024-01-31 SPINE DOE"] * 2 + ["ROE RICHARD / 2023-06-15 SPINE ROE"] * 2
     panel.set_group_by("series")
-    series = [panel.proxy.data(panel.proxy.index(r, GROUP_COLUMN)) for r in range(4)]
+    series = [panel.model.data(panel.model.index(r, GROUP_COLUMN)) for r in range(4)]
     assert series == ["DOE JANE / 2024-01-31 SPINE DOE / #1 LUMBAR SPINE",
                       "DOE JANE / 2024-01-31 SPINE DOE / #2 LUMBAR LATERAL"] + \
         ["ROE RICHARD / 2023-06-15 SPINE ROE / #1 LUMBAR SPINE"] * 2
-    names = [panel.proxy.data(panel.proxy.index(r, 0)) for r in range(4)]
+    names = [panel.model.data(panel.model.index(r, 0)) for r in range(4)]
     assert names[2:] == ["ROE_RICHARD_ap2.dcm", "ROE_RICHARD_ap.dcm"]  # in a group: the model order (reversed)
     panel.sort_box.setCurrentIndex(1)  # by status inside each group: still grouped
-    assert [panel.proxy.data(panel.proxy.index(r, GROUP_COLUMN)) for r in range(4)] == series
+    assert [panel.model.data(panel.model.index(r, GROUP_COLUMN)) for r in range(4)] == series
     assert len(dicom_window.worklist.visible_ids()) == 4  # next / previous walk the grouped order
     panel.set_group_by("none")
     assert panel.table.isColumnHidden(GROUP_COLUMN)
@@ -110,4 +110,4 @@ def test_shown_identifiers_and_grouping(dicom_window):
 def test_a_study_without_dicom_shows_no_dicom_columns(window):
     panel = window.worklist
     assert all(panel.table.isColumnHidden(c) for c in range(FIRST_DICOM, GROUP_COLUMN + 1))
-    assert panel.proxy.data(panel.proxy.index(0, 0)) == "spine0.png"  # raster names as before
+    assert panel.model.data(panel.model.index(0, 0)) == "spine0.png"  # raster names as before

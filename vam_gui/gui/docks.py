@@ -9,18 +9,9 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTab
 
 from vam_gui.core.annotation import Annotation
 from vam_gui.core.schema import Schema
-from vam_gui.gui.worklist import (
-    SORT_ROLE,
-    STATUS_COLOURS,
-    STATUS_ORDER,
-    WorklistFilter,
-    WorklistModel,
-    WorklistPanel,
-    format_confidence,
-)
+from vam_gui.gui.worklist import STATUS_COLOURS, WorklistModel, WorklistPanel, format_confidence
 
-__all__ = ["SORT_ROLE", "STATUS_COLOURS", "STATUS_ORDER", "KeypointTable", "WorklistFilter", "WorklistModel",
-           "WorklistPanel", "format_confidence"]
+__all__ = ["STATUS_COLOURS", "KeypointTable", "WorklistModel", "WorklistPanel", "format_confidence"]
 
 class KeypointTable(QTableWidget):
     """Name, position in px and mm, confidence and source of every keypoint."""

@@ -9,9 +9,8 @@ by its number keeps working.
 
 from __future__ import annotations
 
-import math
-
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSize, QSortFilterProxyModel, Qt, Signal
+import numpy as np
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSize, Qt, Signal
 from PySide6.QtGui import QAction, QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -27,11 +26,11 @@ from PySide6.QtWidgets import (
 
 from vam_gui.core.annotation import STATUSES
 from vam_gui.gui.worklist_dicom import DICOM_HEADERS, GROUPS, dicom_cells, group_key, group_label, image_name
+from vam_gui.gui.worklist_order import WorklistColumns
 
 STATUS_COLOURS = {"unreviewed": "#9e9e9e", "in_progress": "#ffb703", "accepted": "#06d6a0",
                   "flagged": "#ff3b30"}
-STATUS_ORDER = {s: i for i, s in enumerate(("flagged", "unreviewed", "in_progress", "accepted"))}
-SORT_ROLE = Qt.ItemDataRole.UserRole + 1
+SORT_KEY_OF = {1: "status", 2: "confidence", 3: "spread", 4: "flags"}  # logical column -> worklist_order key
 FIRST_DICOM = 6  # the logical column of "Patient"
 GROUP_COLUMN = FIRST_DICOM + len(DICOM_HEADERS)
 
@@ -46,6 +45,10 @@ def format_confidence(value: float) -> str:
 
 
 class WorklistModel(QAbstractTableModel):
+    """The study's images (``rows``, in the order added) shown in ``order``: Qt row r is
+    ``rows[order[r]]``. Sorting and the status filter are numpy over columns
+    (gui/worklist_order.py), never a Python comparison per pair of rows."""
+
     HEADERS = ("Image", "Status", "Conf.", "Spread", "Flags", "Reviewer", *DICOM_HEADERS, "Group")
 
     def __init__(self) -> None:
@@ -56,12 +59,17 @@ class WorklistModel(QAbstractTableModel):
         self.study_uid = ""  # salts the pseudonyms
         self.hide_identifiers = True
         self.group_by = "none"
+        self.columns = WorklistColumns([])
+        self.order = np.zeros(0, dtype=np.int64)
+        self._pos = np.zeros(0, dtype=np.int64)  # rows index -> Qt row, -1 when filtered out
+        self.sort_key, self.sort_column, self.descending = "added", -1, False
+        self.status: str | None = None
 
     def set_privacy(self, study_uid: str, hide: bool) -> None:
         """The study whose pseudonyms are shown, and whether identifiers are hidden."""
         self.study_uid, self.hide_identifiers = study_uid, hide
         if self.rows:
-            self.dataChanged.emit(self.index(0, 0), self.index(len(self.rows) - 1, len(self.HEADERS) - 1))
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self.order) - 1, len(self.HEADERS) - 1))
 
     def has_dicom(self) -> bool:
         return any(info.dicom is not None for info in self.rows)
@@ -70,34 +78,111 @@ class WorklistModel(QAbstractTableModel):
         self.beginResetModel()
         self.rows = list(infos)
         self._index = {info.image_id: i for i, info in enumerate(self.rows)}
+        self.columns = WorklistColumns(self.rows, self.flag_counts)
+        self._set_groups()
+        self._set_order(self._ordered())
         self.endResetModel()
 
+    # ------------------------------------------------------------------ order and filter
+    def _set_groups(self) -> None:
+        by = self.group_by
+        self.columns.set_groups(None if by == "none" else [group_key(i, by, self.study_uid) for i in self.rows])
+
+    def _ordered(self) -> np.ndarray:
+        if self.sort_key != "text":
+            order = self.columns.order(self.sort_key, status=self.status)
+        else:  # a header click on a text column (name, reviewer, DICOM): by its text, grouped first
+            shown = self.columns.order("added", status=self.status)
+            group, col = self.columns.group, self.sort_column
+            order = np.array(sorted(shown.tolist(), key=lambda i: (group[i], self._text_of(self.rows[i], col), i)),
+                             dtype=np.int64)
+        return order[::-1].copy() if self.descending else order
+
+    def _set_order(self, order: np.ndarray) -> None:
+        self.order = order
+        self._pos = np.full(len(self.rows), -1, dtype=np.int64)
+        self._pos[order] = np.arange(len(order))
+
+    def reorder(self) -> None:
+        """Apply the sort, filter and grouping; the current row and selection follow their image."""
+        new = self._ordered()
+        if np.array_equal(new, self.order):
+            return
+        self.layoutAboutToBeChanged.emit()
+        old = self.persistentIndexList()
+        kept = [(int(self.order[i.row()]), i.column()) for i in old]
+        self._set_order(new)
+        self.changePersistentIndexList(old, [self.index(int(self._pos[r]), c) if self._pos[r] >= 0 else QModelIndex()
+                                             for r, c in kept])
+        self.layoutChanged.emit()
+
+    def set_status(self, status: str | None) -> None:
+        self.status = status
+        self.reorder()
+
+    def set_group_by(self, by: str) -> None:
+        self.group_by = by
+        self._set_groups()
+        self.reorder()
+
+    def sort(self, column: int, order=Qt.SortOrder.AscendingOrder) -> None:  # Qt: a header click
+        self.sort_column, self.descending = column, order == Qt.SortOrder.DescendingOrder
+        self.sort_key = SORT_KEY_OF.get(column, "text") if column >= 0 else "added"
+        self.reorder()
+
+    # ------------------------------------------------------------------ updates
     def update_image(self, info) -> None:
         row = self._index.get(info.image_id)
         if row is None:
             return
         self.rows[row] = info
-        self.dataChanged.emit(self.index(row, 0), self.index(row, len(self.HEADERS) - 1))
+        self.columns.update(info)
+        if self._pos[row] >= 0:
+            shown = int(self._pos[row])
+            self.dataChanged.emit(self.index(shown, 0), self.index(shown, len(self.HEADERS) - 1))
+        self.reorder()  # a new status or figure may move the row, or take it out of the filter
 
     def set_flags(self, image_id: str, count: int) -> None:
         if self.flag_counts.get(image_id) == count:
             return
         self.flag_counts[image_id] = count
+        self.columns.set_flags(image_id, count)
         row = self._index.get(image_id)
-        if row is not None:
-            self.dataChanged.emit(self.index(row, 4), self.index(row, 4))
+        if row is not None and self._pos[row] >= 0:
+            shown = int(self._pos[row])
+            self.dataChanged.emit(self.index(shown, 4), self.index(shown, 4))
+        if self.sort_key == "flags":
+            self.reorder()
 
     def set_flags_many(self, counts: dict[str, int]) -> None:
         """A batch from the flag-count worker: one repaint of the column, not one per image."""
         self.flag_counts.update(counts)
-        if self.rows:
-            self.dataChanged.emit(self.index(0, 4), self.index(len(self.rows) - 1, 4))
+        for image_id, count in counts.items():
+            self.columns.set_flags(image_id, count)
+        if len(self.order):
+            self.dataChanged.emit(self.index(0, 4), self.index(len(self.order) - 1, 4))
+        if self.sort_key == "flags":
+            self.reorder()
 
     def row_of(self, image_id: str) -> int | None:
+        """The image's index in ``rows`` (the order added)."""
         return self._index.get(image_id)
 
+    def shown_row_of(self, image_id: str) -> int | None:
+        """The Qt row showing the image; None when it is filtered out or unknown."""
+        row = self._index.get(image_id)
+        return None if row is None or self._pos[row] < 0 else int(self._pos[row])
+
+    def image_at(self, shown_row: int) -> str:
+        return str(self.columns.ids[int(self.order[shown_row])])
+
+    def shown_ids(self) -> list[str]:
+        ids = self.columns.ids
+        return [ids[i] for i in self.order.tolist()]
+
+    # ------------------------------------------------------------------ Qt
     def rowCount(self, parent=QModelIndex()) -> int:  # noqa: N802 - Qt naming
-        return 0 if parent.isValid() else len(self.rows)
+        return 0 if parent.isValid() else len(self.order)
 
     def columnCount(self, parent=QModelIndex()) -> int:  # noqa: N802
         return len(self.HEADERS)
@@ -114,11 +199,14 @@ class WorklistModel(QAbstractTableModel):
             return group_label(info, self.group_by, self.study_uid, self.hide_identifiers)
         return dicom_cells(info, self.study_uid, self.hide_identifiers)[col - FIRST_DICOM]
 
-    def group_sort_key(self, row: int) -> tuple:
-        return group_key(self.rows[row], self.group_by, self.study_uid)
+    def _text_of(self, info, col: int) -> str:
+        """A text column's sort value: what the cell shows."""
+        if col == 0 or col >= FIRST_DICOM:
+            return self._text(info, col)
+        return info.reviewer or ""
 
     def data(self, index, role=Qt.ItemDataRole.DisplayRole):
-        info = self.rows[index.row()]
+        info = self.rows[int(self.order[index.row()])]
         col = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
             if col == 0 or col >= FIRST_DICOM:
@@ -133,16 +221,6 @@ class WorklistModel(QAbstractTableModel):
                 n = self.flag_counts.get(info.image_id)
                 return "" if not n else str(n)
             return info.reviewer or ""
-        if role == SORT_ROLE:
-            if col == 1:
-                return STATUS_ORDER[info.status]
-            if col == 2:  # most uncertain first; never-predicted last
-                return math.inf if info.worst_confidence is None else info.worst_confidence
-            if col == 3:  # widest peak first
-                return math.inf if info.max_spread is None else -info.max_spread
-            if col == 4:  # most flags first
-                return -self.flag_counts.get(info.image_id, 0)
-            return self.data(index, Qt.ItemDataRole.DisplayRole)
         if role == Qt.ItemDataRole.ForegroundRole and col == 4 and self.flag_counts.get(info.image_id):
             return QBrush(QColor("#ff3b30"))
         if role == Qt.ItemDataRole.ForegroundRole and col == 1:
@@ -153,42 +231,6 @@ class WorklistModel(QAbstractTableModel):
         return None
 
 
-class WorklistFilter(QSortFilterProxyModel):
-    def __init__(self) -> None:
-        super().__init__()
-        self.status: str | None = None
-        self.within = -1  # while grouped: the column rows are sorted by inside a group (-1: order added)
-        self.setSortRole(SORT_ROLE)
-
-    def lessThan(self, left, right) -> bool:  # noqa: N802 - Qt naming
-        if left.column() != GROUP_COLUMN:
-            return super().lessThan(left, right)
-        model = self.sourceModel()
-        a, b = model.group_sort_key(left.row()), model.group_sort_key(right.row())
-        if a != b:
-            return a < b
-        if self.within >= 0:
-            x = model.data(model.index(left.row(), self.within), SORT_ROLE)
-            y = model.data(model.index(right.row(), self.within), SORT_ROLE)
-            if x != y:
-                return x < y
-        return left.row() < right.row()
-
-    def set_status(self, status: str | None) -> None:
-        if hasattr(self, "beginFilterChange"):  # Qt >= 6.9; invalidateFilter is deprecated there
-            self.beginFilterChange()
-            self.status = status
-            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
-        else:
-            self.status = status
-            self.invalidateFilter()
-
-    def filterAcceptsRow(self, row: int, parent) -> bool:  # noqa: N802
-        if self.status is None:
-            return True
-        return self.sourceModel().rows[row].status == self.status
-
-
 class WorklistPanel(QWidget):
     image_chosen = Signal(str)
     hide_identifiers_changed = Signal(bool)  # the reader asked; the window stores it in the study
@@ -196,16 +238,13 @@ class WorklistPanel(QWidget):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.model = WorklistModel()
-        self.proxy = WorklistFilter()
-        self.proxy.setSourceModel(self.model)
         self.table = QTableView()
-        self.table.setModel(self.proxy)
+        self.table.setModel(self.model)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSortingEnabled(True)
         self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)  # order added
-        self.proxy.sort(-1)
         self.table.verticalHeader().hide()
         self.table.setWordWrap(False)
         header = self.table.horizontalHeader()
@@ -224,7 +263,7 @@ class WorklistPanel(QWidget):
         for status in STATUSES:
             self.filter_box.addItem(status.replace("_", " ").capitalize(), status)
         self.filter_box.currentIndexChanged.connect(
-            lambda _: self.proxy.set_status(self.filter_box.currentData()))
+            lambda _: self.model.set_status(self.filter_box.currentData()))
         self.sort_box = QComboBox()
         self.sort_box.addItems(["Order added", "By status", "Least confident first", "Widest spread first",
                                 "Most flags first"])
@@ -250,22 +289,19 @@ class WorklistPanel(QWidget):
         return QSize(300, 600)
 
     def _sort(self) -> None:
+        """The sort box's choice (grouped rows stay by their group first, in the model)."""
         column = {0: -1, 1: 1, 2: 2, 3: 3, 4: 4}[self.sort_box.currentIndex()]
-        if self.model.group_by != "none":  # by group first, then as chosen inside each group
-            self.proxy.within, column = column, GROUP_COLUMN
-            self.proxy.invalidate()
         self.table.horizontalHeader().setSortIndicator(column, Qt.SortOrder.AscendingOrder)
-        self.proxy.sort(column, Qt.SortOrder.AscendingOrder)
+        self.model.sort(column, Qt.SortOrder.AscendingOrder)
 
     def set_group_by(self, by: str) -> None:
         """"none", "study" or "series": rows sorted by their group, shown in the first column."""
-        self.model.group_by = by
         if self.group_box.currentIndex() != GROUPS.index(by):
             self.group_box.setCurrentIndex(GROUPS.index(by))  # calls back here once
             return
+        self.model.set_group_by(by)
         self.table.setColumnHidden(GROUP_COLUMN, by == "none")
         self.model.set_privacy(self.model.study_uid, self.model.hide_identifiers)  # relabel the rows
-        self._sort()
 
     def set_images(self, infos: list, *, study_uid: str = "", hide_identifiers: bool = True) -> None:
         """A study's images; the DICOM columns show when one of them is a DICOM image."""
@@ -311,14 +347,13 @@ class WorklistPanel(QWidget):
     def _row_changed(self, current, _previous) -> None:
         if self._quiet or not current.isValid():
             return
-        source = self.proxy.mapToSource(current)
-        self.image_chosen.emit(self.model.rows[source.row()].image_id)
+        self.image_chosen.emit(self.model.image_at(current.row()))
 
     def select(self, image_id: str) -> None:
-        row = self.model.row_of(image_id)
+        row = self.model.shown_row_of(image_id)
         if row is None:
             return
-        index = self.proxy.mapFromSource(self.model.index(row, 0))
+        index = self.model.index(row, 0)
         self._quiet = True
         try:
             self.table.setCurrentIndex(index)
@@ -328,7 +363,6 @@ class WorklistPanel(QWidget):
 
     def visible_ids(self) -> list[str]:
         """Image ids in the order shown (filter and sort applied)."""
-        return [self.model.rows[self.proxy.mapToSource(self.proxy.index(r, 0)).row()].image_id
-                for r in range(self.proxy.rowCount())]
+        return self.model.shown_ids()
 
 

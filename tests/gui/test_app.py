@@ -141,7 +141,8 @@ def test_new_study_from_folder_dialog(qtbot, window, tmp_path, monkeypatch):
 
 def test_first_start_opens_the_sample_with_the_demo_model(qtbot):
     """`vam-gui` with no arguments: the bundled sample study (copied to the user data folder,
-    never written in the package) with the demo model loaded and predictions shown."""
+    never written in the package) with its stored predictions shown and the demo model named;
+    the model loads when a prediction first needs it (Ctrl+R), not at start."""
     from vam_gui.core.resources import resources_dir
     from vam_gui.core.settings import data_dir
     from vam_gui.gui.app import build_window
@@ -149,7 +150,12 @@ def test_first_start_opens_the_sample_with_the_demo_model(qtbot):
     window = build_window([])
     qtbot.addWidget(window)
     wait_body(qtbot, window)
+    qtbot.waitUntil(lambda: window.inference.pending is not None, timeout=30000)
+    assert window.predictor is None and not window.inference.loading, "nothing loads before it is needed"
+    assert "demo" in window.inference.model_label.text() and "first needed" in window.inference.model_label.text()
+    window.model_controls.predict_current()  # Ctrl+R: loads the model, then predicts
     qtbot.waitUntil(lambda: window.predictor is not None, timeout=60000)
+    qtbot.waitUntil(lambda: not window.inference.busy, timeout=60000)
     assert window.session.study.path.parent == data_dir() / "sample"
     assert not str(window.session.study.path).startswith(str(resources_dir()))
     assert window.session.study.prediction(window.session.current_id) is not None

@@ -169,19 +169,19 @@ def after_next_paint(widget, fn, *, at_most_ms: int = 1000) -> None:
 
 def build_window(paths: list[Path]):
     """The main window; once its body is built (right after the first paint) it opens
-    ``paths`` (studies or images), or the sample study, and loads the model once that
-    study's first image is painted (importing torch in a worker thread would hold the
-    interpreter while the image waits for its paint)."""
+    ``paths`` (studies or images), or the sample study, and names the model it will use (the
+    last one loaded, else the demo model), which loads when a prediction first needs it: torch
+    is not imported while the reviewer only reviews."""
     from vam_gui.gui.main_window import MainWindow
 
     settings = load_settings()
     window = MainWindow(settings)
 
-    def load_model() -> None:
+    def name_model() -> None:
         _, demo = bundled_sample()
         checkpoint = Path(settings.checkpoint) if settings.checkpoint else demo
         if checkpoint is not None and checkpoint.is_file():
-            window.load_model(str(checkpoint))
+            window.model_controls.defer(checkpoint)  # loaded when a prediction first needs it
 
     def start() -> None:
         window.body_ready.disconnect(start)
@@ -198,9 +198,9 @@ def build_window(paths: list[Path]):
         opened = target is not None and window.open_study(target)
         opening_problems(window, problems, opened)
         if opened:
-            after_next_paint(window.canvas.viewport(), load_model)
+            after_next_paint(window.canvas.viewport(), name_model)
         else:
-            load_model()
+            name_model()
 
     window.body_ready.connect(start)
     return window

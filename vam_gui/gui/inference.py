@@ -49,6 +49,9 @@ class Inference(QObject):
         self._model_job: int | None = None
         self._predict_job: int | None = None
         self._queued: tuple[object, list[str]] | None = None  # (study, image ids) asked for too early
+        # (checkpoint, device, threads) to load when a prediction first needs it: torch (0.6 GB)
+        # stays out of the window until then
+        self.pending: tuple[str, str, int] | None = None
         self.device_label = QLabel("device: –")
         self.model_label = QLabel("model: none")
         self.progress = QProgressBar()
@@ -78,12 +81,30 @@ class Inference(QObject):
         return (f"The model predicts {net.name} (K = {net.k}); this study uses {schema.name} (K = {schema.k}), "
                 "which it cannot predict. Load a model trained for this schema (Model > Load checkpoint).")
 
+    def defer(self, checkpoint: str, device: str, threads: int = 1) -> None:
+        """Remember the model to load once a prediction first needs it (``ensure_loading``)."""
+        self.pending = (checkpoint, device, threads)
+        self.checkpoint = checkpoint
+        self.model_label.setText(f"model: {Path(checkpoint).name} (loads when first needed)")
+        self.model_label.setToolTip(checkpoint)
+
+    def ensure_loading(self) -> bool:
+        """Start loading the deferred model unless a model is there or loading; False when
+        there is none to load."""
+        if self.predictor is not None or self.loading:
+            return True
+        if self.pending is None:
+            return False
+        self.load(*self.pending)
+        return True
+
     def request(self, study, image_ids: list[str]) -> str:
-        """Predict ``image_ids`` now, or as soon as the model has loaded / the running job has
-        finished: "started", "queued", "no model" or "nothing"."""
+        """Predict ``image_ids`` now, or as soon as the model has loaded (a deferred model
+        starts loading now) / the running job has finished: "started", "queued", "no model"
+        or "nothing"."""
         if not image_ids:
             return "nothing"
-        if self.predictor is None and not self.loading:
+        if not self.ensure_loading():
             return "no model"
         if self.predictor is None or self.busy:
             self._queued = (study, list(image_ids))
@@ -105,6 +126,7 @@ class Inference(QObject):
             self.predict(study, image_ids)
 
     def load(self, checkpoint: str, device: str, threads: int = 1) -> None:
+        self.pending = None
         self.model_label.setText(f"model: loading {Path(checkpoint).name}…")
         job = self.workers.submit(_load_model_job, checkpoint, device, threads,
                                   on={"finished": self._loaded, "failed": self._load_failed})

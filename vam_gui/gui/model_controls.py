@@ -55,6 +55,10 @@ class ModelControls(QObject):
     def load(self, checkpoint: str | Path, device: str | None = None) -> None:
         self.inference.load(str(checkpoint), device or self.settings.device, self.settings.threads)
 
+    def defer(self, checkpoint: str | Path) -> None:
+        """The model the window starts with: loaded when a prediction first needs it."""
+        self.inference.defer(str(checkpoint), self.settings.device, self.settings.threads)
+
     def _model_ready(self, _model_id: str, _device: str, cuda: bool) -> None:
         self.device_actions["cuda"].setEnabled(cuda)
         from vam_gui.gui.app import bundled_sample
@@ -75,7 +79,9 @@ class ModelControls(QObject):
 
     def set_device(self, device: str) -> None:
         self.settings.device = device
-        if self.inference.checkpoint:
+        if self.inference.pending is not None:
+            self.defer(self.inference.pending[0])
+        elif self.inference.checkpoint:
             self.load(self.inference.checkpoint, device)
 
     def ask_train(self) -> None:

@@ -63,7 +63,7 @@ class GuidedPrediction(QObject):
             warn(self.window, "This model cannot predict this study", why)
             return
         if inference.predictor is None:
-            if inference.loading:
+            if inference.ensure_loading():  # loading, or a deferred model starts loading now
                 self._waiting = (image_id, region)
                 self.window.statusBar().showMessage("Predict here starts once the model has loaded", 8000)
             else:

@@ -141,13 +141,10 @@ def test_the_bland_altman_plot_of_the_selected_measurement(qtbot, read_window):
 
 
 def test_cannot_run_says_why_in_one_line_and_close_drops_the_job(qtbot, window):
-    from PySide6.QtWidgets import QMenu
+    from vam_gui.gui.agreement_dialog import NO_READERS, NO_STUDY, AgreementDialog, open_agreement
 
-    from vam_gui.gui.agreement_dialog import NO_READERS, NO_STUDY, AgreementDialog, add_agreement_action, open_agreement
-
-    menu = QMenu(window)
-    action = add_agreement_action(menu, window._action, window)
-    assert action.text() == "Agr&eement report…" and action in menu.actions()
+    review = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Review")
+    action = next(a for a in review.actions() if a.text() == "Agr&eement report…")
     action.trigger()
     assert window.statusBar().currentMessage() == NO_READERS and "\n" not in NO_READERS
     assert window.findChild(AgreementDialog) is None
@@ -175,3 +172,15 @@ def test_cannot_run_says_why_in_one_line_and_close_drops_the_job(qtbot, window):
 
     assert open_agreement(NoStudy()) is None
     assert window.statusBar().currentMessage() == NO_STUDY
+
+
+def test_a_reader_still_reading_blind_is_not_shown_the_report(qtbot, read_window):
+    from vam_gui.gui.agreement_dialog import AgreementDialog
+
+    win = read_window
+    win.session.reviewer = "dave"
+    win.session.set_blind_first(True)
+    assert win.session.blind
+    win.reading.show_agreement()
+    assert "still to read blind first" in win.statusBar().currentMessage()
+    assert win.findChild(AgreementDialog) is None

@@ -15,7 +15,7 @@ import time
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QAction, QGuiApplication
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -391,10 +391,3 @@ def open_agreement(window) -> AgreementDialog | None:
     dialog.raise_()
     dialog.activateWindow()
     return dialog
-
-
-def add_agreement_action(menu, make_action, window) -> QAction:
-    """Review > Agreement report…; ``make_action`` is MainWindow._action."""
-    return make_action(menu, "Agr&eement report…", lambda: open_agreement(window),
-                       tip="Agreement between the study's readers and with the model: distances, reader σ, "
-                           "ICC and Bland-Altman per measurement, level disagreements")

@@ -80,6 +80,9 @@ class ReadingControls(QObject):
         from vam_gui.gui.adjudication import Adjudication
 
         self.adjudication = Adjudication(window, session, menu, action)
+        action(menu, "Agr&eement report…", self.show_agreement,
+               tip="Agreement between the study's readers and with the model: distances, reader σ, ICC and "
+                   "Bland-Altman per measurement, level disagreements")
         self._heat_tip: str | None = None
         session.subscribe(self._on_event, (Topic.STUDY_OPENED, Topic.STUDY_CLOSED, Topic.IMAGE_CHANGED,
                                            Topic.READER_CHANGED, Topic.MODEL_REVEALED))
@@ -91,6 +94,23 @@ class ReadingControls(QObject):
             self.window.statusBar().showMessage(
                 "Blind reading accepted and kept (its edits can no longer be undone); the model is shown. "
                 "Edits now go to your revised reading; A again goes on.", 12000)
+
+    def show_agreement(self) -> None:
+        """Review > Agreement report… (gui/agreement_dialog.py); a reader still reading blind is not
+        shown the other readers and the model through it."""
+        session, study = self.session, self.session.study
+        if study is not None and session.blind:
+            read = study.readings("blind")
+            unread = sum(1 for i in study.image_ids()
+                         if (r := read.get(i, {}).get(session.reader or "")) is None or r.status != "accepted")
+            if unread:
+                self.window.statusBar().showMessage(
+                    f"The agreement report shows the other readers and the model: {unread} image(s) still to "
+                    "read blind first", 8000)
+                return
+        from vam_gui.gui.agreement_dialog import open_agreement
+
+        open_agreement(self.window)
 
     @property
     def banner(self) -> ReadingBanner:

@@ -81,7 +81,9 @@ class ExportDialog(QDialog):
         self.write_images = QCheckBox("Write de-identified copies of the images under their new names", self)
         self.write_images.setChecked(True)
         self.deidentify_sr = QCheckBox("De-identified reports (referencing de-identified copies)", self)
-        for box in (self.all_images, self.include_flagged, self.keep_names, self.write_images, self.deidentify_sr):
+        self.readers = QCheckBox("Every reader's annotations too (reader study; the consensus otherwise)", self)
+        for box in (self.all_images, self.include_flagged, self.keep_names, self.write_images, self.deidentify_sr,
+                    self.readers):
             form.addRow("", box)
         self.key_file = QLineEdit(self)
         self.key_file.setPlaceholderText("none (optional: pseudonym -> original path, outside the export folder)")
@@ -115,6 +117,7 @@ class ExportDialog(QDialog):
         self.size.setEnabled(dataset)
         self.sr_note.setVisible(sr)
         self.deidentify_sr.setVisible(sr)
+        self.readers.setVisible(key == "json")
         labels = key in ("json", "coco", "csv")
         self.write_images.setEnabled(labels and not self.keep_names.isChecked())
         self.key_file.setEnabled(not self.keep_names.isChecked())
@@ -150,7 +153,8 @@ class ExportDialog(QDialog):
                              keep_names=self.keep_names.isChecked(), sigma=float(self.sigma.value()),
                              size=int(self.size.value()), write_images=self.write_images.isChecked(),
                              key_file=Path(key_file) if key_file and not self.keep_names.isChecked() else None,
-                             deidentify_sr=self.deidentify_sr.isChecked())
+                             deidentify_sr=self.deidentify_sr.isChecked(),
+                             readers=self.readers.isChecked() and self.format_key() == "json")
 
 
 class ImportDialog(QDialog):

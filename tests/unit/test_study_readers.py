@@ -210,3 +210,14 @@ def _without_time(path):
 
     data = path.read_bytes()
     return re.sub(rb'"(created|date_created)": "[^"]*"', rb'"\1": ""', data)
+
+
+def test_predict_here_keeps_a_readers_own_points_not_the_consensus_edits(study):
+    from vam_gui.io.template import reviewer_points
+
+    a = study.image_ids()[0]
+    study.apply_edit(a, user="admin", kind="move", points={0: point(5, 6, "moved"), 1: point(7, 8, "placed")})
+    study.apply_edit(a, user="alice", kind="move", points={2: point(1, 2, "placed")}, reader="alice")
+    assert reviewer_points(study, a).nonzero()[0].tolist() == [0, 1], "the consensus's own points"
+    assert reviewer_points(study, a, "alice").nonzero()[0].tolist() == [2], "alice's own points"
+    assert not reviewer_points(study, a, "bob").any()

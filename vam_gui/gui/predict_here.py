@@ -110,7 +110,7 @@ class GuidedPrediction(QObject):
         if study is None or not current or not self.session.edited.annotation(image_id).equals(annotation):
             self._say("Predict here dropped: the points changed while it ran — ask again")
             return
-        keep = reviewer_points(study, image_id)
+        keep = reviewer_points(study, image_id, self.session.reader)
         found = np.isfinite(xy).all(axis=1) & ~keep
         if not found.any():
             self._say("Predict here found no corner to replace")

@@ -41,25 +41,28 @@ def study_mean_shape(study: Study) -> np.ndarray | None:
     return mean
 
 
-def reviewer_points(study: Study, image_id: str) -> np.ndarray:
+def reviewer_points(study: Study, image_id: str, reader: str | None = None) -> np.ndarray:
     """[K] bool: the points the reviewer placed or moved one vertebra or one point at a time
     (source "placed" or "moved"), which "Predict here" keeps exactly. Points whose state was
     last written by a whole-column gesture (``COLUMN_GESTURES``: a fitted template, a moved
     column) are guides, not corrections, and are not among them. Read from the edit log:
     each point's writes are replayed as a stack (a do or redo pushes, an undo pops), so an
-    undone template or column move gives back whatever was there before it."""
+    undone template or column move gives back whatever was there before it. ``reader``: the
+    points of that reader's reading (their logged edits, blind and revised), else the consensus's."""
     schema = study.schema
     stacks: list[list[bool]] = [[] for _ in range(schema.k)]
     for entry in study.edit_log(image_id):
         if entry.point is None or not 0 <= entry.point < schema.k:
             continue
+        if (entry.reading is not None) != (reader is not None) or (reader is not None and entry.user != reader):
+            continue  # another layer's edit: the consensus's, or another reader's
         if entry.kind.startswith("undo "):
             if stacks[entry.point]:
                 stacks[entry.point].pop()
             continue
         kind = entry.kind.removeprefix("redo ")
         stacks[entry.point].append(kind in COLUMN_GESTURES)
-    ann = study.annotation(image_id)
+    ann = study.annotation(image_id, reader=reader)
     own = np.isin(np.asarray(ann.source, dtype=object), ("placed", "moved")) & np.isfinite(ann.xy).all(axis=1)
     by_column = np.array([bool(s) and s[-1] for s in stacks], dtype=bool)
     keep: np.ndarray = own & ~by_column

@@ -87,6 +87,8 @@ def test_blind_reading_hides_the_model_and_other_readers_until_accepted(qtbot, w
     assert not win.heat_action.isEnabled() and "read blind" in win.heat_action.toolTip()
     assert not win.view_panel.overlay.isEnabled()
     assert all(win.worklist.table.isColumnHidden(c) for c in (2, 3, 4))
+    row = win.worklist.model.rows[win.worklist.model.row_of(image_id)]
+    assert (row.status, row.reviewer) == ("unreviewed", None), "the worklist shows the reader's progress"
     # Model actions refuse in one line and change nothing
     win.editor.accept_prediction()
     assert "Reading blind" in win.statusBar().currentMessage()
@@ -98,6 +100,8 @@ def test_blind_reading_hides_the_model_and_other_readers_until_accepted(qtbot, w
     assert _carries(_drawn(win), mine[:3]) and not _carries(_drawn(win), pred)
     win.editor.accept_and_next()
     assert session.current_id == image_id, "accepting a blind reading stays to show the model"
+    row = win.worklist.model.rows[win.worklist.model.row_of(image_id)]
+    assert (row.status, row.reviewer) == ("accepted", "tester"), "the reader's own status, not the consensus's"
     assert not session.model_hidden() and not session.stack.can_undo, "no undo reopens the blind reading"
     assert canvas.heat_item.image is not None and win.heat_action.isEnabled()
     assert np.allclose(canvas.ghosts.xy, pred), "the prediction beside the reader's points"

@@ -63,9 +63,9 @@ class MainWindow(QMainWindow):
         self.inference = self.model_controls.inference
         self.gestures = Gestures(self, self.session)
         self._icons: list[tuple[QAction, str]] = []
-        self._build_actions()
         self.session.subscribe(self._on_event, (Topic.STUDY_OPENED, Topic.STUDY_CLOSED, Topic.STATUS_CHANGED,
                                                 Topic.PREDICTION_STORED, Topic.STACK_CHANGED))
+        self._build_actions()  # after: the reading controls' handlers run after the window's
         self._layout_restored = self._restore_layout() if restore_layout else False
 
     # ------------------------------------------------------------------ construction

@@ -86,6 +86,8 @@ class ReadingControls(QObject):
         self._heat_tip: str | None = None
         session.subscribe(self._on_event, (Topic.STUDY_OPENED, Topic.STUDY_CLOSED, Topic.IMAGE_CHANGED,
                                            Topic.READER_CHANGED, Topic.MODEL_REVEALED))
+        # after the window's own handlers (subscribed before): the worklist shows a reader's progress
+        session.subscribe(self._reader_rows, (Topic.STUDY_OPENED, Topic.READER_CHANGED, Topic.STATUS_CHANGED))
         self.update()
 
     def _on_event(self, event: Event) -> None:
@@ -111,6 +113,33 @@ class ReadingControls(QObject):
         from vam_gui.gui.agreement_dialog import open_agreement
 
         open_agreement(self.window)
+
+    def _reader_rows(self, event: Event) -> None:
+        """A reader's worklist shows their own status per image (unreviewed until they read it),
+        not the consensus's; back to the consensus when the reader mode ends."""
+        from dataclasses import replace
+
+        session, study, w = self.session, self.session.study, self.window
+        if study is None or getattr(w, "canvas", None) is None:
+            return
+        reader = session.reader
+        if event.topic is Topic.STATUS_CHANGED and event.image_id is not None:
+            if reader is not None:
+                reading = study.reading(event.image_id, reader)
+                info = study.image_info(event.image_id)
+                w.worklist.model.update_image(replace(info, reviewer=reader if reading else None,
+                                                      status=reading.status if reading else "unreviewed"))
+            return
+        if reader is None and event.topic is Topic.STUDY_OPENED:
+            return  # the window showed the consensus
+        infos = study.list_images()
+        if reader is not None:
+            read = {i: r[reader] for i, r in study.readings("latest").items() if reader in r}
+            infos = [replace(i, status=read[i.image_id].status if i.image_id in read else "unreviewed",
+                             reviewer=reader if i.image_id in read else None) for i in infos]
+        w.worklist.set_images(infos, study_uid=study.study_uid, hide_identifiers=study.hide_identifiers)
+        if session.current_id is not None:
+            w.worklist.select(session.current_id)
 
     @property
     def banner(self) -> ReadingBanner:

@@ -84,12 +84,9 @@ def _scale_steps(args: argparse.Namespace, tmp: str) -> list[tuple[str, Callable
          lambda: bench_study_queries(study, repeats=5 if args.quick else 20)),
     ]
     if not args.no_gui:
-        from vam_gui.gui import bench as gui_bench
+        from vam_gui.gui.bench_scale import gui_scale_steps
 
-        # the window's figures on the same study (window ready, image switch), once the GUI has them
-        gui_scale_steps = getattr(gui_bench, "gui_scale_steps", None)
-        if gui_scale_steps is not None:
-            steps += gui_scale_steps(study, quick=args.quick)
+        steps += gui_scale_steps(study, quick=args.quick)  # window ready, memory, image switch, sort
     return steps
 
 

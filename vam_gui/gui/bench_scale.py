@@ -1,0 +1,177 @@
+"""The window's figures on a large study, for ``vam-gui bench --scale N`` (offscreen).
+
+- ``scale_window_ready``: fresh processes, alternated: launch until the study's first image is
+  painted on the canvas, against a bare PySide6 window painting the same image in a QLabel (as
+  ``window_ready`` in gui/bench.py, on the scale study instead of the sample).
+- ``scale_window_rss_mb``: the window's resident memory once its start-up work is over (its
+  workers idle, 2 s after the first paint) and before any prediction was asked for; and whether
+  torch had been imported by then.
+- ``scale_image_switch``: showing the next image and painting canvas and keypoint table, with
+  the window idle, and again right after the study is (re)opened while its background workers
+  run; against a bare QLabel showing the same image files.
+- ``scale_sort_uncertainty``: the worklist sorted least-confident first (the sort box), its
+  rows read back in order, against sorting the same (id, worst confidence) pairs in Python.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from vam_gui.gui.bench import _launch
+
+_PROBE_OURS = """
+import os, sys, time
+from pathlib import Path
+from PySide6.QtCore import QEvent, QObject, QTimer
+from vam_gui.gui.app import application, build_window, display_available
+mode, shown = sys.argv[2], []
+def rss_mb():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+def done():
+    print(time.time(), shown[0], flush=True)
+    os._exit(0)
+def settled(waited=0):
+    if (window.workers.busy() or window.inference.loading) and waited < 60000:
+        QTimer.singleShot(100, lambda: settled(waited + 100))
+        return
+    print(time.time(), shown[0], rss_mb(), int("torch" in sys.modules), flush=True)
+    os._exit(0)
+class Painted(QObject):
+    def eventFilter(self, obj, event):
+        if event.type() == QEvent.Type.Paint:
+            obj.removeEventFilter(self)
+            QTimer.singleShot(0 if mode == "ready" else 2000, done if mode == "ready" else settled)
+        return False
+painted = Painted()
+def image_shown(image_id):
+    if not shown:
+        shown.append(window.session.study.image_path(image_id))
+        window.canvas.viewport().installEventFilter(painted)
+assert display_available()
+app = application()
+window = build_window([Path(sys.argv[1])])
+window.image_shown.connect(image_shown)
+window.show()
+app.exec()
+"""
+
+
+def bench_scale_window_start(study: Path, *, repeats: int = 3) -> dict[str, float]:
+    """Window ready on ``study`` against the bare window (alternated), and its memory once settled."""
+    from vam_gui.gui.bench import _PROBE_BARE
+
+    with tempfile.TemporaryDirectory(prefix="vam-gui-bench-home-") as home:
+        env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "HOME": home,
+               "XDG_CONFIG_HOME": f"{home}/config", "XDG_DATA_HOME": f"{home}/data",
+               "XDG_CACHE_HOME": f"{home}/cache"}
+        warm = _launch([_PROBE_OURS, str(study), "ready"], env)
+        image = warm[1]
+        _launch([_PROBE_BARE, image], env)
+        ours, bare = [], []
+        for _ in range(repeats):
+            bare.append(float(_launch([_PROBE_BARE, image], env)[0]))
+            ours.append(float(_launch([_PROBE_OURS, str(study), "ready"], env)[0]))
+        memory = _launch([_PROBE_OURS, str(study), "memory"], env)
+    o, b = statistics.median(ours), statistics.median(bare)
+    return {"scale_window_ready_ms": o * 1e3, "scale_window_ready_bare_ms": b * 1e3,
+            "scale_window_ready_ratio": o / b, "scale_window_rss_mb": float(memory[2]),
+            "scale_window_torch_imported": float(memory[3])}
+
+
+def _switch_times(win, ids: list[str], n: int) -> list[float]:
+    times = []
+    for i in range(n):
+        t0 = time.perf_counter()
+        win.session.show_image(ids[i % len(ids)])
+        win.canvas.viewport().repaint()
+        win.keypoints.viewport().repaint()
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def _bare_switch_times(paths: list[Path], n: int) -> list[float]:
+    from PySide6.QtGui import QPixmap
+    from PySide6.QtWidgets import QLabel
+
+    label = QLabel()
+    label.resize(1000, 860)
+    label.show()
+    times = []
+    for i in range(n):
+        t0 = time.perf_counter()
+        label.setPixmap(QPixmap(str(paths[i % len(paths)])))
+        label.repaint()
+        times.append(time.perf_counter() - t0)
+    label.close()
+    return times
+
+
+def _sort_times(win, repeats: int) -> tuple[list[float], list[float]]:
+    panel = win.worklist
+    infos = list(panel.model.rows)
+    ours, bare = [], []
+    for _ in range(repeats):
+        panel.sort_box.setCurrentIndex(0)
+        t0 = time.perf_counter()
+        panel.sort_box.setCurrentIndex(2)  # least confident first
+        panel.visible_ids()
+        ours.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        sorted(((float("inf") if i.worst_confidence is None else i.worst_confidence, n, i.image_id)
+                for n, i in enumerate(infos)))
+        bare.append(time.perf_counter() - t0)
+    panel.sort_box.setCurrentIndex(0)
+    return ours, bare
+
+
+def bench_scale_window(study: Path, *, switches: int = 20, repeats: int = 5) -> dict[str, float]:
+    """Image switches (idle, and while the workers started by opening run) and the worklist's
+    sort by uncertainty on ``study``, in this process."""
+    from PySide6.QtCore import QSettings
+    from PySide6.QtTest import QTest
+
+    from vam_gui.core.settings import Settings
+    from vam_gui.gui.app import application, quiet_offscreen_warnings
+    from vam_gui.gui.main_window import MainWindow
+
+    application()
+    quiet_offscreen_warnings()
+    with tempfile.TemporaryDirectory(prefix="vam-gui-bench-") as tmp:
+        QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, str(Path(tmp) / "qsettings"))
+        win = MainWindow(Settings(reviewer="bench"))
+        win.resize(1400, 900)
+        win.show()
+        win.open_study(study)
+        busy_at_open = win.workers.busy()
+        busy = _switch_times(win, win.session.study.image_ids()[1:], switches)
+        win.workers.wait(120000)
+        QTest.qWait(50)
+        ids = win.session.study.image_ids()
+        idle = _switch_times(win, ids[switches + 1:], switches)
+        bare = _bare_switch_times([win.session.study.image_path(i) for i in ids[switches + 1:]], switches)
+        sort, sort_bare = _sort_times(win, repeats)
+        win.close()
+    return {"scale_image_switch_idle_ms": statistics.median(idle) * 1e3,
+            "scale_image_switch_workers_running_ms": statistics.median(busy) * 1e3,
+            "scale_image_switch_workers_were_running": float(busy_at_open),
+            "scale_image_switch_bare_ms": statistics.median(bare) * 1e3,
+            "scale_sort_uncertainty_ms": statistics.median(sort) * 1e3,
+            "scale_sort_uncertainty_bare_python_ms": statistics.median(sort_bare) * 1e3}
+
+
+def gui_scale_steps(study: Path, *, quick: bool = False) -> list[tuple[str, Callable[[], dict]]]:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    return [
+        ("window ready and its memory on the study, against a bare window (fresh processes)",
+         lambda: bench_scale_window_start(study, repeats=1 if quick else 3)),
+        ("image switch (idle, and while the open's workers run) and the sort by uncertainty",
+         lambda: bench_scale_window(study, switches=8 if quick else 20, repeats=3 if quick else 5)),
+    ]

@@ -248,9 +248,9 @@ class ReviewSession:
         """Make ``image_id`` the current image (the view log: one view per showing)."""
         if self._study is None:
             return
-        self._end_view()
+        # the view left and the view begun in one transaction: one commit per switch, not two
+        self._view_id = self._study.begin_view(image_id, self.reviewer, ending=self._view_id)
         self._current_id = image_id
-        self._view_id = self._study.begin_view(image_id, self.reviewer)
         self._emit(Event(Topic.IMAGE_CHANGED, image_id))
 
     def _end_view(self) -> None:

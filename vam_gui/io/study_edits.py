@@ -268,15 +268,19 @@ class StudyEdits(StudyReaders):
                             row[10] if isinstance(row[10], str) else None)
 
     # ----------------------------------------------------------------- review time
-    def begin_view(self, image_id: str, user: str) -> int:
-        """Log that an image is shown; returns the view id for ``end_view``. Showing is not an
-        edit: a read-only study (another process writes it, read-only media) logs no view and
-        returns 0."""
+    def begin_view(self, image_id: str, user: str, *, ending: int | None = None) -> int:
+        """Log that an image is shown; returns the view id for ``end_view``. ``ending``: the
+        view that ends now (``end_view`` in the same transaction: one commit per image switch).
+        Showing is not an edit: a read-only study (another process writes it, read-only media)
+        logs no view and returns 0."""
         rid = self._row(image_id)
         if self.read_only:
             return 0
         with self._transaction() as conn:
-            cur = conn.execute("INSERT INTO views(image, user, shown_at) VALUES (?, ?, ?)", (rid, user, now_iso()))
+            at = now_iso()
+            if ending:
+                conn.execute("UPDATE views SET left_at = ? WHERE id = ? AND left_at IS NULL", (at, ending))
+            cur = conn.execute("INSERT INTO views(image, user, shown_at) VALUES (?, ?, ?)", (rid, user, at))
             return int(cur.lastrowid or 0)
 
     def end_view(self, view_id: int) -> None:

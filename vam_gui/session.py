@@ -294,7 +294,7 @@ class ReviewSession:
         blind reading the reader has not accepted (one query)."""
         study = self._study
         if self._reader is None:
-            return {i for i in ids if study.image_info(i).status == "unreviewed"}
+            return set(study.image_ids_with_status("unreviewed")).intersection(ids)
         blind = study.readings("blind", ids)
         return {i for i in ids if (r := blind.get(i, {}).get(self._reader)) is None or r.status != "accepted"}
 

@@ -28,6 +28,10 @@ from vam_gui.gui.workers import Workers
 from vam_gui.session import Event, ReviewSession, Topic
 
 
+def _missing_images(study, *, progress, cancel, emit) -> list[str]:
+    return study.missing_images(cancel)
+
+
 class MainWindow(QMainWindow):
     image_shown = Signal(str)  # image id, after the canvas shows it
     body_ready = Signal()
@@ -304,10 +308,12 @@ class MainWindow(QMainWindow):
         self.review.study_opened()
         self.settings.add_recent(study.path)
         self.setWindowTitle(f"{study.path.name} — vam-gui {__version__}")
-        missing = study.missing_images()
+        self.workers.submit(_missing_images, study, on={"finished": self._missing_found})  # a stat per image
+        self._update_undo_actions()
+
+    def _missing_found(self, _job: int, missing: list[str]) -> None:
         if missing:
             self.statusBar().showMessage(f"{len(missing)} image file(s) of this study are missing", 10000)
-        self._update_undo_actions()
 
     def _hide_identifiers(self, hide: bool) -> None:
         """Kept in the study (a read-only one keeps it for this window only)."""

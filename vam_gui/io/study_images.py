@@ -257,8 +257,21 @@ class StudyImages(StudyConnection):
         rel = Path(self.image_info(image_id).rel_path)
         return rel if rel.is_absolute() else self.folder / rel
 
-    def missing_images(self) -> list[str]:
-        return [i for i in self.image_ids() if not self.image_path(i).is_file()]
+    def missing_images(self, cancel: Callable[[], bool] | None = None) -> list[str]:
+        """The images whose file is not where the study has it: one query, then a file check
+        each (run it in a worker for a large study); ``cancel`` stops early (what was found)."""
+        folder, missing = self.folder, []
+        for image_id, rel in self._query("SELECT image_id, rel_path FROM images ORDER BY id"):
+            if cancel is not None and cancel():
+                break
+            path = Path(rel)
+            if not (path if path.is_absolute() else folder / path).is_file():
+                missing.append(image_id)
+        return missing
+
+    def image_ids_with_status(self, status: str) -> list[str]:
+        """The images of one review status, in study order (one query)."""
+        return [r[0] for r in self._query("SELECT image_id FROM images WHERE status = ? ORDER BY id", (status,))]
 
     def relocate(self, image_id: str, new_path: str | os.PathLike[str]) -> None:
         """Point an image at a new file; the content must be the same (hash checked)."""

@@ -3,7 +3,7 @@ a read-only file or folder, another writer, a damaged or cut-short file, no file
 for the commands that print their result, stdout redirected to a full disk (/dev/full).
 
 Each cell runs the real command in a subprocess. A command that only reads (``study info``,
-``export``, ``evaluate``) succeeds on a read-only or locked study; every other cell exits
+``export``, ``evaluate``, ``agreement``) succeeds on a read-only or locked study; every other cell exits
 non-zero with exactly one line on stderr and no traceback, and leaves the study as it was:
 byte-identical, or, where a full disk stopped a writing command partway, holding only whole
 writes and passing ``check_integrity()``.
@@ -76,10 +76,11 @@ COMMANDS = {  # name -> (argv with {study}/{ckpt}/{out}/{more}/{labels}, writes 
     "export csv": (["export", "-q", "-f", "csv", "-o", "{out}", S], False),
     "export dataset": (["export", "-q", "-f", "dataset", "--size", "64", "-o", "{out}", S], False),
     "evaluate": (["evaluate", "-q", "-c", "{ckpt}", "--device", "cpu", "--threads", "1", S], False),
+    "agreement": (["agreement", "--json", S], False),
 }
 FAULTS = ["disk full", "disk full at open", "read-only file", "read-only folder", "locked",
           "garbage bytes", "truncated", "missing"]
-PRINTS = ("study info", "evaluate")  # the commands that write their result to stdout
+PRINTS = ("study info", "evaluate", "agreement")  # the commands that write their result to stdout
 CELLS = [pytest.param(c, f, id=f"{c}-{f}".replace(" ", "_")) for c in COMMANDS for f in FAULTS
          if f != "disk full at open" or COMMANDS[c][1]]  # a reader's "disk full" is already 2 KB
 CELLS += [pytest.param(c, "stdout on a full disk", id=f"{c}-stdout_on_a_full_disk")
@@ -94,7 +95,7 @@ def _succeeds(command: str, fault: str) -> bool:
     writes = COMMANDS[command][1]
     if fault in ("read-only file", "read-only folder", "locked"):
         return not writes
-    return fault.startswith("disk full") and command in ("study info", "evaluate")
+    return fault.startswith("disk full") and command in PRINTS
 
 
 def _radiograph(seed: int) -> np.ndarray:
@@ -132,6 +133,11 @@ def assets(tmp_path_factory):
             study.apply_edit(image, user="setup", kind="place", review=ReviewState("accepted"), points={
                 i: PointState(10.0 + 6 * (i % 4) + n, 4.0 + 11 * (i // 4), True, "placed")
                 for i in range(study.schema.k)})
+            for reader, dx in (("alice", 0.5), ("bob", -0.5)):  # two readers, for agreement
+                study.apply_edit(image, user=reader, kind="import", reader=reader,
+                                 review=ReviewState("accepted"), points={
+                                     i: PointState(10.0 + 6 * (i % 4) + n + dx, 4.0 + 11 * (i // 4), True, "placed")
+                                     for i in range(study.schema.k)})
         export_study(study, "json", tree / "labels", ExportOptions(keep_names=True))
     (labels,) = (tree / "labels").iterdir()
     torch.manual_seed(0)

@@ -67,9 +67,12 @@ def corner_table(schema: Schema, xy: np.ndarray, visible: np.ndarray | None = No
     xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
     vis = np.ones(len(xy), bool) if visible is None else np.asarray(visible, bool).reshape(-1)
     table = np.full((len(schema.vertebrae), 4, 2), np.nan)
-    for i, (v, c) in enumerate(zip(schema.vertebra, schema.corner)):
-        if vis[i] and np.isfinite(xy[i]).all():
-            table[v, c] = xy[i]
+    k = len(schema.vertebra)
+    if len(xy) < k or len(vis) < k:
+        raise IndexError(f"{len(xy)} points ({len(vis)} visibility flags) for a schema of {k} keypoints")
+    keep = vis[:k] & np.isfinite(xy[:k]).all(axis=1)
+    rows = np.flatnonzero(keep)
+    table[np.asarray(schema.vertebra)[rows], np.asarray(schema.corner)[rows]] = xy[rows]
     return table
 
 

@@ -333,10 +333,9 @@ def median_middle_height(table: np.ndarray) -> float | None:
 
 
 def _mean_corner_distances(a: np.ndarray, b: np.ndarray, s: int) -> np.ndarray:
-    """[V]: the mean distance between vertebra v's corners in table ``a`` and vertebra v + s's
-    in table ``b`` ([V, 4, 2] each), over the corners present in both; NaN with fewer than two
-    such corners or no vertebra v + s. All vertebrae at once (the same sums, in the same order,
-    as one ``np.mean`` per vertebra)."""
+    """[V]: mean distance of vertebra v's corners in ``a`` to vertebra v + s's in ``b`` ([V, 4, 2]
+    each) over the corners both have; NaN with fewer than two or no v + s. One ``np.mean`` per
+    vertebra would give the same sums in the same order."""
     nv = len(a)
     out = np.full(nv, np.nan)
     lo, hi = max(0, -s), min(nv, nv - s)

@@ -74,16 +74,16 @@ def import_labels(study: Study, fmt: str, paths: Iterable[str | os.PathLike[str]
         read = READERS[fmt]
     except KeyError:
         raise LabelImportError(f"unknown import format {fmt!r}; one of {', '.join(FORMATS)}") from None
-    if isinstance(paths, (str, os.PathLike)):
-        paths = [paths]
-    records = list(read(list(paths), study, partial=partial))
-    if not records:
-        raise LabelImportError("no label files found")
     if reader is not None and not reader.strip():
         raise LabelImportError("the reader's name is empty")
     if reader is not None and not study.has_readers:
         raise LabelImportError(f"{study.path.name} (format {study.format_version}) keeps no readers: open it "
                                "for writing once to migrate it")
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    records = list(read(list(paths), study, partial=partial))
+    if not records:
+        raise LabelImportError("no label files found")
     return apply_records(study, records, fmt, user=user or default_user(), progress=progress, cancel=cancel,
                          reader=reader)
 

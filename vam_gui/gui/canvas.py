@@ -17,6 +17,7 @@ from vam_gui.core.radiograph import Radiograph, Window
 from vam_gui.core.schema import Schema
 from vam_gui.gui.keypoints import KeypointLayer
 from vam_gui.gui.overlays import PredictionGhosts
+from vam_gui.gui.paint_items import FastImageItem, with_opacity
 
 
 # Window presets: name -> function of the radiograph giving (lower, upper).
@@ -88,11 +89,11 @@ class Canvas(pg.GraphicsLayoutWidget):
         self.view = RadiographView(lockAspect=True, invertY=True, enableMenu=False)
         self.view.setDefaultPadding(0.02)
         self.ci.addItem(self.view)
-        self.image_item = pg.ImageItem()
+        self.image_item = FastImageItem()
         self.view.addItem(self.image_item)
-        self.heat_item = pg.ImageItem()
+        self.heat_item = FastImageItem()
         self.heat_item.setZValue(10)
-        self.heat_item.setOpacity(0.55)
+        self._heat_opacity = 0.55  # in the overlay's lookup table, not the item's opacity (fast blit)
         self.view.addItem(self.heat_item)
         self.facing_label = pg.TextItem("", color="#dddddd", anchor=(0, 0))
         self.facing_label.setZValue(30)
@@ -103,7 +104,7 @@ class Canvas(pg.GraphicsLayoutWidget):
         self.radiograph: Radiograph | None = None
         self.window = (0.0, 1.0)
         self._colormap = "inferno"
-        self.heat_item.setLookupTable(overlay_lut(self._colormap))
+        self._set_heat_lut()
         self._heatmaps: np.ndarray | None = None
         self._heat_channel: int | None = None
         self.layer = KeypointLayer(self.view, schema)
@@ -213,11 +214,18 @@ class Canvas(pg.GraphicsLayoutWidget):
         return self.heat_item.isVisible()
 
     def set_heatmap_opacity(self, opacity: float) -> None:
-        self.heat_item.setOpacity(float(np.clip(opacity, 0, 1)))
+        self._heat_opacity = float(np.clip(opacity, 0, 1))
+        self._set_heat_lut()
+
+    def heatmap_opacity(self) -> float:
+        return self._heat_opacity
 
     def set_colormap(self, name: str) -> None:
         self._colormap = name
-        self.heat_item.setLookupTable(overlay_lut(name))
+        self._set_heat_lut()
+
+    def _set_heat_lut(self) -> None:
+        self.heat_item.setLookupTable(with_opacity(overlay_lut(self._colormap), self._heat_opacity))
 
     # ------------------------------------------------------------------ lateral views
     def set_facing(self, facing: str | None) -> None:

@@ -38,6 +38,7 @@ def test_bench_json_quick(capsys):
                 "forward_ms_efficientnet_v2_s_256", "forward_ms_mobilenet_v3_large_256",
                 "edit_commit_ms_median", "dicom_load_ms", "dicom_load_ratio", "drag_move_ms_median",
                 "image_switch_2k_ms_median", "window_ready_ms", "window_ready_bare_pyside6_ms", "window_ready_ratio",
+                "window_interactive_ms", "window_interactive_ratio",
                 "edit_release_to_refreshed_ms", "edit_release_to_refreshed_measurements_tab_ms",
                 "train_images_per_s_mobilenet_v3_large_128",
                 "export_images_per_s"):

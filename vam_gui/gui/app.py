@@ -168,14 +168,24 @@ def after_next_paint(widget, fn, *, at_most_ms: int = 1000) -> None:
 
 
 def build_window(paths: list[Path]):
-    """The main window; once its body is built (right after the first paint) it opens
-    ``paths`` (studies or images), or the sample study, and names the model it will use (the
-    last one loaded, else the demo model), which loads when a prediction first needs it: torch
-    is not imported while the reviewer only reviews."""
+    """The main window. Its shell shows the first image of the study it will open (a preview,
+    gui/first_image.py, where the file qualifies); once its body is built (right after the
+    first paint) it opens ``paths`` (studies or images), or the sample study, and names the
+    model it will use (the last one loaded, else the demo model), which loads when a
+    prediction first needs it: torch is not imported while the reviewer only reviews."""
     from vam_gui.gui.main_window import MainWindow
 
     settings = load_settings()
     window = MainWindow(settings)
+    studies = [p for p in paths if p.suffix == ".vamstudy"]
+    images = [p for p in paths if p.suffix != ".vamstudy"]
+    target = studies[0] if studies else (None if images else first_start_study())
+    if target is not None:
+        from vam_gui.gui.first_image import first_image_widget
+
+        preview = first_image_widget(target)
+        if preview is not None:
+            window.setCentralWidget(preview)  # replaced by the canvas when the body is built
 
     def name_model() -> None:
         _, demo = bundled_sample()
@@ -185,17 +195,13 @@ def build_window(paths: list[Path]):
 
     def start() -> None:
         window.body_ready.disconnect(start)
-        studies = [p for p in paths if p.suffix == ".vamstudy"]
-        images = [p for p in paths if p.suffix != ".vamstudy"]
         problems = [f"{p}: only one study can be open; {studies[0].name} is" for p in studies[1:]]
+        opening = target
         if studies:
-            target = studies[0]
             problems += [f"{p}: not opened with a study (add images with File > New study)" for p in images]
         elif images:
-            target, problems = scratch_study(images)
-        else:
-            target = first_start_study()
-        opened = target is not None and window.open_study(target)
+            opening, problems = scratch_study(images)
+        opened = opening is not None and window.open_study(opening)
         opening_problems(window, problems, opened)
         if opened:
             after_next_paint(window.canvas.viewport(), name_model)

@@ -2,9 +2,10 @@
 image switching. Run offscreen.
 
 ``window_ready``: in fresh processes, alternated, the time from process launch until the
-sample study's first image is painted on the canvas, through the app's own start path (the
-shell, the body, the first-start copy of the sample, the study, the model load it starts),
-against a bare PySide6 window that paints the same image file in a QLabel. The user's
+sample study's first image is painted, through the app's own start path (the shell with its
+preview of the image, gui/first_image.py, or else the canvas once the body is built and the
+study open), against a bare PySide6 window that paints the same image file in a QLabel;
+``window_interactive``: until the canvas has painted the image with its points. The user's
 folders are replaced by a scratch one, so the user's settings, recent studies and model are
 neither read nor written.
 """
@@ -48,65 +49,112 @@ w.setCentralWidget(label); w.show()
 app.exec()
 """
 
+# The window's probe: argv[1] is the study ("-": the first-start sample), argv[2] "ready" or
+# "memory". It prints, once the canvas has painted the study's first image (the window is
+# interactive): the time the first image was painted (the end of the shell's preview's first
+# paint where there is one, else the canvas's), that time, the image's path, whether a preview
+# was shown; in
+# "memory" mode also the resident MB and whether torch is imported, 2 s later once the
+# window's start-up workers are idle.
 _PROBE_OURS = """
 import os, sys, time
+from pathlib import Path
 from PySide6.QtCore import QEvent, QObject, QTimer
 from vam_gui.gui.app import application, build_window, display_available
-shown = []
-def done():
-    print(time.time(), shown[0], flush=True)
-    os._exit(0)  # the model load started by the window may still be running
+mode, marks = sys.argv[2], {}
+def rss_mb():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+def report(*extra):
+    first = marks["canvas"] if preview is None or preview.painted_at is None else preview.painted_at
+    print(first, marks["canvas"], marks["shown"], int(preview is not None), *extra, flush=True)
+    os._exit(0)  # a model load or worker started by the window may still be running
+def settled(waited=0):
+    if (window.workers.busy() or window.inference.loading) and waited < 60000:
+        QTimer.singleShot(100, lambda: settled(waited + 100))
+        return
+    report(rss_mb(), int("torch" in sys.modules))
 class Painted(QObject):
+    def __init__(self, name):
+        super().__init__()
+        self.name = name
     def eventFilter(self, obj, event):
-        if event.type() == QEvent.Type.Paint:
-            obj.removeEventFilter(self)
-            QTimer.singleShot(0, done)
+        if event.type() == QEvent.Type.Paint and self.name not in marks:
+            QTimer.singleShot(0, self.after_paint)
         return False
-painted = Painted()
+    def after_paint(self):
+        marks.setdefault(self.name, time.time())
+        if self.name == "canvas":
+            QTimer.singleShot(0 if mode == "ready" else 2000, report if mode == "ready" else settled)
+filters = [Painted("canvas")]
 def image_shown(image_id):
-    shown.append(window.session.study.image_path(image_id))
-    window.canvas.viewport().installEventFilter(painted)
+    if "shown" not in marks:
+        marks["shown"] = str(window.session.study.image_path(image_id))
+        if preview is not None and str(preview.source) != marks["shown"]:
+            print("the preview showed", preview.source, "the canvas", marks["shown"], file=sys.stderr)
+            os._exit(3)
+        window.canvas.viewport().installEventFilter(filters[0])
 assert display_available()
-app = application()  # what run_app does, with a hook on the first image shown
-window = build_window([])
+app = application()  # what run_app does, with hooks on the first paints
+window = build_window([] if sys.argv[1] == "-" else [Path(sys.argv[1])])
+preview = window.centralWidget() if window.centralWidget().objectName() == "first-image" else None
 window.image_shown.connect(image_shown)
 window.show()
 app.exec()
 """
 
 
-def _launch(args: list[str], env: dict[str, str]) -> list[str]:
+def _launch(args: list[str], env: dict[str, str], times: int = 1) -> list[str]:
+    """Run a probe in a fresh process; its first fields (times since the epoch, as many as
+    ``times``) come back as seconds since the launch, the rest as printed."""
     t0 = time.time()
-    out = subprocess.run([sys.executable, "-c", *args], capture_output=True, text=True, env=env, check=True,
+    out = subprocess.run([sys.executable, "-c", *args], capture_output=True, text=True, env=env,
                          timeout=300)
     fields = out.stdout.split()
-    if not fields:
-        raise RuntimeError(f"the start-up probe printed nothing: {out.stderr[-2000:]}")
-    return [str(float(fields[0]) - t0), *fields[1:]]
+    if out.returncode != 0 or not fields:
+        raise RuntimeError(f"the start-up probe failed ({out.returncode}): {out.stderr[-2000:]}")
+    return [str(float(f) - t0) for f in fields[:times]] + fields[times:]
 
 
-def bench_window_ready(repeats: int = 5) -> dict[str, float]:
-    """Median over ``repeats`` alternated pairs of fresh processes (after one warm-up each)."""
+def bench_window_start(study: Path | None, *, repeats: int = 5, memory: bool = False) -> dict[str, float]:
+    """Window start on ``study`` (None: the first-start sample) against the bare window painting
+    the same image, medians over ``repeats`` alternated pairs of fresh processes after one
+    warm-up each: ``ready`` is the first image painted (the shell's preview where it shows one),
+    ``interactive`` the canvas painted with the image and its points (the body built, the study
+    open). ``memory`` adds the window's memory once settled and whether torch was imported."""
     with tempfile.TemporaryDirectory(prefix="vam-gui-bench-home-") as home:
         env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "HOME": home,
                "XDG_CONFIG_HOME": f"{home}/config", "XDG_DATA_HOME": f"{home}/data",
                "XDG_CACHE_HOME": f"{home}/cache"}
+        target = "-" if study is None else str(study)
         # The first start copies the sample study into the data folder (and warms the file cache).
-        warm = _launch([_PROBE_OURS], env)
-        if len(warm) < 2:
-            raise RuntimeError("the window showed no image: is the sample study in resources?")
-        image = warm[1]
+        warm = _launch([_PROBE_OURS, target, "ready"], env, times=2)
+        image = warm[2]
         _launch([_PROBE_BARE, image], env)
-        ours, bare = [], []
+        ours, interactive, bare = [], [], []
         for _ in range(repeats):
             bare.append(float(_launch([_PROBE_BARE, image], env)[0]))
-            ours.append(float(_launch([_PROBE_OURS], env)[0]))
-    o, b = statistics.median(ours), statistics.median(bare)
-    return {
-        "window_ready_ms": o * 1e3,
-        "window_ready_bare_pyside6_ms": b * 1e3,
-        "window_ready_ratio": o / b,
-    }
+            run = _launch([_PROBE_OURS, target, "ready"], env, times=2)
+            ours.append(float(run[0]))
+            interactive.append(float(run[1]))
+        settled = _launch([_PROBE_OURS, target, "memory"], env, times=2) if memory else None
+    o, i, b = statistics.median(ours), statistics.median(interactive), statistics.median(bare)
+    figures = {"ready_ms": o * 1e3, "bare_ms": b * 1e3, "ready_ratio": o / b, "interactive_ms": i * 1e3,
+               "interactive_ratio": i / b, "first_image_was_preview": float(warm[3])}
+    if settled is not None:
+        figures.update(rss_mb=float(settled[4]), torch_imported=float(settled[5]))
+    return figures
+
+
+def bench_window_ready(repeats: int = 5) -> dict[str, float]:
+    """The window's start on the sample study, as ``window_ready_*`` figures."""
+    figures = bench_window_start(None, repeats=repeats)
+    return {"window_ready_ms": figures["ready_ms"], "window_ready_bare_pyside6_ms": figures["bare_ms"],
+            "window_ready_ratio": figures["ready_ratio"], "window_interactive_ms": figures["interactive_ms"],
+            "window_interactive_ratio": figures["interactive_ratio"],
+            "window_first_image_was_preview": figures["first_image_was_preview"]}
 
 
 def _bench_study(folder: Path, n_images: int = 2, side: int = 2000, size: int = 512):

@@ -1,11 +1,12 @@
 """The window's figures on a large study, for ``vam-gui bench --scale N`` (offscreen).
 
 - ``scale_window_ready``: fresh processes, alternated: launch until the study's first image is
-  painted on the canvas, against a bare PySide6 window painting the same image in a QLabel (as
-  ``window_ready`` in gui/bench.py, on the scale study instead of the sample).
+  painted (the shell's preview of it, gui/first_image.py), against a bare PySide6 window
+  painting the same image in a QLabel; ``scale_window_interactive``: until the canvas has
+  painted it with its points (as ``window_ready`` in gui/bench.py, on the scale study).
 - ``scale_window_rss_mb``: the window's resident memory once its start-up work is over (its
-  workers idle, 2 s after the first paint) and before any prediction was asked for; and whether
-  torch had been imported by then.
+  workers idle, 2 s after the canvas's first paint) and before any prediction was asked for;
+  and whether torch had been imported by then.
 - ``scale_image_switch``: showing the next image and painting canvas and keypoint table, with
   the window idle, and again right after the study is (re)opened while its background workers
   run; against a bare QLabel showing the same image files.
@@ -22,68 +23,19 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from vam_gui.gui.bench import _launch
-
-_PROBE_OURS = """
-import os, sys, time
-from pathlib import Path
-from PySide6.QtCore import QEvent, QObject, QTimer
-from vam_gui.gui.app import application, build_window, display_available
-mode, shown = sys.argv[2], []
-def rss_mb():
-    for line in open("/proc/self/status"):
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-def done():
-    print(time.time(), shown[0], flush=True)
-    os._exit(0)
-def settled(waited=0):
-    if (window.workers.busy() or window.inference.loading) and waited < 60000:
-        QTimer.singleShot(100, lambda: settled(waited + 100))
-        return
-    print(time.time(), shown[0], rss_mb(), int("torch" in sys.modules), flush=True)
-    os._exit(0)
-class Painted(QObject):
-    def eventFilter(self, obj, event):
-        if event.type() == QEvent.Type.Paint:
-            obj.removeEventFilter(self)
-            QTimer.singleShot(0 if mode == "ready" else 2000, done if mode == "ready" else settled)
-        return False
-painted = Painted()
-def image_shown(image_id):
-    if not shown:
-        shown.append(window.session.study.image_path(image_id))
-        window.canvas.viewport().installEventFilter(painted)
-assert display_available()
-app = application()
-window = build_window([Path(sys.argv[1])])
-window.image_shown.connect(image_shown)
-window.show()
-app.exec()
-"""
-
 
 def bench_scale_window_start(study: Path, *, repeats: int = 3) -> dict[str, float]:
-    """Window ready on ``study`` against the bare window (alternated), and its memory once settled."""
-    from vam_gui.gui.bench import _PROBE_BARE
+    """Window ready and interactive on ``study`` against the bare window (alternated), and its
+    memory once settled (gui/bench.py's ``bench_window_start``)."""
+    from vam_gui.gui.bench import bench_window_start
 
-    with tempfile.TemporaryDirectory(prefix="vam-gui-bench-home-") as home:
-        env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "HOME": home,
-               "XDG_CONFIG_HOME": f"{home}/config", "XDG_DATA_HOME": f"{home}/data",
-               "XDG_CACHE_HOME": f"{home}/cache"}
-        warm = _launch([_PROBE_OURS, str(study), "ready"], env)
-        image = warm[1]
-        _launch([_PROBE_BARE, image], env)
-        ours, bare = [], []
-        for _ in range(repeats):
-            bare.append(float(_launch([_PROBE_BARE, image], env)[0]))
-            ours.append(float(_launch([_PROBE_OURS, str(study), "ready"], env)[0]))
-        memory = _launch([_PROBE_OURS, str(study), "memory"], env)
-    o, b = statistics.median(ours), statistics.median(bare)
-    return {"scale_window_ready_ms": o * 1e3, "scale_window_ready_bare_ms": b * 1e3,
-            "scale_window_ready_ratio": o / b, "scale_window_rss_mb": float(memory[2]),
-            "scale_window_torch_imported": float(memory[3])}
+    figures = bench_window_start(study, repeats=repeats, memory=True)
+    return {"scale_window_ready_ms": figures["ready_ms"], "scale_window_ready_bare_ms": figures["bare_ms"],
+            "scale_window_ready_ratio": figures["ready_ratio"],
+            "scale_window_interactive_ms": figures["interactive_ms"],
+            "scale_window_interactive_ratio": figures["interactive_ratio"],
+            "scale_window_first_image_was_preview": figures["first_image_was_preview"],
+            "scale_window_rss_mb": figures["rss_mb"], "scale_window_torch_imported": figures["torch_imported"]}
 
 
 def _switch_times(win, ids: list[str], n: int) -> list[float]:

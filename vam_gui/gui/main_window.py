@@ -24,6 +24,7 @@ from vam_gui.gui.gestures import Gestures
 from vam_gui.gui.messages import warn
 from vam_gui.gui.model_controls import ModelControls
 from vam_gui.gui.reading import ReadingControls
+from vam_gui.gui.shell import shape_shell, size_docks
 from vam_gui.gui.workers import Workers
 from vam_gui.session import Event, ReviewSession, Topic
 
@@ -71,6 +72,7 @@ class MainWindow(QMainWindow):
                                                 Topic.PREDICTION_STORED, Topic.STACK_CHANGED))
         self._build_actions()  # after: the reading controls' handlers run after the window's
         self._layout_restored = self._restore_layout() if restore_layout else False
+        shape_shell(self, self.docks, layout_restored=self._layout_restored)  # as the body will be
 
     # ------------------------------------------------------------------ construction
     def paintEvent(self, event) -> None:  # noqa: N802 - Qt naming
@@ -124,10 +126,8 @@ class MainWindow(QMainWindow):
         self.heat_action.toggled.connect(self.view_panel.overlay.setChecked)
         self.labels_action.toggled.connect(self.view_panel.labels.setChecked)
         self.canvas.setMinimumSize(400, 400)
-        if not self._layout_restored:
-            # After the layout has settled: sizes given earlier are overridden by it.
-            QTimer.singleShot(0, lambda: self.resizeDocks(
-                [self.docks["Worklist"], self.docks["Keypoints"]], [280, 390], Qt.Orientation.Horizontal))
+        if not self._layout_restored:  # again once the layout has settled: it overrides earlier sizes
+            QTimer.singleShot(0, lambda: size_docks(self, self.docks))
         self._apply_settings()
         self.body_ready.emit()
 

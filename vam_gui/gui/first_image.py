@@ -1,0 +1,212 @@
+"""The study's first image, painted by the window's shell before its body exists.
+
+The shell (menus, empty docks) is built with Qt alone; numpy, pyqtgraph and the study store
+load right after its first paint, which takes a few seconds on a slow machine and longer on a
+large study. So the shell shows, where the canvas will be, the image the study opens on — the
+first unreviewed one in study order, as ``ReviewSession.open`` picks it — decoded by Qt and
+greyed with the canvas's own window (``Window.from_pixels``: the 0.5 / 99.5 percentiles of
+the same strided subsample, here from a histogram), fitted as the canvas fits it.
+
+Only files whose pixels Qt decodes as the canvas's reader does qualify: 8- and 16-bit
+greyscale PNG and TIFF, 8-bit greyscale JPEG. A DICOM, colour or paletted file, a
+blind-first (reader) study, a missing file or anything unexpected shows no preview: the
+canvas paints the image once the body is built, as before. The preview draws no point,
+heatmap or measurement — nothing of the review is shown before it can be worked on — and it
+never writes: the study is read through a read-only SQLite connection.
+
+No numpy here (importing it is most of what the preview saves): histograms are
+``collections.Counter`` over the pixel buffer, the grey mapping a byte lookup table.
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+import operator
+import sqlite3
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QRectF
+from PySide6.QtGui import QColor, QImage, QImageReader, QPainter
+from PySide6.QtWidgets import QWidget
+
+WINDOW_SAMPLE_PIXELS = 250_000  # core.radiograph._WINDOW_SAMPLE_PIXELS is 1_000_000: see robust_window
+PADDING = 0.02  # the canvas's view padding around a fitted image
+LOW_PCT, HIGH_PCT = 0.5, 99.5  # Window.from_pixels' defaults
+_SUFFIXES = {".png", ".tif", ".tiff", ".jpg", ".jpeg"}
+_MAX_PIXELS = 60_000_000  # larger files are left to the canvas (the preview must stay quick)
+
+
+def first_image_file(study: Path) -> Path | None:
+    """The file of the image ``study`` opens on, or None when there is no preview to show
+    (a blind-first study, no image, a file that cannot be read as a study)."""
+    try:
+        conn = sqlite3.connect(study.resolve().as_uri() + "?mode=ro", uri=True, timeout=0.2)
+    except (sqlite3.Error, OSError, ValueError):
+        return None
+    try:
+        blind = conn.execute("SELECT value FROM meta WHERE key = 'blind_first'").fetchall()
+        if blind and blind[0][0] == "1":
+            return None  # the reader's own first image; the body works it out
+        row = conn.execute("SELECT rel_path FROM images ORDER BY status != 'unreviewed', id LIMIT 1").fetchone()
+    except sqlite3.Error:
+        return None
+    finally:
+        conn.close()
+    if row is None or not isinstance(row[0], str):
+        return None
+    rel = Path(row[0])
+    return rel if rel.is_absolute() else study.resolve().parent / rel
+
+
+def _subsample(data: memoryview, width: int, height: int, row_items: int) -> memoryview:
+    """The pixels ``Window.from_pixels`` takes its percentiles of: all of them up to
+    WINDOW_SAMPLE_PIXELS, else every ``step``-th row and column (of ``data``: ``height`` rows
+    of ``row_items`` values, ``width`` of them pixels)."""
+    n = width * height
+    step = 1 if n <= WINDOW_SAMPLE_PIXELS else math.ceil(math.sqrt(n / WINDOW_SAMPLE_PIXELS))
+    if step == 1 and row_items == width:
+        return data[:n]
+    rows = (data[r * row_items:r * row_items + width:step].tobytes() for r in range(0, height, step))
+    return memoryview(b"".join(rows)).cast(data.format)
+
+
+def _percentile(levels: list[int], cumulative: list[int], n: int, pct: float) -> float:
+    """numpy's (linear) percentile of ``n`` values given as sorted distinct ``levels`` and
+    their cumulative counts."""
+    position = pct / 100.0 * (n - 1)
+    below = math.floor(position)
+
+    def order_statistic(k: int) -> int:
+        lo, hi = 0, len(cumulative) - 1
+        while lo < hi:  # the first level whose cumulative count exceeds k
+            mid = (lo + hi) // 2
+            if cumulative[mid] > k:
+                hi = mid
+            else:
+                lo = mid + 1
+        return levels[lo]
+
+    a = order_statistic(below)
+    b = order_statistic(min(below + 1, n - 1))
+    return a + (b - a) * (position - below)
+
+
+def robust_window(sample: memoryview) -> tuple[float, float]:
+    """(lower, upper) as ``Window.from_pixels`` gives them for these integer pixel values.
+    The canvas takes them from up to 1,000,000 pixels, the preview (to stay quick without
+    numpy) from up to 250,000 (WINDOW_SAMPLE_PIXELS): the same window for images of up to
+    that many pixels, percentiles of a sparser grid of the same image above."""
+    if sample.itemsize == 1:  # 256 counts, each a C-speed scan of the bytes
+        raw = sample.tobytes()
+        counts = {v: c for v in range(256) if (c := raw.count(v))}
+    else:
+        counts = collections.Counter(sample.tolist())
+    n = sum(counts.values())
+    if n == 0:
+        raise ValueError("no pixels")
+    levels = sorted(counts)
+    cumulative, total = [], 0
+    for v in levels:
+        total += counts[v]
+        cumulative.append(total)
+    lo, hi = _percentile(levels, cumulative, n, LOW_PCT), _percentile(levels, cumulative, n, HIGH_PCT)
+    if not hi > lo:
+        lo, hi = float(levels[0]), float(levels[-1])
+    if not hi > lo:  # Window.from_bounds: a constant image gets a width of 1
+        centre = (lo + hi) / 2.0
+        return centre - 0.5, centre + 0.5
+    return float(lo), float(hi)
+
+
+def _grey_table(lower: float, upper: float, levels: int) -> bytes:
+    """Each stored value's grey, as the canvas's image item maps it with levels (lower, upper):
+    ``int((v - lower) * 255 / (upper - lower))`` clipped to 0..255, built as 256 runs."""
+    scale = 255.0 / (upper - lower)
+
+    def grey(v: int) -> int:
+        return min(255, max(0, int((v - lower) * scale)))
+
+    runs, start = [], 0
+    for g in range(256):  # the first value whose grey is past g, near lower + (g + 1) / scale
+        end = min(levels, max(start, math.ceil(lower + (g + 1) / scale) - 1))
+        while end < levels and grey(end) <= g:
+            end += 1
+        while end > start and grey(end - 1) > g:
+            end -= 1
+        runs.append(bytes([grey(start) if end > start else g]) * (end - start))
+        start = end
+    return b"".join(runs) + b"\xff" * (levels - start)
+
+
+def preview_image(path: Path) -> QImage | None:
+    """``path`` decoded and greyed as the canvas will show it, or None when it does not qualify."""
+    if path.suffix.lower() not in _SUFFIXES or not path.is_file():
+        return None
+    reader = QImageReader(str(path))
+    reader.setAutoTransform(False)  # the canvas's decoder ignores EXIF orientation too
+    size = reader.size()
+    if not size.isValid() or size.width() * size.height() > _MAX_PIXELS:
+        return None
+    image = reader.read()
+    if image.isNull() or image.format() not in (QImage.Format.Format_Grayscale8, QImage.Format.Format_Grayscale16):
+        return None
+    if image.format() == QImage.Format.Format_Grayscale16 and path.suffix.lower() in {".jpg", ".jpeg"}:
+        return None
+    w, h = image.width(), image.height()
+    if w < 2 or h < 2:
+        return None
+    bits = memoryview(image.constBits())
+    wide = image.format() == QImage.Format.Format_Grayscale16
+    data = bits.cast("H") if wide else bits
+    lower, upper = robust_window(_subsample(data, w, h, image.bytesPerLine() // (2 if wide else 1)))
+    table = _grey_table(lower, upper, 65536 if wide else 256)
+    row = image.bytesPerLine() // (2 if wide else 1)
+    if wide:  # itemgetter looks every pixel up in one C loop
+        grey = b"".join(bytes(operator.itemgetter(*data[r * row:r * row + w].tolist())(table)) for r in range(h))
+    else:
+        grey = b"".join(data[r * row:r * row + w].tobytes().translate(table) for r in range(h))
+    return QImage(grey, w, h, w, QImage.Format.Format_Grayscale8).copy()  # owns its pixels
+
+
+class FirstImage(QWidget):
+    """Paints one image fitted as the canvas fits it (centred, aspect kept, 2 % padding) on
+    the canvas's black background."""
+
+    def __init__(self, image: QImage, source: Path, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.image, self.source = image, source
+        self.painted_at: float | None = None  # time.time() when first painted (benchmarks read it)
+        self.setObjectName("first-image")
+        self.setAutoFillBackground(False)
+
+    def target_rect(self) -> QRectF:
+        w, h = self.image.width(), self.image.height()
+        pad_w, pad_h = w * (1 + 2 * PADDING), h * (1 + 2 * PADDING)
+        scale = min(self.width() / pad_w, self.height() / pad_h)
+        return QRectF((self.width() - w * scale) / 2, (self.height() - h * scale) / 2, w * scale, h * scale)
+
+    def paintEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        p = QPainter(self)
+        p.fillRect(self.rect(), QColor("black"))
+        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
+        p.drawImage(self.target_rect(), self.image)
+        p.end()
+        if self.painted_at is None:
+            self.painted_at = time.time()
+
+
+def first_image_widget(study: Path) -> FirstImage | None:
+    """The preview of the image ``study`` opens on, or None (see the module docstring)."""
+    path = first_image_file(study)
+    if path is None:
+        return None
+    try:
+        image = preview_image(path)
+    except (OSError, ValueError, MemoryError):
+        return None
+    return None if image is None else FirstImage(image, path)
+
+
+__all__ = ["FirstImage", "first_image_file", "first_image_widget", "preview_image", "robust_window"]

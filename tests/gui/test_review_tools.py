@@ -49,7 +49,7 @@ def test_moving_a_corner_updates_measurements_and_flags(qtbot, window, clean_col
     kinds = {f.kind for f in win.review.flags}
     assert "corner_order" in kinds
     assert 8 in win.canvas.layer.flagged
-    assert "⚑" in win.canvas.layer.items[8].label().toPlainText()
+    assert "⚑" in win.canvas.layer.items[8].label().text()
     assert table_value(panel, "L3 height, left") != "19.0 px"
     assert win.worklist.model.flag_counts[win.session.current_id] == len(win.review.flags)
     assert panel.flags.count() == len(win.review.flags)

@@ -12,17 +12,38 @@ from contextlib import contextmanager
 
 import numpy as np
 import pyqtgraph as pg
+from pyqtgraph import Point
 from PySide6.QtCore import QObject, QPointF, Qt, Signal
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QBrush, QColor, QPen
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject
 
 from vam_gui.core.annotation import Annotation
 from vam_gui.core.schema import Schema
+from vam_gui.gui.paint_items import MarkerLabel
 
 # One colour per vertebra (repeats after ten levels); chosen to read on a grey radiograph.
 PALETTE = ["#4cc9f0", "#f72585", "#b5e48c", "#ffb703", "#c77dff",
            "#06d6a0", "#fb8500", "#8ecae6", "#ff006e", "#e9ff70"]
 MISSING = QColor(150, 150, 150)
 FLAGGED = QColor("#ff9500")
+WHITE = QColor(255, 255, 255)
+_NO_BRUSH = pg.mkBrush(None)
+_PENS: dict[tuple[int, float], QPen] = {}
+_BRUSHES: dict[int, QBrush] = {}
+
+
+def _pen(colour: QColor, width: float) -> QPen:
+    """One shared pen per colour and width (conventions 11: reuse pens and brushes)."""
+    key = (colour.rgba(), width)
+    if key not in _PENS:
+        _PENS[key] = pg.mkPen(colour, width=width)
+    return _PENS[key]
+
+
+def _brush(colour: QColor) -> QBrush:
+    if colour.rgba() not in _BRUSHES:
+        _BRUSHES[colour.rgba()] = pg.mkBrush(colour)
+    return _BRUSHES[colour.rgba()]
 
 
 def vertebra_colour(index: int) -> QColor:
@@ -40,13 +61,32 @@ def label_placement(corner: int) -> dict:
 
 class KeypointItem(pg.TargetItem):
     """A marker that reports press, drag and release to its layer; right button or Escape
-    during a drag puts it back."""
+    during a drag puts it back. Its name is a :class:`MarkerLabel` child.
 
-    def __init__(self, layer: KeypointLayer, index: int, **kwargs) -> None:
+    Moving it is a plain ``QGraphicsItem.setPos``: no ``sigPositionChanged`` and no geometry
+    notifications (``ItemSendsGeometryChanges`` and ``ItemSendsScenePositionChanges`` are
+    off), which pyqtgraph otherwise turns into several Python calls per marker per move; its
+    bounding rect is its symbol's shape, which no position change alters."""
+
+    def __init__(self, layer: KeypointLayer, index: int, *, name_offset: tuple[float, float],
+                 name_anchor: tuple[float, float], **kwargs) -> None:
         super().__init__(**kwargs)
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges, False)
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemSendsScenePositionChanges, False)
         self.layer = layer
         self.index = index
         self._origin: QPointF | None = None
+        self.name_label = MarkerLabel(self, offset=name_offset, anchor=name_anchor)
+        self.style_key: tuple | None = None  # the state the marker was last styled for
+
+    def label(self) -> MarkerLabel:  # the marker's name (TargetItem's own label is not used)
+        return self.name_label
+
+    def setPos(self, *args) -> None:  # noqa: N802 - Qt naming
+        pos = Point(*args)
+        if self._pos != pos:
+            self._pos = pos
+            QGraphicsObject.setPos(self, pos)
 
     def mouseDragEvent(self, ev) -> None:  # noqa: N802 - Qt naming
         if not self.movable or ev.button() != Qt.MouseButton.LeftButton:
@@ -108,9 +148,10 @@ class KeypointLayer(QObject):
             self._outlines.append(item)
         self.items: list[KeypointItem] = []
         self.editable = True
-        for i, name in enumerate(schema.keypoints):
-            item = KeypointItem(self, i, pos=(0, 0), size=11, symbol="o", label=name,
-                                labelOpts=label_placement(schema.corner[i]))
+        for i in range(len(schema.keypoints)):
+            place = label_placement(schema.corner[i])
+            item = KeypointItem(self, i, pos=(0, 0), size=11, symbol="o",
+                                name_offset=place["offset"], name_anchor=place["anchor"])
             item.setZValue(20)
             item.setVisible(False)
             view.addItem(item)
@@ -218,37 +259,35 @@ class KeypointLayer(QObject):
 
     def _style(self, i: int) -> None:
         item = self.items[i]
-        v = self.schema.vertebra[i]
-        colour = vertebra_colour(v)
         ann = self._annotation
         source = ann.source[i] if ann is not None else ""
         visible = bool(ann.visible[i]) if ann is not None else True
         low = self.is_low_confidence(i)
-        selected = i == self.selected
-        width = 3 if selected else 1.5
+        key = (visible, source == "predicted", low, i == self.selected, i in self.flagged, self.labels_visible)
+        if key == item.style_key:
+            return  # drawn like this already: no pens made, no label laid out, no repaint
+        item.style_key = key
+        colour = vertebra_colour(self.schema.vertebra[i])
+        width = 3 if i == self.selected else 1.5
         if not visible:
             # A point marked missing keeps its last position, drawn as a grey cross.
-            pen, brush, symbol = pg.mkPen(MISSING, width=width), None, "x"
+            pen, brush, symbol = _pen(MISSING, width), _NO_BRUSH, "x"
         elif source == "predicted":
             # Predictions: hollow rings in the vertebra's colour; an unsure one is a hollow
             # diamond (its shape says it, the colour still says which vertebra); corrected
             # points: filled squares.
-            pen = pg.mkPen(colour, width=width + (1 if low else 0))
-            brush, symbol = None, ("d" if low else "o")
+            pen, brush, symbol = _pen(colour, width + (1 if low else 0)), _NO_BRUSH, ("d" if low else "o")
         else:
-            pen, brush, symbol = pg.mkPen("w", width=width), pg.mkBrush(colour), "s"
+            pen, brush, symbol = _pen(WHITE, width), _brush(colour), "s"
         item.pen = item.currentPen = pen
-        item.hoverPen = pg.mkPen("w", width=width + 1)
-        item.brush = item.currentBrush = brush if brush is not None else pg.mkBrush(None)
-        item.hoverBrush = pg.mkBrush(colour)
+        item.hoverPen = _pen(WHITE, width + 1)
+        item.brush = item.currentBrush = brush
+        item.hoverBrush = _brush(colour)
         item.setSymbol(symbol)
-        label = item.label()
-        if label is not None:
-            flagged = i in self.flagged
-            name = self.schema.keypoints[i] + (" ?" if low else "") + (" ⚑" if flagged else "")
-            label.setFormat(name)
-            label.setColor(FLAGGED if flagged else (MISSING if not visible else colour))
-            label.setVisible(self.labels_visible)
+        flagged = i in self.flagged
+        name = self.schema.keypoints[i] + (" ?" if low else "") + (" ⚑" if flagged else "")
+        item.name_label.set_text(name, FLAGGED if flagged else (MISSING if not visible else colour))
+        item.name_label.setVisible(self.labels_visible)
         item.update()
 
     def _redraw_outlines(self, only_vertebra: int | None = None) -> None:

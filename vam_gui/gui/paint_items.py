@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtGui import QImage
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QAbstractTextDocumentLayout, QColor, QImage, QPainter, QPalette, QTextDocument
+from PySide6.QtWidgets import QGraphicsItem
 
 _FAST = (QImage.Format.Format_RGB32, QImage.Format.Format_ARGB32_Premultiplied)
 
@@ -34,3 +36,48 @@ def with_opacity(lut: np.ndarray, opacity: float) -> np.ndarray:
     out = lut.copy()
     out[:, 3] = np.round(lut[:, 3].astype(float) * float(np.clip(opacity, 0.0, 1.0))).astype(np.ubyte)
     return out
+
+
+class MarkerLabel(QGraphicsItem):
+    """A marker's name beside it, unscaled. Its coordinates are screen pixels from the marker's
+    centre (``ItemIgnoresTransformations``), so a zoom or pan costs it nothing; pyqtgraph's
+    ``TargetLabel`` re-derives its transform in Python before every paint and on every move.
+
+    Drawn as ``QGraphicsTextItem`` draws (the same document layout, margin and palette colour),
+    its text box's ``anchor`` point (fractions of its size) ``offset`` pixels from the centre."""
+
+    def __init__(self, parent: QGraphicsItem, *, offset: tuple[float, float], anchor: tuple[float, float]) -> None:
+        super().__init__(parent)
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
+        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+        self._offset, self._anchor = offset, anchor
+        self._doc = QTextDocument()
+        self._text: str | None = None
+        self._context = QAbstractTextDocumentLayout.PaintContext()
+        self._rect = QRectF()
+
+    def text(self) -> str:
+        return self._text or ""
+
+    def set_text(self, text: str, colour: QColor) -> None:
+        """Show ``text`` in ``colour``; nothing is laid out or repainted when neither changed."""
+        palette = self._context.palette
+        if text == self._text and palette.color(QPalette.ColorRole.Text) == colour:
+            return
+        if text != self._text:
+            self.prepareGeometryChange()
+            self._text = text
+            self._doc.setPlainText(text)
+            size = self._doc.size()
+            (dx, dy), (ax, ay) = self._offset, self._anchor
+            self._rect = QRectF(dx - ax * size.width(), dy - ay * size.height(), size.width(), size.height())
+        palette.setColor(QPalette.ColorRole.Text, colour)
+        self._context.palette = palette
+        self.update()
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 - Qt naming
+        return self._rect
+
+    def paint(self, painter: QPainter, *_args) -> None:
+        painter.translate(self._rect.topLeft())
+        self._doc.documentLayout().draw(painter, self._context)

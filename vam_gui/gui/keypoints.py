@@ -19,7 +19,7 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject
 
 from vam_gui.core.annotation import Annotation
 from vam_gui.core.schema import Schema
-from vam_gui.gui.paint_items import MarkerLabel
+from vam_gui.gui.paint_items import MarkerLabel, OutlineItem
 
 # One colour per vertebra (repeats after ten levels); chosen to read on a grey radiograph.
 PALETTE = ["#4cc9f0", "#f72585", "#b5e48c", "#ffb703", "#c77dff",
@@ -137,12 +137,12 @@ class KeypointLayer(QObject):
         self._annotation: Annotation | None = None
         self._pending: set[int] | None = None  # markers to restyle when a batch ends
         self._confidence: np.ndarray | None = None
-        self._outlines: list[pg.PlotDataItem] = []
+        self._outlines: list[OutlineItem] = []
         self._edges_by_vertebra: list[list[tuple[int, int]]] = [[] for _ in schema.vertebrae]
         for a, b in schema.edges:
             self._edges_by_vertebra[schema.vertebra[a]].append((a, b))
         for v in range(len(schema.vertebrae)):
-            item = pg.PlotDataItem(pen=pg.mkPen(vertebra_colour(v), width=1.5), connect="pairs")
+            item = OutlineItem(pg.mkPen(vertebra_colour(v), width=1.5))
             item.setZValue(15)
             view.addItem(item)
             self._outlines.append(item)
@@ -300,7 +300,7 @@ class KeypointLayer(QObject):
                     continue  # no outline through a point marked missing
                 xs += [pa[0] + 0.5, pb[0] + 0.5]
                 ys += [pa[1] + 0.5, pb[1] + 0.5]
-            self._outlines[v].setData(xs, ys)
+            self._outlines[v].set_segments(xs, ys)
 
     def _shown(self, i: int) -> bool:
         return self._annotation is None or bool(self._annotation.visible[i])

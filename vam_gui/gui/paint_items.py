@@ -11,8 +11,17 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QAbstractTextDocumentLayout, QColor, QImage, QPainter, QPalette, QTextDocument
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import (
+    QAbstractTextDocumentLayout,
+    QColor,
+    QImage,
+    QPainter,
+    QPainterPath,
+    QPalette,
+    QPen,
+    QTextDocument,
+)
 from PySide6.QtWidgets import QGraphicsItem
 
 _FAST = (QImage.Format.Format_RGB32, QImage.Format.Format_ARGB32_Premultiplied)
@@ -81,3 +90,61 @@ class MarkerLabel(QGraphicsItem):
     def paint(self, painter: QPainter, *_args) -> None:
         painter.translate(self._rect.topLeft())
         self._doc.documentLayout().draw(painter, self._context)
+
+
+class OutlineItem(pg.GraphicsObject):
+    """Line segments in one cosmetic pen, drawn as ``PlotDataItem(connect="pairs")`` drew them
+    (one path of move-to/line-to pairs, antialiased as pyqtgraph's configuration says), without
+    the data bookkeeping that item does on every ``setData`` (a vertebra's outline is set on
+    every image switch and every drag step)."""
+
+    def __init__(self, pen: QPen) -> None:
+        super().__init__()
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges, False)
+        self._pen = pen
+        self._antialias = bool(pg.getConfigOption("antialias"))
+        self._path = QPainterPath()
+        self._xs: list[float] = []
+        self._ys: list[float] = []
+        self._bounds: QRectF | None = None
+
+    def set_segments(self, xs: list[float], ys: list[float]) -> None:
+        """Segments (xs[0], ys[0])-(xs[1], ys[1]), (xs[2], ys[2])-(xs[3], ys[3]), ..."""
+        self.prepareGeometryChange()
+        self._xs, self._ys = xs, ys
+        path = QPainterPath()
+        for n in range(0, len(xs) - 1, 2):
+            path.moveTo(xs[n], ys[n])
+            path.lineTo(xs[n + 1], ys[n + 1])
+        self._path = path
+        self._bounds = None
+        self.update()
+
+    def segments(self) -> tuple[list[float], list[float]]:
+        return self._xs, self._ys
+
+    def dataBounds(self, ax: int, frac: float = 1.0, orthoRange=None) -> tuple[float | None, float | None]:  # noqa: N802, N803
+        values = self._xs if ax == 0 else self._ys
+        return (min(values), max(values)) if values else (None, None)
+
+    def viewTransformChanged(self) -> None:  # noqa: N802 - pyqtgraph naming
+        # the pen's width is in screen pixels: the padding in view units changes with the zoom
+        self.prepareGeometryChange()
+        self._bounds = None
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 - Qt naming
+        if self._bounds is None:
+            if not self._xs:
+                self._bounds = QRectF()
+            else:
+                px, py = self.pixelSize()  # one screen pixel in view units (0 before a view exists)
+                pad = self._pen.widthF() + 2.0
+                self._bounds = QRectF(QPointF(min(self._xs), min(self._ys)), QPointF(max(self._xs), max(self._ys))
+                                      ).adjusted(-pad * px, -pad * py, pad * px, pad * py)
+        return self._bounds
+
+    def paint(self, painter: QPainter, *_args) -> None:
+        if self._xs:
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing, self._antialias)
+            painter.setPen(self._pen)
+            painter.drawPath(self._path)

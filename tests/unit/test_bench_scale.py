@@ -17,7 +17,8 @@ def test_bench_scale_reports_every_figure_with_its_baseline(capsys):
     assert main(["bench", "--scale", "12", "--quick", "--no-gui", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["scale_images"] == 12
-    for name in ("study_create", "export_json_all", "sort_by_uncertainty", "flag_counts_read"):
+    for name in ("study_create", "export_json_all", "export_json_pseudonymised", "sort_by_uncertainty",
+                 "flag_counts_read"):
         assert out[f"{name}_ms"] > 0 and out[f"{name}_bare_ms"] > 0
         assert out[f"{name}_ratio"] == pytest.approx(out[f"{name}_ms"] / out[f"{name}_bare_ms"])
 

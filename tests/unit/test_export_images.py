@@ -296,3 +296,41 @@ def test_compressed_dicom_copy_keeps_its_encoded_pixels(tmp_path):
     assert np.array_equal(out.pixel_array, arr)
     assert_no_identifier(tmp_path / "out")
     study.close()
+
+
+def test_a_png_of_critical_chunks_only_is_copied_as_it_is(tmp_path):
+    """A PNG with nothing but IHDR/IDAT/IEND is its own metadata-free copy; any ancillary chunk
+    (text, time, gamma, transparency), grey + alpha, a bad CRC or trailing bytes: re-encoded."""
+    from PIL import Image
+
+    from vam_gui.io.export.images import _bare_png, raster_copy
+
+    rng = np.random.default_rng(3)
+    bare = tmp_path / "bare.png"
+    cv2.imwrite(str(bare), rng.integers(0, 60000, (40, 30)).astype(np.uint16))
+    data, suffix = raster_copy(bare)
+    assert suffix == ".png" and data == bare.read_bytes() and _bare_png(data)
+    texted = write_png_with_text(tmp_path / "text.png", rng.integers(0, 60000, (40, 30)))
+    data, suffix = raster_copy(texted)
+    assert PNG_TEXT.encode() not in data and b"tEXt" not in data
+    assert np.array_equal(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED),
+                          cv2.imread(str(texted), cv2.IMREAD_UNCHANGED))
+    grey_alpha = tmp_path / "la.png"
+    Image.fromarray(rng.integers(0, 255, (20, 20, 2)).astype(np.uint8), "LA").save(grey_alpha)
+    raw = bare.read_bytes()
+    crc_broken = raw[:-5] + bytes([raw[-5] ^ 1]) + raw[-4:]
+    for other in (texted.read_bytes(), grey_alpha.read_bytes(), raw + b"QZX", crc_broken, raw[:40], b"GIF89a"):
+        assert not _bare_png(other)
+
+
+def test_a_cancelled_export_leaves_no_copy_behind(mixed_study, tmp_path):
+    out = tmp_path / "cancelled"
+    calls = []
+
+    def cancel():
+        calls.append(1)
+        return len(calls) > 2  # after two copies were made
+
+    with pytest.raises(InterruptedError):
+        export_study(mixed_study, "json", out, ExportOptions(), cancel=cancel)
+    assert not out.exists() or list(out.iterdir()) == []

@@ -63,7 +63,13 @@ def _scale_steps(args: argparse.Namespace, tmp: str) -> list[tuple[str, Callable
     built first, in ``tmp``, then measured by each room's steps, which take its path."""
     from pathlib import Path
 
-    from vam_gui.io.bench import bench_export_json, bench_study_create, bench_study_queries, build_scale_study
+    from vam_gui.io.bench import (
+        bench_export_json,
+        bench_export_pseudonymised,
+        bench_study_create,
+        bench_study_queries,
+        build_scale_study,
+    )
 
     n, folder = args.scale, Path(tmp) / "scale"
     study = folder / "scale.vamstudy"
@@ -80,6 +86,8 @@ def _scale_steps(args: argparse.Namespace, tmp: str) -> list[tuple[str, Callable
          lambda: bench_study_create(Path(tmp), sorted((folder / "images").glob("*.png")), repeats=repeats)),
         ("export --format json --all --keep-names against a bare JSON dump",
          lambda: bench_export_json(study, Path(tmp), repeats=repeats)),
+        ("export --format json --all (pseudonyms, image copies) against the bare dump plus copying the images",
+         lambda: bench_export_pseudonymised(study, Path(tmp), repeats=repeats)),
         ("sort by uncertainty and flag counts, against the bare queries",
          lambda: bench_study_queries(study, repeats=5 if args.quick else 20)),
     ]
@@ -113,6 +121,6 @@ def add_bench(sub) -> None:
     p.add_argument("--no-gui", action="store_true", help="skip the window benchmarks")
     p.add_argument("--scale", type=int, metavar="N",
                    help="instead: build a study of N predicted 256-px images in a temporary folder and measure "
-                        "study create, export --all, sort by uncertainty and flag counts on it (each with its "
-                        "bare baseline and ratio)")
+                        "study create, export --all (original names; pseudonyms with image copies), sort by "
+                        "uncertainty and flag counts on it (each with its bare baseline and ratio)")
     p.set_defaults(func=_cmd_bench)

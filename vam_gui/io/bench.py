@@ -20,8 +20,8 @@ if TYPE_CHECKING:
     from vam_gui.core.prediction import Prediction
     from vam_gui.core.schema import Schema
 
-__all__ = ["bench_dicom_load", "bench_export_json", "bench_study_create", "bench_study_queries",
-           "build_scale_study"]
+__all__ = ["bench_dicom_load", "bench_export_json", "bench_export_pseudonymised", "bench_study_create",
+           "bench_study_queries", "build_scale_study"]
 
 
 def bench_dicom_load(
@@ -192,23 +192,71 @@ def _bare_export(study_path: Path, out: Path) -> None:
     out.write_text(json.dumps({"images": images}, indent=1))
 
 
-def bench_export_json(study_path: str | os.PathLike[str], folder: str | os.PathLike[str], *,
-                      repeats: int = 3) -> dict[str, float]:
-    """``export --format json --all --keep-names`` against a bare JSON dump of the same rows."""
+def _bare_copies(study_path: Path, out: Path) -> None:
+    """The rest of the baseline of a pseudonymised export: ``shutil.copyfile`` of every
+    image file (paths as the store keeps them, relative to the study's folder)."""
+    import shutil
+
+    out.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(study_path.resolve().as_uri() + "?mode=ro", uri=True)
+    try:
+        rows = conn.execute("SELECT id, rel_path FROM images ORDER BY id").fetchall()
+    finally:
+        conn.close()
+    for rid, rel in rows:
+        source = Path(rel) if Path(rel).is_absolute() else study_path.parent / rel
+        shutil.copyfile(source, out / f"{rid}{source.suffix}")
+
+
+def _bench_export(study_path: Path, folder: Path, options: object, *, repeats: int,
+                  copies: bool) -> tuple[list[float], list[float]]:
+    """(ours, bare) seconds of ``export --format json`` with ``options`` against the bare
+    dump (plus copying every image when ``copies``), alternately, each into a fresh folder."""
+    import shutil
+
     from vam_gui.io.export import ExportOptions, export_study
     from vam_gui.io.study import Study
 
-    study_path, folder = Path(study_path), Path(folder)
+    assert isinstance(options, ExportOptions)
     times: dict[str, list[float]] = {"ours": [], "bare": []}
     for r in range(max(1, repeats)):
+        bare_dir, ours_dir = folder / f"bare-{r}", folder / f"export-{r}"
+        for leftover in (bare_dir, ours_dir):
+            shutil.rmtree(leftover, ignore_errors=True)
+        bare_dir.mkdir(parents=True)
         t0 = time.perf_counter()
-        _bare_export(study_path, folder / f"bare-{r}.json")
+        _bare_export(study_path, bare_dir / "bare.json")
+        if copies:
+            _bare_copies(study_path, bare_dir / "images")
         times["bare"].append(time.perf_counter() - t0)
         t0 = time.perf_counter()
         with Study.open(study_path, read_only=True) as study:
-            export_study(study, "json", folder / f"export-{r}", ExportOptions(all_images=True, keep_names=True))
+            export_study(study, "json", ours_dir, options)
         times["ours"].append(time.perf_counter() - t0)
-    return _figures("export_json_all", times["ours"], times["bare"])
+        for done in (bare_dir, ours_dir):
+            shutil.rmtree(done, ignore_errors=True)
+    return times["ours"], times["bare"]
+
+
+def bench_export_json(study_path: str | os.PathLike[str], folder: str | os.PathLike[str], *,
+                      repeats: int = 3) -> dict[str, float]:
+    """``export --format json --all --keep-names`` against a bare JSON dump of the same rows."""
+    from vam_gui.io.export import ExportOptions
+
+    ours, bare = _bench_export(Path(study_path), Path(folder), ExportOptions(all_images=True, keep_names=True),
+                               repeats=repeats, copies=False)
+    return _figures("export_json_all", ours, bare)
+
+
+def bench_export_pseudonymised(study_path: str | os.PathLike[str], folder: str | os.PathLike[str], *,
+                               repeats: int = 3) -> dict[str, float]:
+    """``export --format json --all`` (pseudonyms, de-identified copies of the images beside
+    the labels) against the bare JSON dump plus ``shutil.copyfile`` of every image."""
+    from vam_gui.io.export import ExportOptions
+
+    ours, bare = _bench_export(Path(study_path), Path(folder), ExportOptions(all_images=True),
+                               repeats=repeats, copies=True)
+    return _figures("export_json_pseudonymised", ours, bare)
 
 
 def bench_study_queries(study_path: str | os.PathLike[str], *, repeats: int = 20) -> dict[str, float]:

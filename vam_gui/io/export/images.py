@@ -12,13 +12,14 @@ names the labels use, so that labels and images match without any original file.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from vam_gui.core.atomic import write_bytes_atomic
+from vam_gui.core.atomic import new_temp_file
 from vam_gui.io.export.common import Cancel, Progress, check_cancel
 
 if TYPE_CHECKING:
@@ -60,15 +61,20 @@ def dicom_copy(path: Path, salt: str) -> tuple[bytes, bool]:
 
 
 def raster_copy(path: Path) -> tuple[bytes, str]:
-    """(encoded bytes without metadata, suffix) of a raster image's decoded pixels."""
+    """(encoded bytes without metadata, suffix) of a raster image's decoded pixels. A PNG that
+    already holds nothing but its header, palette, pixel data and end (no text, EXIF, time or
+    any other ancillary chunk) is its own metadata-free copy: it is decoded, to fail as any
+    other undecodable file does, and its bytes kept (re-encoding it was most of an export)."""
     import cv2
 
     from vam_gui.io.image_file import read_bytes
 
-    data = np.frombuffer(read_bytes(path), dtype=np.uint8)
-    img: Any = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    raw = read_bytes(path)
+    img: Any = cv2.imdecode(np.frombuffer(raw, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
     if img is None:
         raise ValueError("the image could not be decoded")
+    if _bare_png(raw):
+        return raw, ".png"
     if img.ndim == 3 and img.shape[2] == 2:  # grey + alpha: PNG via OpenCV has no such layout
         img = img[:, :, 0]
     suffix = ".png" if img.dtype in (np.uint8, np.uint16) else ".tiff"
@@ -78,34 +84,97 @@ def raster_copy(path: Path) -> tuple[bytes, str]:
     return bytes(buf), suffix
 
 
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_BARE_CHUNKS = (b"IHDR", b"PLTE", b"IDAT", b"IEND")
+
+
+def _bare_png(raw: bytes) -> bool:
+    """A well-formed PNG of critical chunks only, not grey + alpha (which a copy drops), with
+    every chunk's CRC right and nothing after IEND."""
+    import struct
+    import zlib
+
+    if not raw.startswith(_PNG_SIGNATURE) or len(raw) < 33 or raw[12:16] != b"IHDR" or raw[25] == 4:
+        return False
+    at = len(_PNG_SIGNATURE)
+    while at + 12 <= len(raw):
+        size, kind = struct.unpack_from(">I4s", raw, at)
+        end: int = at + 12 + size
+        if kind not in _BARE_CHUNKS or end > len(raw):
+            return False
+        if zlib.crc32(raw[at + 4:end - 4]) != struct.unpack_from(">I", raw, end - 4)[0]:
+            return False
+        if kind == b"IEND":
+            return end == len(raw)
+        at = end
+    return False
+
+
+def _image_path(folder: Path, info: ImageInfo) -> Path:
+    """Where the image is: ``Study.image_path``'s rule, from the row already read."""
+    rel = Path(info.rel_path)
+    return rel if rel.is_absolute() else folder / rel
+
+
+def _copy_one(path: Path, salt: str, name: str, result: ImageCopies) -> tuple[str, bytes]:
+    """(file name, bytes) of one de-identified copy; a note when the DICOM says burned-in text."""
+    if is_dicom_file(path):
+        data, burned = dicom_copy(path, salt)
+        if burned:
+            result.notes.append(f"{name}.dcm: the source says BurnedInAnnotation=YES; the pixels are "
+                                "copied unchanged and may show identifying text")
+        return name + ".dcm", data
+    data, suffix = raster_copy(path)
+    return name + suffix, data
+
+
 def write_image_copies(study: Study, infos: list[ImageInfo], out: Path, namer: Namer, *,
                        progress: Progress | None = None, cancel: Cancel | None = None) -> ImageCopies:
     """Write a de-identified copy of every image of ``infos`` into ``out``; the names used
-    are in ``names`` (a guess for those that failed, which are in ``skipped``)."""
+    are in ``names`` (a guess for those that failed, which are in ``skipped``).
+
+    Each copy is written under a temporary name; after the last, one ``os.sync`` puts them
+    all on disk and only then do they take their names (an fsync per file was half of the
+    export's run), so a cancelled or failed export leaves no copy behind."""
     from vam_gui.io.image_file import describe
 
     result = ImageCopies()
-    for n, info in enumerate(infos, 1):
-        check_cancel(cancel)
-        pseudo = namer.image_id(info.image_id)
-        path = study.image_path(info.image_id)
-        try:
-            if is_dicom_file(path):
-                data, burned = dicom_copy(path, namer.study_uid)
-                name = pseudo + ".dcm"
-                if burned:
-                    result.notes.append(f"{name}: the source says BurnedInAnnotation=YES; the pixels are "
-                                        "copied unchanged and may show identifying text")
-            else:
-                data, suffix = raster_copy(path)
-                name = pseudo + suffix
-        except Exception as exc:  # a file gone or unreadable: the labels still name it
-            name = guessed_name(namer, info)
+    folder = study.folder
+    staged: list[tuple[str, Path]] = []
+    try:
+        for n, info in enumerate(infos, 1):
+            check_cancel(cancel)
+            try:
+                name, data = _copy_one(_image_path(folder, info), namer.study_uid, namer.image_id(info.image_id),
+                                       result)
+            except Exception as exc:  # a file gone or unreadable: the labels still name it
+                name = guessed_name(namer, info)
+                result.names[info.image_id] = name
+                result.skipped.append((name, f"image not copied ({describe(exc)})"))
+                continue
             result.names[info.image_id] = name
-            result.skipped.append((name, f"image not copied ({describe(exc)})"))
-            continue
-        result.names[info.image_id] = name
-        result.files.append(write_bytes_atomic(out / name, data))
-        if progress is not None:
-            progress(n, len(infos))
+            staged.append((_stage(out / name, data), out / name))
+            if progress is not None:
+                progress(n, len(infos))
+        check_cancel(cancel)
+        os.sync()
+        for tmp, final in staged:
+            os.replace(tmp, final)
+            result.files.append(final)
+    finally:
+        for tmp, _ in staged[len(result.files):]:  # those not renamed: a cancel or a failure
+            Path(tmp).unlink(missing_ok=True)
     return result
+
+
+def _stage(path: Path, data: bytes) -> str:
+    """``data`` in a new temporary file beside ``path`` (not yet synced); its name."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = new_temp_file(path)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return tmp

@@ -13,6 +13,8 @@ from vam_gui.gui.worklist import STATUS_COLOURS, WorklistModel, WorklistPanel, f
 
 __all__ = ["STATUS_COLOURS", "KeypointTable", "WorklistModel", "WorklistPanel", "format_confidence"]
 
+_LOW_BRUSH = QBrush(QColor("#ff3b30"))  # the confidence of a point under the threshold
+
 class KeypointTable(QTableWidget):
     """Name, position in px and mm, confidence and source of every keypoint."""
 
@@ -49,31 +51,29 @@ class KeypointTable(QTableWidget):
 
     def show_annotation(self, ann: Annotation | None, confidence: np.ndarray | None,
                         spacing: tuple[float, float] | None, threshold: float, rows=None) -> None:
-        """Fill every row, or only ``rows`` (the keypoints an edit changed)."""
-        self.setUpdatesEnabled(False)
-        try:
-            for i in range(self.schema.k) if rows is None else rows:
-                self._show_row(i, ann, confidence, spacing, threshold)
-        finally:
-            self.setUpdatesEnabled(True)
-
-    def _show_row(self, i: int, ann: Annotation | None, confidence: np.ndarray | None,
-                  spacing: tuple[float, float] | None, threshold: float) -> None:
-        cells = [""] * (len(self.HEADERS) - 1)
-        if ann is not None and np.isfinite(ann.xy[i]).all():
-            x, y = ann.xy[i]
-            cells[0:2] = [f"{x:.1f}", f"{y:.1f}"]
-            if spacing is not None:
-                cells[2:4] = [f"{x * spacing[1]:.1f}", f"{y * spacing[0]:.1f}"]
-            cells[5] = ann.source[i] + ("" if ann.visible[i] else " (missing)")
-        if confidence is not None:
-            cells[4] = format_confidence(confidence[i])
-        for c, text in enumerate(cells, 1):
-            item = self.item(i, c)
-            if item.text() != text:  # an unchanged cell costs no repaint
-                item.setText(text)
-        low = confidence is not None and confidence[i] < threshold
-        self.item(i, 5).setData(Qt.ItemDataRole.ForegroundRole, QBrush(QColor("#ff3b30")) if low else None)
+        """Fill every row, or only ``rows`` (the keypoints an edit changed). Only cells whose text
+        or colour changes are set, and each repaints only itself: no re-layout of the table, its
+        headers or its dock."""
+        if ann is not None:  # Python values once: numpy scalars format several times slower
+            xy, finite = ann.xy.tolist(), np.isfinite(ann.xy).all(axis=1).tolist()
+            visible, source = ann.visible.tolist(), list(ann.source)
+        conf = None if confidence is None else np.asarray(confidence, dtype=float).tolist()
+        for i in range(self.schema.k) if rows is None else rows:
+            cells = ["", "", "", "", "", ""]
+            if ann is not None and finite[i]:
+                x, y = xy[i]
+                cells[0:2] = [f"{x:.1f}", f"{y:.1f}"]
+                if spacing is not None:
+                    cells[2:4] = [f"{x * spacing[1]:.1f}", f"{y * spacing[0]:.1f}"]
+                cells[5] = source[i] + ("" if visible[i] else " (missing)")
+            if conf is not None:
+                cells[4] = format_confidence(conf[i])
+            for c, text in enumerate(cells, 1):
+                item = self.item(i, c)
+                if item.text() != text:  # an unchanged cell costs no repaint
+                    item.setText(text)
+            low = conf is not None and conf[i] < threshold
+            self.item(i, 5).setData(Qt.ItemDataRole.ForegroundRole, _LOW_BRUSH if low else None)
 
     def select(self, index: int | None) -> None:
         self._quiet = True

@@ -3,6 +3,8 @@ anatomical check flags of the current image."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
@@ -120,11 +122,13 @@ class MeasurementPanel(QWidget):
         self._pending: tuple | None = None
         self._legend: tuple | None = None  # (series names, unit, levels) the legend and axes show
 
-    def show_result(self, result: Measurements | None, flags: list[Flag],
-                    unsure: frozenset[str] | set[str] = frozenset()) -> None:
+    def show_result(self, result: Measurements | None | Callable[[], Measurements | None], flags: list[Flag],
+                    unsure: frozenset[str] | set[str] | Callable[[], frozenset[str] | set[str]] = frozenset()
+                    ) -> None:
         """Show an image's result (``unsure``: vertebrae resting on unconfirmed low-confidence
         predicted points; their measurements are marked); while the tab is not on screen only
-        remember it (drawn by ``draw_pending`` when its dock comes to the front, or when shown)."""
+        remember it (drawn by ``draw_pending`` when its dock comes to the front, or when shown).
+        ``result`` and ``unsure`` may be functions that compute them: called only when drawn."""
         self._pending = (result, flags, unsure)
         if self._on_screen():
             self._draw()
@@ -146,6 +150,8 @@ class MeasurementPanel(QWidget):
             return
         result, flags, unsure = self._pending
         self._pending = None
+        result = result() if callable(result) else result
+        unsure = unsure() if callable(unsure) else unsure
         self._show_flags(flags, labelled=result is not None)
         if result is None:
             self.summary.setText("")

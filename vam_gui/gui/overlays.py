@@ -45,10 +45,14 @@ class PredictionGhosts:
                   "pen": pg.mkPen(vertebra_colour(schema.vertebra[i]), width=2), "brush": pg.mkBrush(None)}
                  for i, (x, y) in enumerate(xy) if ok[i]]
         self.item.setData(spots)
+        self.item.setVisible(True)
         self.xy = xy[ok].copy()
 
     def clear(self) -> None:
-        self.item.clear()
+        # hidden as well as emptied: an empty scatter item still costs a Python paint per repaint
+        if self.xy is not None or self.item.isVisible():
+            self.item.clear()
+            self.item.setVisible(False)
         self.xy = None
 
 

@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtCore import QPointF, QRectF, QSizeF, Qt
 from PySide6.QtGui import (
-    QAbstractTextDocumentLayout,
     QColor,
+    QFont,
     QImage,
     QPainter,
     QPainterPath,
-    QPalette,
     QPen,
+    QStaticText,
     QTextDocument,
+    QTransform,
 )
 from PySide6.QtWidgets import QGraphicsItem
 
@@ -52,44 +53,64 @@ class MarkerLabel(QGraphicsItem):
     centre (``ItemIgnoresTransformations``), so a zoom or pan costs it nothing; pyqtgraph's
     ``TargetLabel`` re-derives its transform in Python before every paint and on every move.
 
-    Drawn as ``QGraphicsTextItem`` draws (the same document layout, margin and palette colour),
-    its text box's ``anchor`` point (fractions of its size) ``offset`` pixels from the centre."""
+    Placed and drawn as the ``QGraphicsTextItem`` inside ``TargetLabel`` placed and drew it:
+    its text box (the plain-text document's size, margin included) has its ``anchor`` point
+    (fractions of its size) ``offset`` pixels from the centre, and the text line starts at the
+    document margin, in the document's font. The line is drawn as a ``QStaticText`` (the same
+    pixels as the document layout, half the time)."""
+
+    _layout = None  # one QTextDocument measures every label's box
+    _sizes: dict[str, QSizeF] = {}
 
     def __init__(self, parent: QGraphicsItem, *, offset: tuple[float, float], anchor: tuple[float, float]) -> None:
         super().__init__(parent)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
         self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
         self._offset, self._anchor = offset, anchor
-        self._doc = QTextDocument()
         self._text: str | None = None
-        self._context = QAbstractTextDocumentLayout.PaintContext()
+        self._static = QStaticText()
+        self._pen = QPen()
+        self._font = QFont()
+        self._origin = QPointF()
         self._rect = QRectF()
 
     def text(self) -> str:
         return self._text or ""
 
+    @classmethod
+    def _box(cls, text: str) -> QSizeF:
+        if cls._layout is None:
+            cls._layout = QTextDocument()
+        if text not in cls._sizes:
+            cls._layout.setPlainText(text)
+            cls._sizes[text] = cls._layout.size()
+        return cls._sizes[text]
+
     def set_text(self, text: str, colour: QColor) -> None:
         """Show ``text`` in ``colour``; nothing is laid out or repainted when neither changed."""
-        palette = self._context.palette
-        if text == self._text and palette.color(QPalette.ColorRole.Text) == colour:
+        if text == self._text and self._pen.color() == colour:
             return
         if text != self._text:
             self.prepareGeometryChange()
             self._text = text
-            self._doc.setPlainText(text)
-            size = self._doc.size()
+            size, doc = self._box(text), self._layout
+            self._font = doc.defaultFont()
+            self._static = QStaticText(text)
+            self._static.prepare(QTransform(), self._font)
             (dx, dy), (ax, ay) = self._offset, self._anchor
             self._rect = QRectF(dx - ax * size.width(), dy - ay * size.height(), size.width(), size.height())
-        palette.setColor(QPalette.ColorRole.Text, colour)
-        self._context.palette = palette
+            margin = doc.documentMargin()
+            self._origin = self._rect.topLeft() + QPointF(margin, margin)
+        self._pen = QPen(colour)
         self.update()
 
     def boundingRect(self) -> QRectF:  # noqa: N802 - Qt naming
         return self._rect
 
     def paint(self, painter: QPainter, *_args) -> None:
-        painter.translate(self._rect.topLeft())
-        self._doc.documentLayout().draw(painter, self._context)
+        painter.setFont(self._font)
+        painter.setPen(self._pen)
+        painter.drawStaticText(self._origin, self._static)
 
 
 class OutlineItem(pg.GraphicsObject):

@@ -61,6 +61,7 @@ class ViewPanel(QWidget):
         form.addRow("Preset", row)
         canvas.window_changed.connect(self._window_changed)
         self.selected_keypoint: int | None = None
+        self._slider_shown: tuple | None = None  # ((minimum, maximum), (lower, upper)) last set
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt naming
         return QSize(390, 260)
@@ -71,10 +72,14 @@ class ViewPanel(QWidget):
             return
         lo, hi = float(np.min(rad.pixels)), float(np.max(rad.pixels))
         lo, hi = min(lo, rad.window.lower), max(hi, rad.window.upper)
+        shown = ((lo, hi if hi > lo else lo + 1), tuple(self.canvas.window))
+        if shown == self._slider_shown:
+            return  # the next image has the same range and window: the labelled slider stays as it is
         self.window_slider.blockSignals(True)
-        self.window_slider.setRange(lo, hi if hi > lo else lo + 1)
-        self.window_slider.setValue(self.canvas.window)
+        self.window_slider.setRange(*shown[0])
+        self.window_slider.setValue(shown[1])
         self.window_slider.blockSignals(False)
+        self._slider_shown = shown
 
     def _slider_moved(self, value) -> None:
         lo, hi = value
@@ -85,6 +90,7 @@ class ViewPanel(QWidget):
         self.window_slider.blockSignals(True)
         self.window_slider.setValue((lo, hi))
         self.window_slider.blockSignals(False)
+        self._slider_shown = None  # what the slider shows is no longer what image_changed set
         self.presets.setCurrentIndex(self._matching_preset(lo, hi))
 
     def _matching_preset(self, lo: float, hi: float) -> int:

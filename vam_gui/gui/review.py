@@ -68,22 +68,28 @@ class ReviewTools(QObject):
         self._show(image_id, *image_review(study, image_id))
 
     def show_annotation(self, ann, *, info, prediction, peaks) -> None:
-        """Recompute measurements and flags of the current image from its annotation in memory
-        and the image's data the window keeps while it is shown: numpy only, no query."""
-        from vam_gui.io.review import annotation_review
+        """Recompute the flags of the current image from its annotation in memory and the image's
+        data the window keeps while it is shown: numpy only, no query. The measurements (and
+        which vertebrae rest on unsure points) are computed when the Measurements panel draws
+        them: not at all while its tab is behind another and the reviewer only switches images."""
+        from vam_gui.io.review import annotation_flags, annotation_measurements
 
         study, image_id = self.session.study, self.session.current_id
         if study is None or image_id is None:
             self._show(None, None, [])
             return
-        schema = study.schema
-        unsure = unsure_vertebrae(schema.vertebra, schema.vertebrae, ann.visible, ann.source,
-                                  prediction.confidence if prediction is not None else None,
-                                  self.window.settings.confidence_threshold)
-        self._show(image_id, *annotation_review(schema, ann, info=info, prediction=prediction, peaks=peaks),
-                   unsure=unsure)
+        schema, threshold = study.schema, self.window.settings.confidence_threshold
+        flags = annotation_flags(schema, ann, spacing=info.spacing, facing=info.facing, peaks=peaks,
+                                 prediction_xy=prediction.xy if prediction is not None else None)
 
-    def _show(self, image_id, result, flags: list, unsure: frozenset[str] | set[str] = frozenset()) -> None:
+        def unsure() -> frozenset[str] | set[str]:
+            return unsure_vertebrae(schema.vertebra, schema.vertebrae, ann.visible, ann.source,
+                                    prediction.confidence if prediction is not None else None, threshold)
+
+        self._show(image_id, lambda: annotation_measurements(schema, ann, info=info), flags, unsure=unsure)
+
+    def _show(self, image_id, result, flags: list, unsure=frozenset()) -> None:
+        """``result`` and ``unsure``: values, or functions that compute them when drawn."""
         w = self.window
         self.flags = flags
         self.panel.show_result(result, flags, unsure)

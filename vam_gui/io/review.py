@@ -74,11 +74,18 @@ def annotation_review(schema: Schema, ann: Annotation, *, info: ImageRecord,
     and heatmap peaks already read: no query (the window recomputes this after every edit)."""
     if ann.is_empty():
         return None, []
-    result = measure(schema, ann.xy, ann.visible, spacing=info.spacing, facing=info.facing,
-                     spacing_is_detector=info.spacing_is_detector) if with_measurements else None
+    result = annotation_measurements(schema, ann, info=info) if with_measurements else None
     flags = annotation_flags(schema, ann, spacing=info.spacing, facing=info.facing, peaks=peaks,
                              prediction_xy=prediction.xy if prediction is not None else None)
     return result, flags
+
+
+def annotation_measurements(schema: Schema, ann: Annotation, *, info: ImageRecord) -> Measurements | None:
+    """The measurements :func:`annotation_review` reports (None for an empty annotation)."""
+    if ann.is_empty():
+        return None
+    return measure(schema, ann.xy, ann.visible, spacing=info.spacing, facing=info.facing,
+                   spacing_is_detector=info.spacing_is_detector)
 
 
 def annotation_flags(schema: Schema, ann: Annotation, *, spacing: tuple[float, float] | None,

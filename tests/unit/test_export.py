@@ -500,3 +500,17 @@ def test_measurements_travel_with_json_and_csv(tmp_path):
     assert m["unit"] == "px" and m["vertebrae"][0]["heights"]["middle"] == pytest.approx(30.0)
     rows = list(_csv.DictReader(open(tmp_path / "c" / "measurements.csv")))
     assert any(r["measurement"].startswith("L1") and r["unit"] == "px" for r in rows)
+
+
+@pytest.mark.parametrize("fmt", ["json", "coco", "csv"])
+def test_label_exports_pause_the_cycle_collector_and_give_it_back(study, tmp_path, fmt):
+    import gc
+
+    seen = []
+    assert gc.isenabled()
+    export_study(study, fmt, tmp_path / fmt, ExportOptions(all_images=True, keep_names=True),
+                 progress=lambda done, total: seen.append(gc.isenabled()))
+    assert seen and not any(seen) and gc.isenabled()
+    with pytest.raises(InterruptedError):
+        export_study(study, fmt, tmp_path / "cancelled", ExportOptions(all_images=True), cancel=lambda: True)
+    assert gc.isenabled()

@@ -63,3 +63,18 @@ def test_bulk_reads_fail_on_the_damaged_rows_single_reads_fail_on(study):
         conn.execute("DELETE FROM points WHERE image = ? AND idx = 4", (study._row(b),))
     with pytest.raises(DamagedRowError, match="expected 0..19"):
         study.annotations([b])
+
+
+@pytest.mark.parametrize("column, value", [("x", "twelve"), ("y", float("inf")), ("x", b"\x00"), ("visible", 2),
+                                           ("visible", 0.5)])
+def test_every_damage_the_column_checks_see_is_named_as_image_by_image(study, column, value):
+    """annotations() checks whole columns at once; any row they reject is found and named
+    by the point-by-point path, with the message a single read gives."""
+    image = study.image_ids()[4]
+    with study._transaction() as conn:
+        conn.execute(f"UPDATE points SET {column} = ? WHERE image = ? AND idx = 7", (value, study._row(image)))
+    with pytest.raises(DamagedRowError) as one:
+        study.annotation(image)
+    with pytest.raises(DamagedRowError) as many:
+        study.annotations()
+    assert str(one.value) == str(many.value)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import os
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -99,3 +102,32 @@ def prepare_out_dir(out_dir: str | os.PathLike[str]) -> Path:
         raise ExportError(f"{out} exists and is not a folder")
     out.mkdir(parents=True, exist_ok=True)
     return out
+
+
+class _Pauses:
+    """How many exports are running with the cyclic collector off, and whether to turn it
+    back on when the last one ends."""
+
+    lock = threading.Lock()
+    count = 0
+    resume = False
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off while a label export builds and encodes its
+    document: it makes no cycles, and each pass of the collector walked every object already
+    built (a sixth of a large export's run). Concurrent exports share one pause; the collector
+    comes back, if it was on, when the last of them ends."""
+    with _Pauses.lock:
+        if _Pauses.count == 0:
+            _Pauses.resume = gc.isenabled()
+            gc.disable()
+        _Pauses.count += 1
+    try:
+        yield
+    finally:
+        with _Pauses.lock:
+            _Pauses.count -= 1
+            if _Pauses.count == 0 and _Pauses.resume:
+                gc.enable()

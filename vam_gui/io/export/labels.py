@@ -25,6 +25,7 @@ from vam_gui.io.export.common import (
     ExportReport,
     Progress,
     check_cancel,
+    collector_paused,
     prepare_out_dir,
     select_images,
 )
@@ -152,6 +153,7 @@ def _readers(schema: Schema, by_phase: dict[str, dict[str, Any]]) -> dict[str, A
     return out
 
 
+@collector_paused()
 def export_json(study: Study, out_dir: str | os.PathLike[str], options: ExportOptions = ExportOptions(), *,
                 progress: Progress | None = None, cancel: Cancel | None = None) -> ExportReport:
     """Write ``vam-labels.json`` (format "vam-gui-labels") into ``out_dir``."""
@@ -208,6 +210,7 @@ def coco_document(study: Study, options: ExportOptions = ExportOptions(), *, pro
     }
 
 
+@collector_paused()
 def export_coco(study: Study, out_dir: str | os.PathLike[str], options: ExportOptions = ExportOptions(), *,
                 progress: Progress | None = None, cancel: Cancel | None = None) -> ExportReport:
     """Write ``coco-keypoints.json`` into ``out_dir``."""
@@ -227,6 +230,7 @@ def _cell(value: float | None, digits: int | None = 4) -> str:
     return repr(float(value)) if digits is None else f"{value:.{digits}f}"
 
 
+@collector_paused()
 def export_csv(study: Study, out_dir: str | os.PathLike[str], options: ExportOptions = ExportOptions(), *,
                progress: Progress | None = None, cancel: Cancel | None = None) -> ExportReport:
     """Write ``keypoints.csv``: one row per image and keypoint, px and mm (mm empty when the

@@ -108,17 +108,17 @@ def timestamp() -> str:
 # --------------------------------------------------------------------------- writing
 
 
-def _num(value: float) -> float | None:
-    return float(value) if math.isfinite(value) else None
-
-
 def keypoints_json(schema: Schema, xy: np.ndarray, visible: np.ndarray, sources: Any,
                    confidence: np.ndarray | None = None) -> list[dict[str, Any]]:
     """The ``keypoints`` list of one image (also of a reader's annotation in an export)."""
-    return [{"name": name, "x": _num(xy[i, 0]), "y": _num(xy[i, 1]),
-             "visible": bool(visible[i]), "source": str(sources[i]),
-             "confidence": None if confidence is None else _num(confidence[i])}
-            for i, name in enumerate(schema.keypoints)]
+    finite = math.isfinite
+    # whole arrays to Python values first: numpy scalars one at a time were a tenth of an export
+    xs, ys = np.asarray(xy, dtype=np.float64)[:, :2].T.tolist()
+    shown = np.asarray(visible, dtype=bool).tolist()
+    conf = [None] * len(schema.keypoints) if confidence is None else np.asarray(confidence).astype(float).tolist()
+    return [{"name": name, "x": x if finite(x) else None, "y": y if finite(y) else None, "visible": v,
+             "source": str(s), "confidence": c if c is None or finite(c) else None}
+            for name, x, y, v, s, c in zip(schema.keypoints, xs, ys, shown, sources, conf)]
 
 
 def _keypoints(schema: Schema, entry: LabelEntry) -> list[dict[str, Any]]:

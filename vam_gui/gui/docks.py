@@ -48,6 +48,8 @@ class KeypointTable(QTableWidget):
             self.setItem(i, 0, QTableWidgetItem(name))
             for c in range(1, len(self.HEADERS)):
                 self.setItem(i, c, QTableWidgetItem(""))
+        # what each row's cells 1.. show (and whether its confidence is red): compared in Python
+        self._shown: list[tuple[list[str], bool]] = [([""] * (len(self.HEADERS) - 1), False)] * schema.k
 
     def show_annotation(self, ann: Annotation | None, confidence: np.ndarray | None,
                         spacing: tuple[float, float] | None, threshold: float, rows=None) -> None:
@@ -68,12 +70,14 @@ class KeypointTable(QTableWidget):
                 cells[5] = source[i] + ("" if visible[i] else " (missing)")
             if conf is not None:
                 cells[4] = format_confidence(conf[i])
-            for c, text in enumerate(cells, 1):
-                item = self.item(i, c)
-                if item.text() != text:  # an unchanged cell costs no repaint
-                    item.setText(text)
             low = conf is not None and conf[i] < threshold
-            self.item(i, 5).setData(Qt.ItemDataRole.ForegroundRole, _LOW_BRUSH if low else None)
+            before, was_low = self._shown[i]
+            for c, text in enumerate(cells, 1):
+                if before[c - 1] != text:  # an unchanged cell costs no repaint
+                    self.item(i, c).setText(text)
+            if low != was_low:
+                self.item(i, 5).setData(Qt.ItemDataRole.ForegroundRole, _LOW_BRUSH if low else None)
+            self._shown[i] = (cells, low)
 
     def select(self, index: int | None) -> None:
         self._quiet = True

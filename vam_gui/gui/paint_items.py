@@ -69,6 +69,7 @@ class MarkerLabel(QGraphicsItem):
         self._offset, self._anchor = offset, anchor
         self._text: str | None = None
         self._static = QStaticText()
+        self._statics: dict[str, QStaticText] = {}
         self._pen = QPen()
         self._font = QFont()
         self._origin = QPointF()
@@ -95,8 +96,10 @@ class MarkerLabel(QGraphicsItem):
             self._text = text
             size, doc = self._box(text), self._layout
             self._font = doc.defaultFont()
-            self._static = QStaticText(text)
-            self._static.prepare(QTransform(), self._font)
+            if text not in self._statics:  # a name toggles between a few texts (" ?", " ⚑"): laid out once each
+                static = self._statics[text] = QStaticText(text)
+                static.prepare(QTransform(), self._font)
+            self._static = self._statics[text]
             (dx, dy), (ax, ay) = self._offset, self._anchor
             self._rect = QRectF(dx - ax * size.width(), dy - ay * size.height(), size.width(), size.height())
             margin = doc.documentMargin()
@@ -128,6 +131,7 @@ class OutlineItem(pg.GraphicsObject):
         self._xs: list[float] = []
         self._ys: list[float] = []
         self._bounds: QRectF | None = None
+        self._pixel: tuple[float, float] | None = None  # one screen pixel in view units, per zoom
 
     def set_segments(self, xs: list[float], ys: list[float]) -> None:
         """Segments (xs[0], ys[0])-(xs[1], ys[1]), (xs[2], ys[2])-(xs[3], ys[3]), ..."""
@@ -151,14 +155,17 @@ class OutlineItem(pg.GraphicsObject):
     def viewTransformChanged(self) -> None:  # noqa: N802 - pyqtgraph naming
         # the pen's width is in screen pixels: the padding in view units changes with the zoom
         self.prepareGeometryChange()
-        self._bounds = None
+        self._bounds = self._pixel = None
 
     def boundingRect(self) -> QRectF:  # noqa: N802 - Qt naming
         if self._bounds is None:
             if not self._xs:
                 self._bounds = QRectF()
             else:
-                px, py = self.pixelSize()  # one screen pixel in view units (0 before a view exists)
+                if self._pixel is None:
+                    size = self.pixelSize()  # (0, 0) before the item is in a view: not kept
+                    self._pixel = (size[0], size[1]) if size[0] and size[1] else None
+                px, py = self._pixel or (0.0, 0.0)
                 pad = self._pen.widthF() + 2.0
                 self._bounds = QRectF(QPointF(min(self._xs), min(self._ys)), QPointF(max(self._xs), max(self._ys))
                                       ).adjusted(-pad * px, -pad * py, pad * px, pad * py)

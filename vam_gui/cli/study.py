@@ -104,7 +104,21 @@ def _cmd_study(args: argparse.Namespace) -> int:
             return _add_with_progress(study, args.paths, args.quiet)
     if args.study_command == "predict":
         return _study_predict(args)
+    if args.study_command == "check":
+        return _study_check(args)
     return _study_info(args)
+
+
+def _study_check(args: argparse.Namespace) -> int:
+    """SQLite's check of every page of the file (--full: and that indexes match their tables)."""
+    with open_study(args.file, read_only=True) as study:
+        problems = study.check_integrity(full=args.full)
+    if not problems:
+        print(f"{Path(args.file).name}: sound ({'full' if args.full else 'quick'} check of every page)")
+        return 0
+    shown = problems[:20] + ([f"... and {len(problems) - 20} more"] if len(problems) > 20 else [])
+    print(f"{Path(args.file).name}: damaged, {len(problems)} problem(s):\n  " + "\n  ".join(shown), file=sys.stderr)
+    return 1
 
 
 _BLIND_HELP = ("a reader study read blind first: the window shows a reader no prediction, heatmap or other "
@@ -146,4 +160,9 @@ def add_study(sub) -> None:
                              description="Show a study's images by review status and any missing image files.")
     q.add_argument("file")
     q.add_argument("--json", action="store_true", help="print one JSON object")
+    q = study_sub.add_parser("check", help="check the study file for damage (reads all of it)",
+                             description="SQLite's check of every page of the study file, which opening "
+                                         "does not make (it reads the whole file). Exit status 1 if damaged.")
+    q.add_argument("file")
+    q.add_argument("--full", action="store_true", help="also check that every index matches its table (slower)")
     p.set_defaults(func=_cmd_study)

@@ -25,6 +25,7 @@ from vam_gui.gui.messages import warn
 from vam_gui.gui.model_controls import ModelControls
 from vam_gui.gui.reading import ReadingControls
 from vam_gui.gui.shell import shape_shell, size_docks
+from vam_gui.gui.study_dialogs import check_study_file
 from vam_gui.gui.workers import Workers
 from vam_gui.session import Event, ReviewSession, Topic
 
@@ -167,6 +168,8 @@ class MainWindow(QMainWindow):
                                           tip="Export labels (JSON, COCO, CSV) or a training dataset")
         self.import_action = self._action(f, "&Import labels…", self.ask_import,
                                           tip="Import labels: COCO, scoliosis challenge, endplate CSV, JSON")
+        self._action(f, "&Check study file…", lambda: check_study_file(self, self.session),
+                     tip="Check every page of the study file for damage (reads all of it, in the background)")
         f.addSeparator()
         self._action(f, "&Quit", self.close, QKeySequence.StandardKey.Quit)
 

@@ -55,3 +55,35 @@ def new_study_from_folder(window, session) -> None:
     folder = QFileDialog.getExistingDirectory(window, "Folder of radiographs")
     if folder:
         _new_study(window, session, [folder])
+
+
+def _integrity(study, *, progress, cancel, emit) -> list[str]:
+    return study.check_integrity(full=True)
+
+
+def check_study_file(window, session) -> None:
+    """File > Check study file: SQLite's full check of the open study, in a worker (it reads the
+    whole file, so opening does not do it); the answer in a message box."""
+    study = session.study
+    if study is None:
+        window.statusBar().showMessage("No study is open", 4000)
+        return
+    name = study.path.name
+    window.statusBar().showMessage(f"Checking {name}…", 0)
+
+    def found(_job: int, problems: list[str]) -> None:
+        window.statusBar().clearMessage()
+        if not problems:
+            inform(window, "Study file sound", f"{name}: every page and index checked, no damage found.",
+                   name="integrity-ok")
+            return
+        shown = problems[:20] + ([f"… and {len(problems) - 20} more"] if len(problems) > 20 else [])
+        warn(window, "Study file damaged", f"{name}: {len(problems)} problem(s):\n" + "\n".join(shown)
+             + "\n\nKeep a copy of the file; `vam-gui export` can still read the rows that are sound.",
+             name="integrity-damaged")
+
+    def failed(_job: int, message: str) -> None:
+        window.statusBar().clearMessage()
+        warn(window, "Study file check failed", f"{name}: {message}", name="integrity-failed")
+
+    window.workers.submit(_integrity, study, on={"finished": found, "failed": failed})

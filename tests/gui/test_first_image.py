@@ -163,3 +163,10 @@ def test_the_preview_is_painted_before_numpy_or_pyqtgraph_load(tmp_path):
     out = subprocess.run([sys.executable, "-c", _SHELL_PROBE, str(study_path)], capture_output=True, text=True,
                          env=env, timeout=120)
     assert out.stdout.split() == ["first-image", "True", "[[]]"], out.stderr[-2000:]
+
+
+def test_reading_a_closed_study_for_its_preview_leaves_no_file_beside_it(tmp_path):
+    study_path = _study(tmp_path, ["unreviewed"])
+    before = sorted(p.name for p in tmp_path.iterdir())
+    assert first_image.first_image_file(study_path) == tmp_path / "img0.png"
+    assert sorted(p.name for p in tmp_path.iterdir()) == before

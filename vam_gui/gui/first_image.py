@@ -41,8 +41,10 @@ _MAX_PIXELS = 60_000_000  # larger files are left to the canvas (the preview mus
 def first_image_file(study: Path) -> Path | None:
     """The file of the image ``study`` opens on, or None when there is no preview to show
     (a blind-first study, no image, a file that cannot be read as a study)."""
-    try:
-        conn = sqlite3.connect(study.resolve().as_uri() + "?mode=ro", uri=True, timeout=0.2)
+    try:  # as io.study_connect.connect_reader: a study nobody has open is read immutable, leaving no file beside it
+        idle = not any(Path(f"{study}{side}").exists() for side in ("-wal", "-shm"))
+        conn = sqlite3.connect(study.resolve().as_uri() + ("?mode=ro&immutable=1" if idle else "?mode=ro"),
+                               uri=True, timeout=0.2)
     except (sqlite3.Error, OSError, ValueError):
         return None
     try:

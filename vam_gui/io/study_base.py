@@ -176,12 +176,19 @@ class StudyConnection:
     def check_integrity(self, *, full: bool = False) -> list[str]:
         """SQLite's check of every page and index of the file: the problems found, or [] when
         the file is sound. Reads the whole file (seconds for a large study), so opening does
-        not do it. ``full`` also checks that indexes match their tables."""
-        with self._lock:
-            conn = self._connection()
-            try:
-                rows = conn.execute("PRAGMA integrity_check" if full else "PRAGMA quick_check").fetchall()
-            except sqlite3.DatabaseError as exc:
-                return [" ".join(str(exc).split())]
+        not do it. ``full`` also checks that indexes match their tables. It reads through a
+        connection of its own, so the study's other calls (the window's, while a worker runs
+        this) do not wait for it."""
+        self._connection()  # a closed study says so
+        try:
+            conn, _ = connect_reader(self.path)
+        except sqlite3.Error as exc:
+            return [" ".join(str(exc).split())]
+        try:
+            rows = conn.execute("PRAGMA integrity_check" if full else "PRAGMA quick_check").fetchall()
+        except sqlite3.DatabaseError as exc:
+            return [" ".join(str(exc).split())]
+        finally:
+            conn.close()
         problems = [str(r[0]) for r in rows]
         return [] if problems == ["ok"] else problems

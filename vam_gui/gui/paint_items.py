@@ -59,7 +59,7 @@ class MarkerLabel(QGraphicsItem):
     document margin, in the document's font. The line is drawn as a ``QStaticText`` (the same
     pixels as the document layout, half the time)."""
 
-    _layout = None  # one QTextDocument measures every label's box
+    _layout: QTextDocument | None = None  # one QTextDocument measures every label's box
     _sizes: dict[str, QSizeF] = {}
 
     def __init__(self, parent: QGraphicsItem, *, offset: tuple[float, float], anchor: tuple[float, float]) -> None:
@@ -79,13 +79,14 @@ class MarkerLabel(QGraphicsItem):
         return self._text or ""
 
     @classmethod
-    def _box(cls, text: str) -> QSizeF:
+    def _box(cls, text: str) -> tuple[QSizeF, QTextDocument]:
+        """The text box of ``text`` (cached) and the document that measured it."""
         if cls._layout is None:
             cls._layout = QTextDocument()
         if text not in cls._sizes:
             cls._layout.setPlainText(text)
             cls._sizes[text] = cls._layout.size()
-        return cls._sizes[text]
+        return cls._sizes[text], cls._layout
 
     def set_text(self, text: str, colour: QColor) -> None:
         """Show ``text`` in ``colour``; nothing is laid out or repainted when neither changed."""
@@ -94,7 +95,7 @@ class MarkerLabel(QGraphicsItem):
         if text != self._text:
             self.prepareGeometryChange()
             self._text = text
-            size, doc = self._box(text), self._layout
+            size, doc = self._box(text)
             self._font = doc.defaultFont()
             if text not in self._statics:  # a name toggles between a few texts (" ?", " ⚑"): laid out once each
                 static = self._statics[text] = QStaticText(text)

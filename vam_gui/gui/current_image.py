@@ -94,8 +94,9 @@ class CurrentImage(QObject):
         w = self.window
         self.shown = None
         w.cursor_label.setText("")  # the read-out was of the image before
+        info = self.session.study.image_info(event.image_id)  # read once: file, spacing, facing
         try:
-            rad = self.session.study.load_radiograph(event.image_id)
+            rad = self.session.study.load_radiograph(event.image_id, info=info)
         except RadiographError as exc:
             w.canvas.set_radiograph(None)
             w.statusBar().showMessage(f"Cannot show {exc}", 10000)
@@ -105,7 +106,7 @@ class CurrentImage(QObject):
             w.view_panel.image_changed()
             for warning in rad.warnings:
                 w.statusBar().showMessage(warning, 8000)
-        self.refresh()
+        self.refresh(info=info)
         w.worklist.select(event.image_id)
         w.image_shown.emit(event.image_id)
 
@@ -146,10 +147,11 @@ class CurrentImage(QObject):
             conf = point_confidence(shown.annotation, shown.prediction)
             self.window.canvas.layer.set_data(shown.annotation if not shown.annotation.is_empty() else None, conf)
 
-    def refresh(self, *, heatmaps: bool = True, keep_prediction: bool = False) -> None:
+    def refresh(self, *, heatmaps: bool = True, keep_prediction: bool = False, info: Any = None) -> None:
         """Read the shown image from the store and repaint it whole: points, table, measurements
         and (``heatmaps``) the overlay. ``keep_prediction``: the prediction and heatmap peaks
         kept from before are still current (only points and image info are read again).
+        ``info``: the image's row, read just now by the caller (an image switch).
 
         In reader mode the points are the reader's reading (``session.edited``); while the model
         is hidden (blind-first, not yet accepted) no prediction, heatmap or confidence is read
@@ -161,7 +163,8 @@ class CurrentImage(QObject):
         old = self.shown
         hidden = self.session.model_hidden(image_id)
         ann = self.session.edited.annotation(image_id)
-        info = study.image_info(image_id)
+        if info is None or info.image_id != image_id:
+            info = study.image_info(image_id)
         held = None if hidden else self.session.held_prediction(image_id)
         if keep_prediction and old is not None and old.image_id == image_id:
             pred, peaks = old.prediction, old.peaks

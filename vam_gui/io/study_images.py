@@ -253,8 +253,11 @@ class StudyImages(StudyConnection):
             counts[status] = n
         return counts
 
-    def image_path(self, image_id: str) -> Path:
-        rel = Path(self.image_info(image_id).rel_path)
+    def image_path(self, image_id: str, *, info: ImageInfo | None = None) -> Path:
+        """Where the image's file is; ``info``: its row, when the caller has read it already."""
+        if info is not None and info.image_id != image_id:
+            raise ValueError(f"the row of {info.image_id!r} given for {image_id!r}")
+        rel = Path((info or self.image_info(image_id)).rel_path)
         return rel if rel.is_absolute() else self.folder / rel
 
     def missing_images(self, cancel: Callable[[], bool] | None = None) -> list[str]:
@@ -306,12 +309,13 @@ class StudyImages(StudyConnection):
                 found.append(image_id)
         return found
 
-    def load_radiograph(self, image_id: str) -> Radiograph:
+    def load_radiograph(self, image_id: str, *, info: ImageInfo | None = None) -> Radiograph:
         """The image's pixels; a DICOM image of a study migrated from format 5 gets its stored
-        attributes now (study_dicom.py)."""
+        attributes now (study_dicom.py). ``info``: the image's row, when the caller has read it
+        already (the window reads it once per switch)."""
         from vam_gui.io.radiograph import load_radiograph
 
-        rad = load_radiograph(self.image_path(image_id))
+        rad = load_radiograph(self.image_path(image_id, info=info))
         self._fill_dicom(image_id, rad)
         return rad
 

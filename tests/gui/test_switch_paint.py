@@ -1,0 +1,99 @@
+"""What an image switch draws, and that the shortcuts taken to draw it quickly change nothing:
+images blitted from fast formats, the overlay's opacity in its lookup table, markers restyled
+only when their state changes, labels and outlines following the points."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtGui import QImage
+
+
+@pytest.fixture
+def predicted(window):
+    """Every image of the fixture study predicted, L1-UL (index 0) unsure on the first image only."""
+    from vam_gui.core.gaussian import gaussian_windows
+    from vam_gui.core.letterbox import Letterbox
+    from vam_gui.core.prediction import Prediction
+
+    study = window.session.study
+    xy = np.array([(x, 12 + 28 * v + dy) for v in range(5) for dy in (0, 19) for x in (35, 84)], float)
+    box = Letterbox.fit(160, 120, 64)
+    maps = gaussian_windows(box.to_model(xy), 64).astype(np.float16)
+    for n, image_id in enumerate(study.image_ids()):
+        conf = np.full(20, 0.9, np.float32)
+        conf[0] = 0.1 if n == 0 else 0.9
+        study.save_prediction(image_id, Prediction(
+            xy=xy, confidence=conf, spread=np.full(20, 2.0, np.float32), letterbox=box, heatmaps=maps,
+            keypoints=study.schema.keypoints, model_id="stand-in"))
+    assert window.open_study(study.path)
+    return window.session.study.image_ids()
+
+
+def _look(layer):
+    """What each marker shows: symbol path, pen colour and width, brush, label text and colour."""
+    return [(item._path, item.pen.color().name(), item.pen.widthF(), item.brush.style(),
+             item.label().text(), item.label()._pen.color().name(), item.label().isVisible())
+            for item in layer.items]
+
+
+def test_images_render_once_into_fast_formats_and_opacity_is_in_the_lut(qtbot, window, predicted):
+    canvas = window.canvas
+    canvas.viewport().repaint()
+    assert canvas.image_item.qimage.format() == QImage.Format.Format_RGB32
+    assert canvas.heat_item.qimage.format() == QImage.Format.Format_ARGB32_Premultiplied
+    assert canvas.heat_item.opacity() == 1.0  # the item is never blended at partial opacity
+    window.view_panel.opacity.setValue(30)
+    assert canvas.heatmap_opacity() == pytest.approx(0.3)
+    assert canvas.heat_item.lut[:, 3].max() == round(255 * 0.3)
+    window.view_panel.colormap.setCurrentText("viridis")
+    assert canvas.heat_item.lut[:, 3].max() == round(255 * 0.3), "a new colormap keeps the opacity"
+
+
+def test_switching_back_and_forth_draws_each_image_as_a_fresh_window_would(qtbot, window, predicted):
+    layer = window.canvas.layer
+    first, second = predicted[0], predicted[1]
+    window.session.show_image(first)
+    fresh = _look(layer)
+    assert layer.items[0].label().text().endswith(" ?"), "an unsure prediction says so"
+    window.session.show_image(second)
+    assert not layer.items[0].label().text().endswith(" ?")
+    assert _look(layer) != fresh
+    window.session.show_image(second)  # the same image again: nothing to restyle
+    window.session.show_image(first)
+    assert _look(layer) == fresh
+
+
+def test_restyling_an_unchanged_marker_does_no_work(window, predicted):
+    layer = window.canvas.layer
+    item = layer.items[3]
+    key = item.style_key
+    label_rect = item.label().boundingRect()
+    layer._style(3)  # noqa: SLF001 - the marker-styling method
+    assert item.style_key == key and item.label().boundingRect() == label_rect
+    layer.select(3)
+    assert item.style_key != key and item.pen.widthF() == 3
+
+
+def test_outline_and_label_follow_a_preview_and_come_back(window, predicted):
+    layer = window.canvas.layer
+    outline = layer._outlines[0]  # noqa: SLF001 - L1's outline
+    before = list(outline.segments()[0])
+    x, y = layer.position(0)
+    layer.preview([0], [(x + 7.0, y)])
+    assert layer.position(0) == pytest.approx((x + 7.0, y))
+    assert x + 7.5 in outline.segments()[0]
+    assert layer.items[0].label().parentItem() is layer.items[0], "the label moves with its marker"
+    layer.end_preview([0])
+    assert layer.position(0) == pytest.approx((x, y))
+    assert outline.segments()[0] == before
+
+
+def test_the_window_slider_follows_a_switch_after_a_window_drag(window, predicted):
+    panel, canvas = window.view_panel, window.canvas
+    window.session.show_image(predicted[1])
+    lo, hi = canvas.window
+    canvas.set_window(lo + 100, hi - 100)  # as a right-drag does
+    assert panel.window_slider.value() == pytest.approx((lo + 100, hi - 100), abs=1)
+    window.session.show_image(predicted[2])
+    assert panel.window_slider.value() == pytest.approx(canvas.window, abs=1)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from vam_gui.core.measure import measure
-from vam_gui.core.measure_batch import measure_many
+from vam_gui.core.measure_batch import measure_many, measurement_dicts
 from vam_gui.core.measure_results import _clean
 from vam_gui.core.schema import load_schema
 from vam_gui.synth import make_phantom
@@ -100,3 +100,30 @@ def test_to_dict_is_the_generic_walk():
     m.spacing = (np.float64(0.2), 0.2)
     assert json.dumps(m.to_dict()) == json.dumps(_clean(m))
     assert m.to_dict()["vertebrae"][0]["ratios"]["middle/posterior"] is None
+
+
+@pytest.mark.parametrize("schema_name", ["lumbar-ap-20", "lumbar-lat-22", "spine-ap-68"])
+def test_measurement_dicts_are_the_results_to_dict(schema_name):
+    """What an export writes: the dicts built directly equal each result's to_dict, key order
+    included (an overflowed ratio is None there, inf in the result)."""
+    schema, cases = _cases(schema_name, range(1), np.random.default_rng(8))
+    args = (schema, np.stack([c[0] for c in cases]), np.stack([c[1] for c in cases]))
+    kwargs = {"spacings": [c[2] for c in cases], "facings": [c[3] for c in cases],
+              "spacing_is_detector": [c[4] for c in cases]}
+    dicts = measurement_dicts(*args, **kwargs)
+    results = measure_many(*args, **kwargs)
+    assert len(dicts) == len(results) == len(cases)
+    for d, m in zip(dicts, results):
+        assert json.dumps(d, allow_nan=False) == json.dumps(m.to_dict())
+    assert measurement_dicts(schema, np.zeros((0, schema.k, 2))) == []
+
+
+def test_a_ratio_that_overflows_is_inf_in_the_result_and_none_in_the_dict():
+    schema = load_schema("lumbar-ap-20")
+    xy = np.full((schema.k, 2), np.nan)
+    xy[:4] = [[0.0, 0.0], [40.0, 0.0], [0.0, 30.0], [40.0, 1e-310]]  # L1's right edge: a subnormal height
+    (m,) = measure_many(schema, xy[None])
+    assert m == measure(schema, xy) and m.vertebra("L1").ratios["left/right"] == float("inf")
+    (d,) = measurement_dicts(schema, xy[None])
+    assert d["vertebrae"][0]["ratios"]["left/right"] is None
+    assert json.dumps(d) == json.dumps(m.to_dict())

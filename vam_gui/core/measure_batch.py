@@ -29,7 +29,7 @@ from vam_gui.core.measure_results import (
 )
 from vam_gui.core.schema import Schema
 
-__all__ = ["measure_many"]
+__all__ = ["measure_many", "measurement_dicts"]
 
 _COBB_NOTE = ("Cobb angle: magnitude, convex to the displayed side; signed value positive = "
               "convex to the displayed right")
@@ -45,10 +45,43 @@ def measure_many(schema: Schema, xy: np.ndarray | Sequence[np.ndarray],
     spacing_is_detector=spacing_is_detector[i]) for i in range(N)]``, equal value for value,
     from an [N, K, 2] stack of points (and [N, K] visibility flags; None: all visible).
     A missing per-image sequence means None / False for every image."""
+    heads, parts = _measure(schema, xy, visible, spacings, facings, spacing_is_detector, clean=False)
+    for m, (vertebrae, discs, angles) in zip(heads, parts):
+        m.vertebrae.extend(VertebraMeasurement(**v) for v in vertebrae)
+        m.discs.extend(DiscMeasurement(**d) for d in discs)
+        m.angles.extend(AngleMeasurement(**a) for a in angles)
+    return heads
+
+
+def measurement_dicts(schema: Schema, xy: np.ndarray | Sequence[np.ndarray],
+                      visible: np.ndarray | Sequence[np.ndarray] | None = None, *,
+                      spacings: Sequence[tuple[float, float] | None] | None = None,
+                      facings: Sequence[str | None] | None = None,
+                      spacing_is_detector: Sequence[bool] | None = None) -> list[dict[str, Any]]:
+    """``[m.to_dict() for m in measure_many(...)]``, the JSON-ready form an export writes,
+    built as dicts from the start (making the result objects first, then their dicts, was a
+    seventh of a large export's run)."""
+    heads, parts = _measure(schema, xy, visible, spacings, facings, spacing_is_detector, clean=True)
+    out = []
+    for m, (vertebrae, discs, angles) in zip(heads, parts):
+        d = m.to_dict()  # the head's fields, in their order; the lists filled in below
+        d["vertebrae"], d["discs"], d["angles"] = vertebrae, discs, angles
+        out.append(d)
+    return out
+
+
+_Parts = tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]
+
+
+def _measure(schema: Schema, xy: np.ndarray | Sequence[np.ndarray], visible: Any, spacings: Any, facings: Any,
+             spacing_is_detector: Any, *, clean: bool) -> tuple[list[Measurements], list[_Parts]]:
+    """Each image's head (unit, spacing, facing, notes, slip) and the fields of its vertebra,
+    disc and angle results in the order of their dataclasses; ``clean``: values as ``to_dict``
+    writes them (a ratio that overflowed to inf is None)."""
     xy = np.asarray(xy, dtype=np.float64)
     n = len(xy)
     if n == 0:
-        return []
+        return [], []
     xy = xy.reshape(n, -1, 2)
     vis = np.ones(xy.shape[:2], bool) if visible is None else np.asarray(visible, bool).reshape(n, -1)
     spacings = _per_image(spacings, n, None, "spacings")
@@ -62,14 +95,15 @@ def measure_many(schema: Schema, xy: np.ndarray | Sequence[np.ndarray],
     angles_ok = np.array([schema.view != "LAT" or m.facing is not None for m in heads])
     geo = _Geometry.of(table, schema.view == "LAT", mirror, angles_ok)
     has_all = _complete_vertebrae(schema)
-    _add_vertebrae(schema, heads, geo, has_all)
-    _add_discs(schema, heads, geo, has_all)
-    _add_angles(schema, heads, geo, angles_ok)
+    parts: list[_Parts] = [([], [], []) for _ in heads]
+    _add_vertebrae(schema, parts, geo, has_all, clean)
+    _add_discs(schema, parts, geo, has_all)
+    _add_angles(schema, parts, geo, angles_ok)
     if schema.view == "LAT" and "S1" in schema.vertebrae and "L5" in schema.vertebrae:
         l5, s1 = schema.vertebrae.index("L5"), schema.vertebrae.index("S1")
         for i, m in enumerate(heads):
             m.slip = _slip(table[i, l5], table[i, s1])
-    return heads
+    return heads, parts
 
 
 def _per_image(values: Sequence[Any] | None, n: int, default: object, name: str) -> list[Any]:
@@ -203,7 +237,7 @@ class _Geometry:
                    disc_heights=discs)
 
 
-def _add_vertebrae(schema: Schema, heads: list[Measurements], geo: _Geometry, has_all: list[bool]) -> None:
+def _add_vertebrae(schema: Schema, parts: list[_Parts], geo: _Geometry, has_all: list[bool], clean: bool) -> None:
     lateral = schema.view == "LAT"
     names = ("anterior", "middle", "posterior") if lateral else ("left", "middle", "right")
     ha, hm, hb = geo.heights
@@ -220,24 +254,23 @@ def _add_vertebrae(schema: Schema, heads: list[Measurements], geo: _Geometry, ha
     reference = np.argmax(np.where(np.isfinite(stack), stack, -np.inf), axis=2).tolist()
     ratio_names = ("anterior/posterior", "middle/posterior") if lateral else ("left/right", "middle/max")
     cols = [_listed(a) for a in (ha, hm, hb, geo.upper, geo.lower, geo.midline, loss)]
-    ratios = _listed(first, first_ok), _listed(second, second_ok)
+    # clean: an overflowed ratio (inf) is None, as to_dict writes it
+    ratios = (_listed(first), _listed(second)) if clean else (_listed(first, first_ok), _listed(second, second_ok))
     rows = [v for v in range(len(schema.vertebrae)) if has_all[v]]
-    for i, m in enumerate(heads):
+    for i, part in enumerate(parts):
         a, mid, b, up, lo, ml, ls = (col[i] for col in cols)
         r1, r2 = ratios[0][i], ratios[1][i]
         for v in rows:
-            vm = VertebraMeasurement(name=schema.vertebrae[v], heights={names[0]: a[v], names[1]: mid[v],
-                                                                         names[2]: b[v]},
-                                     ratios={ratio_names[0]: r1[v], ratio_names[1]: r2[v]},
-                                     upper_endplate_deg=up[v], lower_endplate_deg=lo[v], midline_deg=ml[v])
-            if ls[v] is not None:
-                vm.height_loss_percent = 100.0 * ls[v]
-                vm.loss_reference = names[reference[i][v]]
-                vm.genant_grade = genant_grade(ls[v])
-            m.vertebrae.append(vm)
+            loss = ls[v]
+            part[0].append({"name": schema.vertebrae[v], "heights": {names[0]: a[v], names[1]: mid[v], names[2]: b[v]},
+                            "ratios": {ratio_names[0]: r1[v], ratio_names[1]: r2[v]},
+                            "height_loss_percent": None if loss is None else 100.0 * loss,
+                            "loss_reference": None if loss is None else names[reference[i][v]],
+                            "genant_grade": None if loss is None else genant_grade(loss),
+                            "upper_endplate_deg": up[v], "lower_endplate_deg": lo[v], "midline_deg": ml[v]})
 
 
-def _add_discs(schema: Schema, heads: list[Measurements], geo: _Geometry, has_all: list[bool]) -> None:
+def _add_discs(schema: Schema, parts: list[_Parts], geo: _Geometry, has_all: list[bool]) -> None:
     """Each disc below a complete vertebra; segment and mid-line angles need the lower one complete."""
     names = ("anterior", "middle", "posterior") if schema.view == "LAT" else ("left", "middle", "right")
     gaps = [v for v in range(len(schema.vertebrae) - 1) if has_all[v]]
@@ -249,15 +282,21 @@ def _add_discs(schema: Schema, heads: list[Measurements], geo: _Geometry, has_al
               _listed(np.where(below_complete, _wrap(geo.upper[:, :-1] - geo.lower[:, 1:]), np.nan)),
               _listed(np.where(below_complete, _wrap(geo.midline[:, :-1] - geo.midline[:, 1:]), np.nan))]
     labels = [f"{schema.vertebrae[v]}-{schema.vertebrae[v + 1]}" for v in range(len(schema.vertebrae) - 1)]
-    for i, m in enumerate(heads):
+    for i, part in enumerate(parts):
         a, mid, b = (col[i] for col in cols)
         disc, segment, midline = (col[i] for col in angles)
-        m.discs.extend(DiscMeasurement(name=labels[v], heights={names[0]: a[v], names[1]: mid[v], names[2]: b[v]},
-                                       disc_angle_deg=disc[v], segment_angle_deg=segment[v],
-                                       midline_angle_deg=midline[v]) for v in gaps)
+        part[1].extend({"name": labels[v], "heights": {names[0]: a[v], names[1]: mid[v], names[2]: b[v]},
+                        "disc_angle_deg": disc[v], "segment_angle_deg": segment[v], "midline_angle_deg": midline[v]}
+                       for v in gaps)
 
 
-def _add_angles(schema: Schema, heads: list[Measurements], geo: _Geometry, angles_ok: np.ndarray) -> None:
+def _angle(name: str, value: float | None, convexity: str | None, upper: str, lower: str,
+           note: str) -> dict[str, Any]:
+    return {"name": name, "value_deg": value, "magnitude_deg": None if value is None else abs(value),
+            "convexity": convexity, "upper": upper, "lower": lower, "note": note}
+
+
+def _add_angles(schema: Schema, parts: list[_Parts], geo: _Geometry, angles_ok: np.ndarray) -> None:
     """L1–L5 (and lateral L1–S1) lordosis or Cobb angle, and the AP's largest Cobb angle."""
     names = schema.vertebrae
     lateral = schema.view == "LAT"
@@ -268,20 +307,19 @@ def _add_angles(schema: Schema, heads: list[Measurements], geo: _Geometry, angle
         if upper not in names or lower not in names:
             continue
         values = _listed(_wrap(geo.upper[:, names.index(upper)] - lines[:, names.index(lower)]))
-        for m, value, ok in zip(heads, values, angles_ok.tolist()):
-            mag = None if value is None else abs(value)
+        for part, value, ok in zip(parts, values, angles_ok.tolist()):
             if lateral:
                 note = _LORDOSIS_NOTE if value is not None else "corners missing" if ok else "facing unknown"
-                m.angles.append(AngleMeasurement(name, value, mag, None, upper, lower, note))
+                part[2].append(_angle(name, value, None, upper, lower, note))
             else:
                 side = None if value is None else "right" if value > 0 else "left" if value < 0 else "none"
-                m.angles.append(AngleMeasurement(name, value, mag, side, upper, lower,
-                                                 _COBB_NOTE if value is not None else "corners missing"))
+                part[2].append(_angle(name, value, side, upper, lower,
+                                      _COBB_NOTE if value is not None else "corners missing"))
     if not lateral and len(names) >= 2:
-        _add_max_cobb(names, heads, geo)
+        _add_max_cobb(names, parts, geo)
 
 
-def _add_max_cobb(names: Sequence[str], heads: list[Measurements], geo: _Geometry) -> None:
+def _add_max_cobb(names: Sequence[str], parts: list[_Parts], geo: _Geometry) -> None:
     """The largest Cobb angle over every pair of end vertebrae (upper endplate of the upper one,
     lower endplate of the lower one); of equal magnitudes the first pair in (upper, lower) order."""
     ii, jj = np.triu_indices(len(names), k=1)  # row-major: the single-image loop's order
@@ -290,8 +328,8 @@ def _add_max_cobb(names: Sequence[str], heads: list[Measurements], geo: _Geometr
     best = np.argmax(size, axis=1)
     found = (size.max(axis=1) >= 0).tolist()
     values = d[np.arange(len(d)), best].tolist()
-    for m, ok, p, value in zip(heads, found, best.tolist(), values):
+    for part, ok, p, value in zip(parts, found, best.tolist(), values):
         if ok:
             side = "right" if value > 0 else "left" if value < 0 else "none"
-            m.angles.append(AngleMeasurement("max_cobb", value, abs(value), side, names[ii[p]], names[jj[p]],
-                                             "largest Cobb angle over all pairs of end vertebrae"))
+            part[2].append(_angle("max_cobb", value, side, names[ii[p]], names[jj[p]],
+                                  "largest Cobb angle over all pairs of end vertebrae"))

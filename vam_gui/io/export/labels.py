@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -100,26 +100,30 @@ def _with_images(fmt: str, study: Study, options: ExportOptions, out: Path, prog
     return Namer(study.study_uid, file_names=copies.names), report
 
 
-def _measurements(schema: Schema, rows: list[_Row]) -> list[Measurements]:
-    """Every row's measurements, computed for all of them at once (one image at a time, they
-    were most of a large export's run)."""
-    from vam_gui.core.measure_batch import measure_many
-
+def _batch(schema: Schema, rows: list[_Row], measure: Callable[..., list[Any]]) -> list[Any]:
+    """``measure`` (measure_many or measurement_dicts) of every row at once: one image at a
+    time, measuring was most of a large export's run."""
     if not rows:
         return []
-    return measure_many(schema, np.stack([row.xy for row in rows]), np.stack([row.visible for row in rows]),
-                        spacings=[row.info.spacing for row in rows], facings=[row.info.facing for row in rows],
-                        spacing_is_detector=[row.info.spacing_is_detector for row in rows])
+    return measure(schema, np.stack([row.xy for row in rows]), np.stack([row.visible for row in rows]),
+                   spacings=[row.info.spacing for row in rows], facings=[row.info.facing for row in rows],
+                   spacing_is_detector=[row.info.spacing_is_detector for row in rows])
 
 
-def _entry(namer: Namer, row: _Row, measurements: Measurements) -> LabelEntry:
+def _measurements(schema: Schema, rows: list[_Row]) -> list[Measurements]:
+    from vam_gui.core.measure_batch import measure_many
+
+    return _batch(schema, rows, measure_many)
+
+
+def _entry(namer: Namer, row: _Row, measurements: dict[str, Any]) -> LabelEntry:
     info = row.info
     return LabelEntry(
         id=row.id, file=row.file, width=info.width, height=info.height, spacing=info.spacing,
         status=info.status, facing=info.facing, xy=row.xy, visible=row.visible, sources=row.source,
         confidence=row.confidence, content_key=content_key(namer.study, info.content_hash),
         spacing_is_detector=info.spacing_is_detector, comment=info.comment, reviewer=info.reviewer,
-        model=row.model, measurements=measurements.to_dict())
+        model=row.model, measurements=measurements)
 
 
 def labels_document(study: Study, options: ExportOptions = ExportOptions(), *, progress: Progress | None = None,
@@ -129,7 +133,9 @@ def labels_document(study: Study, options: ExportOptions = ExportOptions(), *, p
     schema = study.schema
     namer = namer or Namer(study.study_uid, keep_names=options.keep_names)
     rows = list(_rows(study, options, progress, cancel, namer))
-    entries = [_entry(namer, row, m) for row, m in zip(rows, _measurements(schema, rows))]
+    from vam_gui.core.measure_batch import measurement_dicts
+
+    entries = [_entry(namer, row, m) for row, m in zip(rows, _batch(schema, rows, measurement_dicts))]
     # content_key = sha256(salt, sha256 of the image file): matches re-imports by content
     origin = ExportOrigin(study=namer.study, selection=options.describe(), content_key_salt=namer.study)
     doc = build_document(schema, entries, origin=origin)

@@ -156,6 +156,7 @@ class KeypointLayer(QObject):
             item.setVisible(False)
             view.addItem(item)
             self.items.append(item)
+        self._derive()
 
     # ------------------------------------------------------------------ state
     def set_data(self, annotation: Annotation | None, confidence: np.ndarray | None = None) -> None:
@@ -163,9 +164,26 @@ class KeypointLayer(QObject):
         fall below ``threshold``."""
         self._annotation = annotation.copy() if annotation is not None else None
         self._confidence = None if confidence is None else np.asarray(confidence, dtype=float)
+        self._derive()
         for i in range(len(self.items)):
             self._place(i)
         self._redraw_outlines()
+
+    def _derive(self) -> None:
+        """Per point, as Python values (numpy scalars cost microseconds each, twenty points at
+        every switch): position, whether it is finite, shown (not marked missing), predicted,
+        and low-confidence."""
+        ann, conf, k = self._annotation, self._confidence, len(self.items)
+        if ann is None:
+            self._xy, self._finite = [(np.nan, np.nan)] * k, [False] * k
+            self._shown_flags, self._predicted, self._low = [True] * k, [False] * k, [False] * k
+            return
+        self._xy = ann.xy.tolist()
+        self._finite = np.isfinite(ann.xy).all(axis=1).tolist()
+        self._shown_flags = [bool(v) for v in ann.visible.tolist()]
+        self._predicted = [s == "predicted" for s in ann.source]
+        low = [False] * k if conf is None else (conf < self.threshold).tolist()
+        self._low = [p and bool(lo) for p, lo in zip(self._predicted, low)]
 
     def update_points(self, annotation: Annotation, indices) -> None:
         """Only keypoints ``indices`` of the shown annotation changed (an edit): restyle and
@@ -177,17 +195,19 @@ class KeypointLayer(QObject):
             self._annotation.xy[i] = annotation.xy[i]
             self._annotation.visible[i] = annotation.visible[i]
             self._annotation.source[i] = annotation.source[i]
+        self._derive()
+        for i in indices:
             self._place(i)
         for v in sorted({self.schema.vertebra[i] for i in indices}):
             self._redraw_outlines(v)
 
     def _place(self, i: int) -> None:
-        item, ann = self.items[i], self._annotation
+        item = self.items[i]
         self._restyle(i)
-        if ann is None or not np.isfinite(ann.xy[i]).all():
+        if not self._finite[i]:
             item.setVisible(False)
             return
-        x, y = ann.xy[i]
+        x, y = self._xy[i]
         item.setPos(x + 0.5, y + 0.5)
         item.setVisible(True)
 
@@ -199,12 +219,11 @@ class KeypointLayer(QObject):
         return p.x() - 0.5, p.y() - 0.5
 
     def is_low_confidence(self, index: int) -> bool:
-        ann, conf = self._annotation, self._confidence
-        return (ann is not None and conf is not None and ann.source[index] == "predicted"
-                and bool(conf[index] < self.threshold))
+        return self._low[index]
 
     def set_threshold(self, threshold: float) -> None:
         self.threshold = float(threshold)
+        self._derive()
         for i in range(len(self.items)):
             self._restyle(i)
 
@@ -259,11 +278,8 @@ class KeypointLayer(QObject):
 
     def _style(self, i: int) -> None:
         item = self.items[i]
-        ann = self._annotation
-        source = ann.source[i] if ann is not None else ""
-        visible = bool(ann.visible[i]) if ann is not None else True
-        low = self.is_low_confidence(i)
-        key = (visible, source == "predicted", low, i == self.selected, i in self.flagged, self.labels_visible)
+        visible, predicted, low = self._shown_flags[i], self._predicted[i], self._low[i]
+        key = (visible, predicted, low, i == self.selected, i in self.flagged, self.labels_visible)
         if key == item.style_key:
             return  # drawn like this already: no pens made, no label laid out, no repaint
         item.style_key = key
@@ -272,7 +288,7 @@ class KeypointLayer(QObject):
         if not visible:
             # A point marked missing keeps its last position, drawn as a grey cross.
             pen, brush, symbol = _pen(MISSING, width), _NO_BRUSH, "x"
-        elif source == "predicted":
+        elif predicted:
             # Predictions: hollow rings in the vertebra's colour; an unsure one is a hollow
             # diamond (its shape says it, the colour still says which vertebra); corrected
             # points: filled squares.
@@ -303,7 +319,7 @@ class KeypointLayer(QObject):
             self._outlines[v].set_segments(xs, ys)
 
     def _shown(self, i: int) -> bool:
-        return self._annotation is None or bool(self._annotation.visible[i])
+        return self._shown_flags[i]
 
     def _dragging(self, item: KeypointItem) -> None:
         # Per mouse move: redraw one vertebra's outline (a few segments), nothing else.

@@ -97,3 +97,18 @@ def test_the_window_slider_follows_a_switch_after_a_window_drag(window, predicte
     assert panel.window_slider.value() == pytest.approx((lo + 100, hi - 100), abs=1)
     window.session.show_image(predicted[2])
     assert panel.window_slider.value() == pytest.approx(canvas.window, abs=1)
+
+
+def test_the_overlay_renders_as_pyqtgraph_renders_it(window, predicted):
+    """The heatmap's own render path gives pyqtgraph's pixels (Indexed8 through the same table)."""
+    import pyqtgraph as pg
+
+    heat = window.canvas.heat_item
+    heat.render()
+    plain = pg.ImageItem()
+    plain.setLookupTable(heat.lut)
+    plain.setImage(heat.image, autoLevels=False, levels=(0, 255))
+    plain.render()
+    theirs = plain.qimage.convertToFormat(QImage.Format.Format_ARGB32_Premultiplied)
+    assert heat.qimage == theirs
+    assert heat.qimage.format() == QImage.Format.Format_ARGB32_Premultiplied

@@ -22,6 +22,7 @@ from PySide6.QtGui import (
     QStaticText,
     QTextDocument,
     QTransform,
+    qRgba,
 )
 from PySide6.QtWidgets import QGraphicsItem
 
@@ -30,14 +31,40 @@ _FAST = (QImage.Format.Format_RGB32, QImage.Format.Format_ARGB32_Premultiplied)
 
 class FastImageItem(pg.ImageItem):
     """An ``ImageItem`` whose rendered QImage is converted once per render (new data, levels or
-    lookup table) into the format the raster engine blits fastest, instead of on every paint."""
+    lookup table) into the format the raster engine blits fastest, instead of on every paint.
+
+    A uint8 map shown through a 256-entry RGBA table at levels (0, 255) (the heatmap overlay)
+    skips pyqtgraph's render: there each value indexes the table unchanged, and pyqtgraph
+    rebuilds the same Indexed8 colour table in Python on every render; it is built once per
+    table here."""
+
+    _table_of: np.ndarray | None = None
+    _table: list[int] = []
 
     def render(self) -> None:
-        super().render()
+        if not self._render_indexed():
+            super().render()
         image = self.qimage
         if image is not None and image.format() not in _FAST:
             self.qimage = image.convertToFormat(
                 _FAST[1] if image.hasAlphaChannel() else _FAST[0])
+
+    def _render_indexed(self) -> bool:
+        image, lut, levels = self.image, self.lut, self.levels
+        if not (isinstance(image, np.ndarray) and image.ndim == 2 and image.dtype == np.uint8 and image.size
+                and isinstance(lut, np.ndarray) and lut.shape == (256, 4) and lut.dtype == np.uint8
+                and levels is not None and np.array_equal(np.asarray(levels, dtype=float), (0.0, 255.0))
+                and self.axisOrder == "row-major" and not self.autoDownsample):
+            return False
+        if self._table_of is not lut:
+            self._table_of, self._table = lut, [qRgba(*rgba) for rgba in lut.tolist()]
+        data = np.ascontiguousarray(image)
+        indexed = QImage(data.data, data.shape[1], data.shape[0], data.strides[0], QImage.Format.Format_Indexed8)
+        indexed.setColorTable(self._table)
+        self.qimage = indexed.convertToFormat(_FAST[1])  # a copy: ``data`` may go
+        self._processingBuffer = self._displayBuffer = None
+        self._renderRequired = self._unrenderable = False
+        return True
 
 
 def with_opacity(lut: np.ndarray, opacity: float) -> np.ndarray:

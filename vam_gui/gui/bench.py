@@ -128,6 +128,9 @@ def bench_window_start(study: Path | None, *, repeats: int = 5, memory: bool = F
         env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "HOME": home,
                "XDG_CONFIG_HOME": f"{home}/config", "XDG_DATA_HOME": f"{home}/data",
                "XDG_CACHE_HOME": f"{home}/cache"}
+        # As an installed package runs: Python's bytecode cache on (a shell that turns it off
+        # would have every start compile our modules; the warm-up start writes the cache).
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         target = "-" if study is None else str(study)
         # The first start copies the sample study into the data folder (and warms the file cache).
         warm = _launch([_PROBE_OURS, target, "ready"], env, times=2)

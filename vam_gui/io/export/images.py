@@ -133,9 +133,10 @@ def write_image_copies(study: Study, infos: list[ImageInfo], out: Path, namer: N
     """Write a de-identified copy of every image of ``infos`` into ``out``; the names used
     are in ``names`` (a guess for those that failed, which are in ``skipped``).
 
-    Each copy is written under a temporary name; after the last, one ``os.sync`` puts them
-    all on disk and only then do they take their names (an fsync per file was half of the
-    export's run), so a cancelled or failed export leaves no copy behind."""
+    Each copy is written under a temporary name; after the last, each is synced (the kernel
+    has written most of them back by then: an fsync right after each write was half of the
+    export's run) and only then do they take their names, so a cancelled or failed export
+    leaves no copy behind."""
     from vam_gui.io.image_file import describe
 
     result = ImageCopies()
@@ -157,14 +158,32 @@ def write_image_copies(study: Study, infos: list[ImageInfo], out: Path, namer: N
             if progress is not None:
                 progress(n, len(infos))
         check_cancel(cancel)
-        os.sync()
+        for tmp, _ in staged:
+            _sync_file(tmp)
         for tmp, final in staged:
             os.replace(tmp, final)
             result.files.append(final)
+        for folder_written in {final.parent for _, final in staged}:
+            _sync_file(folder_written)  # the names, too
     finally:
         for tmp, _ in staged[len(result.files):]:  # those not renamed: a cancel or a failure
             Path(tmp).unlink(missing_ok=True)
     return result
+
+
+def _sync_file(path: str | Path) -> None:
+    """fsync a file or folder (a folder only where the system allows it)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except IsADirectoryError:  # Windows cannot open a folder to sync it
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        if not Path(path).is_dir():
+            raise
+    finally:
+        os.close(fd)
 
 
 def _stage(path: Path, data: bytes) -> str:

@@ -60,6 +60,7 @@ class StudyConnection:
         self._immutable = opened.immutable
         self._stamp = _stamp(path)
         self._row_ids: dict[str, int] = {}
+        self._folder = path.resolve().parent  # image paths are relative to it: resolved once
 
     @property
     def read_only(self) -> bool:
@@ -103,7 +104,7 @@ class StudyConnection:
 
     @property
     def folder(self) -> Path:
-        return self.path.resolve().parent
+        return self._folder
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:

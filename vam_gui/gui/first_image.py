@@ -92,7 +92,8 @@ def _percentile(levels: list[int], cumulative: list[int], n: int, pct: float) ->
 
     a = order_statistic(below)
     b = order_statistic(min(below + 1, n - 1))
-    return a + (b - a) * (position - below)
+    t = position - below
+    return b - (b - a) * (1 - t) if t >= 0.5 else a + (b - a) * t  # numpy's _lerp, to the last bit
 
 
 def robust_window(sample: memoryview) -> tuple[float, float]:

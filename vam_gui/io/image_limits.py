@@ -29,10 +29,25 @@ def _positive_int(name: str, value: object) -> int:
     return int(value)
 
 
+_setting_read: list[tuple[tuple[str, int, int, int], int]] = []  # (the file as last read, its value)
+
+
 def _pixels_setting() -> int:
-    value = load_settings().max_image_pixels
+    """The user's ``max_image_pixels``, read again only when the settings file has changed
+    (every image read asks; parsing the file each time was a tenth of an image switch)."""
+    path = settings_path()
+    try:
+        stat = path.stat()
+        key = (str(path), stat.st_ino, stat.st_mtime_ns, stat.st_size)  # saved atomically: a new inode
+    except OSError:
+        key = (str(path), -1, -1, -1)
+    if _setting_read and _setting_read[0][0] == key:
+        return _setting_read[0][1]
+    value = load_settings(path).max_image_pixels
     # load_settings keeps the type; a zero or negative value in the file means the default
-    return value if isinstance(value, int) and value >= 1 else DEFAULT_MAX_PIXELS
+    value = value if isinstance(value, int) and value >= 1 else DEFAULT_MAX_PIXELS
+    _setting_read[:] = [(key, value)]
+    return value
 
 
 @dataclass(frozen=True)

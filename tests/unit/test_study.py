@@ -277,3 +277,22 @@ def test_atomic_writes_get_ordinary_permissions(tmp_path):
     finally:
         os.umask(mask)
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
+
+
+def test_the_view_log_commits_without_waiting_for_the_disk_and_edits_still_do(study):
+    """A view (every image switch) is committed with synchronous NORMAL (WAL: the file stays
+    sound; the next edit's commit puts it on disk); edits keep FULL."""
+    image = study.image_ids()[0]
+    conn = study._connection()
+    statements: list[str] = []
+    conn.set_trace_callback(statements.append)
+    view = study.begin_view(image, "alice")
+    study.end_view(view)
+    views = [s.split("=")[-1].strip() if s.startswith("PRAGMA") else s.split()[0]
+             for s in statements if s.startswith(("PRAGMA synchronous", "INSERT INTO views", "UPDATE views", "COMMIT"))]
+    statements.clear()
+    study.apply_edit(image, user="alice", kind="status", review=ReviewState("accepted", None, "alice"))
+    conn.set_trace_callback(None)
+    assert views == ["NORMAL", "INSERT", "COMMIT", "FULL", "NORMAL", "UPDATE", "COMMIT", "FULL"], views
+    assert not any(s.startswith("PRAGMA synchronous") for s in statements)  # an edit: FULL, as the study opened
+    assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL

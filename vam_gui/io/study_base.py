@@ -125,12 +125,17 @@ class StudyConnection:
             raise StudyWriteError(self.path, f"not saved: read-only, {self._read_only_reason}")
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
+    def _transaction(self, *, durable: bool = True) -> Iterator[sqlite3.Connection]:
         """One write transaction: commits, or rolls back and raises (a failed write as
-        StudyWriteError; the caller's own exceptions as they are)."""
+        StudyWriteError; the caller's own exceptions as they are). ``durable=False`` (the view
+        log, written on every image switch): the commit does not wait for the disk; in WAL mode
+        the file stays sound and the next durable commit puts it on disk with its own."""
         with self._lock:
             self._refuse_if_read_only()
             conn = self._connection()
+            relaxed = not durable and conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+            if relaxed:
+                conn.execute("PRAGMA synchronous = NORMAL")
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 lost = study_lock.lost(conn)
@@ -145,6 +150,9 @@ class StudyConnection:
             except BaseException:
                 self._rollback(conn)
                 raise
+            finally:
+                if relaxed:
+                    conn.execute("PRAGMA synchronous = FULL")
 
     @staticmethod
     def _rollback(conn: sqlite3.Connection) -> None:

@@ -104,6 +104,9 @@ def bench_scale_window(study: Path, *, switches: int = 20, repeats: int = 5) -> 
         win = MainWindow(Settings(reviewer="bench"))
         win.resize(1400, 900)
         win.show()
+        win.ensure_body()
+        QTest.qWaitForWindowExposed(win)
+        QTest.qWait(50)  # on screen, canvas and tables built: every switch below is painted
         win.open_study(study)
         check_study_file(win, win.session)  # the whole-file check, in a worker beside the missing-file one
         busy = []

@@ -78,7 +78,7 @@ def test_a_window_given_must_be_a_window():
 def test_the_window_of_integer_pixels_is_numpys_percentile_to_the_last_bit():
     """Window.from_pixels takes the percentiles of 8/16-bit pixels from a histogram: the same
     values, bit for bit, as np.percentile of the float64 sample."""
-    from vam_gui.core.radiograph import _integer_percentiles
+    from vam_gui.core.percentiles import integer_percentiles
 
     rng = np.random.default_rng(3)
     for trial in range(600):
@@ -86,7 +86,7 @@ def test_the_window_of_integer_pixels_is_numpys_percentile_to_the_last_bit():
         values = [rng.integers(0, 65536, n), rng.integers(0, 256, n), np.clip(rng.normal(30000, 40, n), 0, 65535),
                   rng.integers(0, 3, n)][trial % 4].astype(np.uint8 if trial % 4 == 1 else np.uint16)
         pcts = (0.5, 99.5) if trial % 2 else tuple(rng.uniform(0, 100, 2))
-        assert _integer_percentiles(values, pcts) == list(np.percentile(values.astype(np.float64), pcts))
+        assert integer_percentiles(values, pcts) == list(np.percentile(values.astype(np.float64), pcts))
     big = rng.integers(0, 4096, (1500, 1100)).astype(np.uint16)  # subsampled: a strided view
     lo, hi = np.percentile(big[::2, ::2].astype(np.float64), [0.5, 99.5])
     assert Window.from_pixels(big) == Window.from_bounds(lo, hi)

@@ -76,3 +76,16 @@ def test_bad_input():
         letterbox_image(np.zeros((0, 5)), 64)
     with pytest.raises(ValueError):
         letterbox_image(np.zeros((4, 5, 6)), 64)
+
+
+def test_the_intensity_range_of_integer_pixels_is_numpys_percentile_to_the_last_bit():
+    from vam_gui.core.letterbox import intensity_range
+
+    rng = np.random.default_rng(11)
+    for dtype, top in ((np.uint16, 65535), (np.uint8, 255)):
+        for shape in ((7, 5), (300, 211), (1100, 1000)):
+            pixels = np.clip(rng.normal(top / 2, top / 9, shape), 0, top).astype(dtype)
+            flat = pixels.reshape(-1)
+            sample = flat[::max(1, flat.size // (1 << 20))]
+            lo, hi = np.percentile(sample.astype(np.float64), [0.5, 99.5])
+            assert intensity_range(pixels) == (float(lo), float(hi))

@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from vam_gui.core.percentiles import integer_percentiles
+
 # Percentile estimates need no more pixels than this; more only costs time.
 _PERCENTILE_SAMPLES = 1 << 20
 
@@ -165,7 +167,10 @@ def intensity_range(pixels: np.ndarray, low_pct: float = LOW_PCT, high_pct: floa
     sample = sample[np.isfinite(sample)] if sample.dtype.kind == "f" else sample
     if sample.size == 0:
         return 0.0, 1.0
-    lo, hi = np.percentile(sample, [low_pct, high_pct])
+    if sample.dtype == np.uint16 or sample.dtype == np.uint8:
+        lo, hi = integer_percentiles(sample, (low_pct, high_pct))  # the same values, from a histogram
+    else:
+        lo, hi = np.percentile(sample, [low_pct, high_pct])
     return float(lo), float(hi)
 
 

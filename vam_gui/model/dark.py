@@ -9,6 +9,7 @@ the refinement recovers the centre to a small fraction of a pixel.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -35,6 +36,13 @@ def _centre_blur_matrix(taps: torch.Tensor, patch: int) -> torch.Tensor:
         start = c + shift - half
         m[start:start + taps.numel(), col] = taps
     return m
+
+
+@functools.lru_cache(maxsize=32)
+def _blur_matrix(ks: int, sigma: float, patch: int, device: torch.device) -> torch.Tensor:
+    """``_centre_blur_matrix`` of the ``ks``-tap Gaussian, made once per size and device (a
+    decode of one image's maps is a few dozen small tensor operations; these were ten of them)."""
+    return _centre_blur_matrix(_gaussian_taps(ks, sigma, device, torch.float32), patch)
 
 
 def _reflect(index: torch.Tensor, n: int) -> torch.Tensor:
@@ -74,8 +82,7 @@ def _peak_patches(flat: torch.Tensor, py: torch.Tensor, px: torch.Tensor, radius
 def _taylor_offset(patch: torch.Tensor, ks: int, sigma: float) -> tuple[torch.Tensor, torch.Tensor]:
     """(ox, oy) in [-1, 1]: -H^-1 grad of the blurred log-map at the patch centre, zero where
     the centre is not a maximum."""
-    taps = _gaussian_taps(ks, sigma, patch.device, torch.float32)
-    m = _centre_blur_matrix(taps, patch.shape[-1])  # [p, 3]
+    m = _blur_matrix(ks, float(sigma), patch.shape[-1], patch.device)  # [p, 3]
     blurred = m.T @ patch @ m  # [N, 3, 3]: the blurred map at the peak and its 8 neighbours
     lg = torch.log(blurred.clamp_min(1e-10))
 

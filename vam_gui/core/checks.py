@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from vam_gui.core.measure import corner_table, infer_facing, to_physical
+from vam_gui.core.outlines import OVERLAP_MIN_SHARE, apart, bounds, convex, crosses, overlaps  # noqa: F401 - a check threshold, named here with the others
 from vam_gui.core.schema import Schema
 from vam_gui.core.spacing import valid_spacing
 
@@ -47,9 +48,6 @@ SHIFT_MATCH_FRACTION = 0.3
 SHIFT_MISMATCH_FRACTION = 0.6
 SHIFT_MIN_SHARE = 0.5
 SHIFT_MIN_COUNT = 2
-# Two outlines overlap when the intersection exceeds this share of the smaller one's area, so
-# endplates that merely touch (a collapsed disc) are not flagged.
-OVERLAP_MIN_SHARE = 0.05
 _OUTLINE = (0, 1, 3, 2)  # UL-UR-LR-LL (AP) and SA-SP-IP-IA (lateral) share the indices
 _DOWN = np.array([0.0, 1.0])
 
@@ -66,76 +64,6 @@ class Flag:
         d = asdict(self)
         d["points"] = list(self.points)
         return d
-
-
-def _cross(o: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
-    return float((a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0]))
-
-
-def _crosses(p1: np.ndarray, p2: np.ndarray, q1: np.ndarray, q2: np.ndarray) -> bool:
-    """Proper crossing of segments p1p2 and q1q2 (touching or collinear does not count)."""
-    d1, d2 = _cross(q1, q2, p1), _cross(q1, q2, p2)
-    d3, d4 = _cross(p1, p2, q1), _cross(p1, p2, q2)
-    return d1 * d2 < 0 and d3 * d4 < 0
-
-
-def _area(poly: np.ndarray) -> float:
-    x, y = poly[:, 0], poly[:, 1]
-    return 0.5 * float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))
-
-
-def _convex(poly: np.ndarray) -> bool:
-    n = len(poly)
-    signs = {np.sign(_cross(poly[i], poly[(i + 1) % n], poly[(i + 2) % n])) for i in range(n)}
-    signs.discard(0.0)
-    return len(signs) <= 1
-
-
-def _clip(subject: np.ndarray, clip: np.ndarray) -> np.ndarray:
-    """Sutherland–Hodgman: subject ∩ clip, for a convex clip polygon of either orientation."""
-    sign = 1.0 if _area(clip) > 0 else -1.0
-    out = list(subject)
-    for i in range(len(clip)):
-        a, b = clip[i], clip[(i + 1) % len(clip)]
-        pts, out = out, []
-        if not pts:
-            break
-        for j in range(len(pts)):
-            p, q = pts[j], pts[(j + 1) % len(pts)]
-            cp, cq = sign * _cross(a, b, p), sign * _cross(a, b, q)
-            if cp >= 0:
-                out.append(p)
-            if cp * cq < 0:
-                t = cp / (cp - cq)
-                out.append(p + t * (q - p))
-    return np.array(out) if len(out) >= 3 else np.zeros((0, 2))
-
-
-def _inside(point: np.ndarray, poly: np.ndarray) -> bool:
-    """Strictly inside a convex polygon (on the boundary is outside)."""
-    s = [_cross(poly[i], poly[(i + 1) % len(poly)], point) for i in range(len(poly))]
-    return all(v > 0 for v in s) or all(v < 0 for v in s)
-
-
-def _overlaps(a: np.ndarray, b: np.ndarray) -> bool:
-    # Outlines whose bounding boxes are apart can neither cross nor contain one another (most
-    # pairs: the disc lies between neighbours); NaN compares False and falls through.
-    if (a[:, 0].max() < b[:, 0].min() or b[:, 0].max() < a[:, 0].min()
-            or a[:, 1].max() < b[:, 1].min() or b[:, 1].max() < a[:, 1].min()):
-        return False
-    if len(a) > len(b):
-        a, b = b, a
-    if len(a) == 2:  # a lone endplate (S1): crossing the other outline or lying inside it
-        edges = [(b[i], b[(i + 1) % len(b)]) for i in range(len(b))]
-        return any(_crosses(a[0], a[1], p, q) for p, q in edges) or \
-            (_convex(b) and (_inside(a[0], b) or _inside(a[1], b)))
-    if _convex(a) and _convex(b):
-        inter = _clip(a, b)
-        smaller = min(abs(_area(a)), abs(_area(b)))
-        return len(inter) >= 3 and smaller > 0 and abs(_area(inter)) > OVERLAP_MIN_SHARE * smaller
-    # A non-convex outline is flagged on its own; here any edge crossing counts.
-    return any(_crosses(a[i], a[(i + 1) % len(a)], b[j], b[(j + 1) % len(b)])
-               for i in range(len(a)) for j in range(len(b)))
 
 
 @dataclass(frozen=True)
@@ -235,10 +163,10 @@ def _outline_flags(g: _Vertebrae) -> list[Flag]:
         if not g.full[v]:
             continue
         poly = g.table[v, list(_OUTLINE)]
-        if _crosses(poly[0], poly[1], poly[2], poly[3]) or _crosses(poly[1], poly[2], poly[3], poly[0]):
+        if crosses(poly[0], poly[1], poly[2], poly[3]) or crosses(poly[1], poly[2], poly[3], poly[0]):
             flags.append(Flag(OUTLINE, f"{names[v]}: outline crosses itself (corners in the wrong order)",
                               g.pts(v, _OUTLINE), v, "error"))
-        elif not _convex(poly):
+        elif not convex(poly):
             flags.append(Flag(OUTLINE, f"{names[v]}: outline is not convex", g.pts(v, _OUTLINE), v, "warning"))
     return flags
 
@@ -256,12 +184,15 @@ def _overlap_flags(g: _Vertebrae) -> list[Flag]:
     """Any two present vertebrae whose outlines (or a lone endplate and an outline) overlap."""
     names = g.schema.vertebrae
     order = [v for v in range(len(names)) if g.present[v]]
+    # each outline and its box once, not once per pair (most pairs end at the box test)
+    polys = {v: g.table[v, [k for k in _OUTLINE if k in g.corners_of[v]]] for v in order}
+    boxes = {v: bounds(p) for v, p in polys.items() if len(p) >= 2}
     flags: list[Flag] = []
     for i, u in enumerate(order):
         for w in order[i + 1:]:
-            pu = g.table[u, [k for k in _OUTLINE if k in g.corners_of[u]]]
-            pw = g.table[w, [k for k in _OUTLINE if k in g.corners_of[w]]]
-            if len(pu) >= 2 and len(pw) >= 2 and len(pu) + len(pw) >= 6 and _overlaps(pu, pw):
+            pu, pw = polys[u], polys[w]
+            if (len(pu) >= 2 and len(pw) >= 2 and len(pu) + len(pw) >= 6
+                    and not apart(boxes[u], boxes[w]) and overlaps(pu, pw)):
                 flags.append(Flag(OVERLAP, f"{names[u]} and {names[w]} overlap",
                                   g.pts(u, g.corners_of[u]) + g.pts(w, g.corners_of[w]), w, "error"))
     return flags

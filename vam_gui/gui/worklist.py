@@ -30,6 +30,11 @@ from vam_gui.gui.worklist_order import WorklistColumns
 
 STATUS_COLOURS = {"unreviewed": "#9e9e9e", "in_progress": "#ffb703", "accepted": "#06d6a0",
                   "flagged": "#ff3b30"}
+_DISPLAY, _FOREGROUND, _TOOLTIP = (int(r.value) for r in (
+    Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.ToolTipRole))
+_ANSWERED = frozenset((_DISPLAY, _FOREGROUND, _TOOLTIP))
+_FLAG_COLOUR = QColor("#ff3b30")
+_STATUS_COLOURS = {status: QColor(colour) for status, colour in STATUS_COLOURS.items()}
 SORT_KEY_OF = {1: "status", 2: "confidence", 3: "spread", 4: "flags"}  # logical column -> worklist_order key
 FIRST_DICOM = 6  # the logical column of "Patient"
 GROUP_COLUMN = FIRST_DICOM + len(DICOM_HEADERS)
@@ -206,9 +211,13 @@ class WorklistModel(QAbstractTableModel):
         return info.reviewer or ""
 
     def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        # A painted cell is asked for seven roles and answers two: the others return first,
+        # before the row lookup and the comparisons with Qt's enum members.
+        if role not in _ANSWERED:
+            return None
         info = self.rows[int(self.order[index.row()])]
         col = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
+        if role == _DISPLAY:
             if col == 0 or col >= FIRST_DICOM:
                 return self._text(info, col)
             if col == 1:
@@ -221,11 +230,11 @@ class WorklistModel(QAbstractTableModel):
                 n = self.flag_counts.get(info.image_id)
                 return "" if not n else str(n)
             return info.reviewer or ""
-        if role == Qt.ItemDataRole.ForegroundRole and col == 4 and self.flag_counts.get(info.image_id):
-            return QBrush(QColor("#ff3b30"))
-        if role == Qt.ItemDataRole.ForegroundRole and col == 1:
-            return QBrush(QColor(STATUS_COLOURS[info.status]))
-        if role == Qt.ItemDataRole.ToolTipRole:
+        if role == _FOREGROUND:
+            if col == 4 and self.flag_counts.get(info.image_id):
+                return QBrush(_FLAG_COLOUR)
+            return QBrush(_STATUS_COLOURS[info.status]) if col == 1 else None
+        if role == _TOOLTIP:
             where = self._text(info, 0) if self.hide_identifiers and info.dicom is not None else info.rel_path
             return where + (f"\n{info.comment}" if info.comment else "")
         return None

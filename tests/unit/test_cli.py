@@ -25,6 +25,7 @@ def test_python_dash_m_entry_point():
     assert out.returncode == 0 and out.stdout.startswith("vam-gui ")
 
 
+@pytest.mark.slow  # the whole benchmark, half a minute: with the soak tests (pytest -m slow)
 def test_bench_json_quick(capsys):
     assert main(["bench", "--json", "--quick", "--device", "cpu"]) == 0
     out, err = capsys.readouterr()

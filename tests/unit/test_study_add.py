@@ -62,3 +62,40 @@ def test_cancel_keeps_what_was_read_before_it(folder, tmp_path, monkeypatch):
         report = study.add_images([folder], workers=2, cancel=cancel)
         assert len(report.added) + len(report.skipped) + len(report.duplicates) == 6
         assert study.image_ids() == report.added
+
+
+@pytest.mark.parametrize("seconds,transactions", [(3600.0, 1), (0.0, 22)])  # 22 images (3 files skipped)
+def test_a_transaction_is_made_at_least_every_batch_seconds(folder, tmp_path, monkeypatch, seconds, transactions):
+    """Up to ADD_BATCH images per transaction, but one at least every ADD_BATCH_SECONDS while
+    files are read (a slow share loses little on a failed write); progress every 16 files."""
+    monkeypatch.setattr(study_images, "ADD_BATCH", 10**6)
+    monkeypatch.setattr(study_images, "ADD_BATCH_SECONDS", seconds)
+    inserts = []
+    real = study_images.StudyImages._insert_batch
+
+    def counting(self, batch, report):
+        inserts.append(len(batch))
+        return real(self, batch, report)
+
+    monkeypatch.setattr(study_images.StudyImages, "_insert_batch", counting)
+    progress: list[int] = []
+    with Study.create(tmp_path / "t.vamstudy") as study:
+        study.add_images([folder], workers=1, progress=lambda d, t: progress.append(d))
+        assert len(study.image_ids()) == 22
+    assert len([n for n in inserts if n]) == transactions
+    assert progress == [16, 25]
+
+
+def test_small_files_are_read_in_one_thread_large_ones_in_a_pool(tmp_path, monkeypatch):
+    from vam_gui.io import study_add
+
+    monkeypatch.setattr(study_add, "available_cores", lambda: 4)
+    small = [tmp_path / f"s{i}.png" for i in range(20)]
+    for f in small:
+        f.write_bytes(b"x" * 1000)
+    large = [tmp_path / f"l{i}.dcm" for i in range(3)]
+    for f in large:
+        f.write_bytes(b"x" * (study_add.POOL_MIN_BYTES + 1))
+    assert study_add.worker_count(small) == 1
+    assert study_add.worker_count(large) == 3
+    assert study_add.worker_count(20) == 4 and study_add.worker_count([large[0]]) == 1

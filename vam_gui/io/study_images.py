@@ -7,6 +7,7 @@ moved image is reported and can be relocated, never fatal.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +26,9 @@ if TYPE_CHECKING:
     from vam_gui.core.radiograph import Radiograph
 
 SUFFIX = ".vamstudy"
-ADD_BATCH = 64  # images per transaction of add_images (one fsync each, not one per image)
+ADD_BATCH = 512  # at most this many images per transaction of add_images (one fsync each, not one per image)
+ADD_BATCH_SECONDS = 1.0  # and a transaction at least this often while files are read (slow reads lose little)
+PROGRESS_EVERY = 16  # files between two progress calls of add_images
 # ordered_image_ids: the name asked for -> its column
 _ORDERS = {"worst_confidence": "worst_confidence", "max_spread": "max_spread", "flags": "flags",
            "status": "status", "added": "id"}
@@ -121,8 +124,10 @@ class StudyImages(StudyConnection):
         a DICOM image keeps its patient / study / series / view attributes). Files that are not readable
         radiographs are skipped and reported, as are images already in the study. Files are
         read and hashed by ``workers`` threads (default: one per core, at most 4) and written
-        ADD_BATCH images per transaction: a failed write (StudyWriteError) keeps the batches
-        committed before it; ``cancel`` keeps what was read before it turned true."""
+        up to ADD_BATCH images per transaction (and one at least every ADD_BATCH_SECONDS): a
+        failed write (StudyWriteError) keeps the batches committed before it; ``cancel`` keeps
+        what was read before it turned true. ``progress(done, total)`` is called every
+        PROGRESS_EVERY files and after the last."""
         from vam_gui.io.study_add import probed
 
         self._refuse_if_read_only()
@@ -130,6 +135,7 @@ class StudyImages(StudyConnection):
         files = _expand(paths, recursive, report)
         known = set(self.image_ids())
         batch: list[Probe] = []
+        committed = time.monotonic()
         with probed(files, self.folder, workers=workers) as results:
             for n, (file, probe) in enumerate(results, 1):
                 if cancel is not None and cancel():
@@ -141,11 +147,11 @@ class StudyImages(StudyConnection):
                 else:
                     known.add(probe.image_id)
                     batch.append(probe)
-                if len(batch) >= ADD_BATCH or n == len(files):
+                if len(batch) >= ADD_BATCH or n == len(files) or time.monotonic() - committed >= ADD_BATCH_SECONDS:
                     self._insert_batch(batch, report)
-                    batch = []
-                    if progress is not None:
-                        progress(n, len(files))
+                    batch, committed = [], time.monotonic()
+                if progress is not None and (n % PROGRESS_EVERY == 0 or n == len(files)):
+                    progress(n, len(files))
         self._insert_batch(batch, report)  # cancelled part-way: what was read is kept
         return report
 

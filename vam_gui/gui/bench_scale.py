@@ -7,7 +7,8 @@
 - ``scale_window_rss_mb``: the window's resident memory once its start-up work is over (its
   workers idle, 2 s after the canvas's first paint) and before any prediction was asked for;
   and whether torch had been imported by then.
-- ``scale_image_switch``: showing the next image and painting canvas and keypoint table, with
+- ``scale_image_switch``: showing the next image and painting what that changed (canvas,
+  keypoint table, worklist; one pass of the event loop, gui/bench.py's ``switch_and_paint``), with
   the window idle, and right after the study is opened while its workers run (the missing-file
   check opening starts, and File > Check study file's whole-file check, started with it): only
   switches made while a worker still ran count (how many did is reported); against a bare
@@ -41,19 +42,15 @@ def bench_scale_window_start(study: Path, *, repeats: int = 3) -> dict[str, floa
 
 
 def _switch_times(win, ids: list[str], n: int) -> list[float]:
-    times = []
-    for i in range(n):
-        t0 = time.perf_counter()
-        win.session.show_image(ids[i % len(ids)])
-        win.canvas.viewport().repaint()
-        win.keypoints.viewport().repaint()
-        times.append(time.perf_counter() - t0)
-    return times
+    from vam_gui.gui.bench import PaintCounter, switch_and_paint
+
+    paints = PaintCounter(win.canvas.viewport())
+    return [switch_and_paint(win, ids[i % len(ids)], paints) for i in range(n)]
 
 
 def _bare_switch_times(paths: list[Path], n: int) -> list[float]:
     from PySide6.QtGui import QPixmap
-    from PySide6.QtWidgets import QLabel
+    from PySide6.QtWidgets import QApplication, QLabel
 
     label = QLabel()
     label.resize(1000, 860)
@@ -62,7 +59,7 @@ def _bare_switch_times(paths: list[Path], n: int) -> list[float]:
     for i in range(n):
         t0 = time.perf_counter()
         label.setPixmap(QPixmap(str(paths[i % len(paths)])))
-        label.repaint()
+        QApplication.processEvents()  # its paint, as the switch's (switch_and_paint)
         times.append(time.perf_counter() - t0)
     label.close()
     return times

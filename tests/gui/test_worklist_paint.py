@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QColor, QImage
 from test_worklist_order_gui import Row
 
@@ -75,3 +75,67 @@ def test_scroll_bar_container_fills_what_lies_beneath_it(panel, qtbot):
         plain = _pixels(widget)
         container.setAutoFillBackground(True)
         assert np.array_equal(filled, plain)
+
+
+def _rows_in_view(table) -> range:
+    height = table.viewport().height()
+    return range(table.rowAt(0), table.rowAt(height - 1) + 1)
+
+
+def _wholly_in_view(table, row: int) -> bool:
+    top = table.rowViewportPosition(row)
+    return 0 <= top and top + table.rowHeight(row) <= table.viewport().height()
+
+
+def test_stepping_through_the_list_scrolls_a_page_at_a_time(panel, qtbot):
+    widget, rows = panel
+    widget.resize(300, 400)
+    widget.show()
+    qtbot.waitExposed(widget)
+    table, bar = widget.table, widget.table.verticalScrollBar()
+    page = len(_rows_in_view(table))
+    scrolls, value = 0, bar.value()
+    for row in range(120):
+        widget.select(widget.model.image_at(row))
+        assert table.currentIndex().row() == row
+        assert _wholly_in_view(table, row), f"row {row} in view"
+        if bar.value() != value:
+            scrolls, value = scrolls + 1, bar.value()
+            assert table.rowAt(0) == row - 1, "a row below comes second from the top"
+    assert scrolls <= 120 // (page - 3) + 1, f"{scrolls} scrolls for 120 rows, {page} rows a page"
+    widget.select(widget.model.image_at(30))  # above the view: second from the bottom
+    assert _wholly_in_view(table, 30) and _wholly_in_view(table, 31) and not _wholly_in_view(table, 32)
+    widget.select(widget.model.image_at(250))  # a jump far below
+    assert table.rowAt(0) == 249 and _wholly_in_view(table, 250)
+    widget.select(widget.model.image_at(0))
+    assert table.rowAt(0) == 0
+
+
+def test_the_header_is_not_repainted_when_the_selection_moves_and_still_sorts(panel, qtbot):
+    from PySide6.QtCore import QEvent, QObject
+
+    widget, rows = panel
+    widget.show()
+    qtbot.waitExposed(widget)
+    header = widget.table.horizontalHeader()
+    paints = []
+
+    class Count(QObject):
+        def eventFilter(self, _obj, event):  # noqa: N802
+            if event.type() == QEvent.Type.Paint:
+                paints.append(1)
+            return False
+
+    counter = Count()
+    header.viewport().installEventFilter(counter)
+    qtbot.wait(20)
+    paints.clear()
+    for row in range(1, 6):
+        widget.select(widget.model.image_at(row))
+        qtbot.wait(5)
+    assert not paints
+    qtbot.mouseClick(header.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(header.sectionViewportPosition(2) + 5, 5))
+    assert header.sortIndicatorSection() == 2
+    confidences = [rows[i].worst_confidence for i in widget.model.order.tolist()]
+    known = [c for c in confidences if c is not None]
+    assert known == sorted(known)

@@ -10,13 +10,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, Qt
+from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtWidgets import QMainWindow
 
 from vam_gui.core.annotation import Annotation
 from vam_gui.core.settings import Settings
+from vam_gui.gui.read_ahead import ReadAhead, signature
 from vam_gui.session import Event, ReviewSession, Topic
 
+READ_AHEAD_DELAY_MS = 40
 TOPICS = (Topic.IMAGE_CHANGED, Topic.POINTS_CHANGED, Topic.PREDICTION_STORED, Topic.EDIT_REFUSED,
           Topic.WRITE_FAILED, Topic.READER_CHANGED, Topic.MODEL_REVEALED)
 
@@ -60,7 +62,13 @@ class CurrentImage(QObject):
                           Topic.PREDICTION_STORED: self._prediction_stored, Topic.EDIT_REFUSED: self._edit_refused,
                           Topic.WRITE_FAILED: self._write_failed, Topic.READER_CHANGED: self._prediction_stored,
                           Topic.MODEL_REVEALED: self._prediction_stored}
+        self.read_ahead = ReadAhead()
+        # The next image is read once the reviewer has stayed on this one a moment: not while
+        # images are stepped through faster than that, nor while this one is being painted.
+        self._read_timer = QTimer(self, singleShot=True, interval=READ_AHEAD_DELAY_MS)
+        self._read_timer.timeout.connect(self._read_next)
         session.subscribe(self._on_event, TOPICS)
+        session.subscribe(lambda _event: self.read_ahead.close(), (Topic.STUDY_CLOSED,))
 
     @property
     def spacing(self) -> tuple[float, float] | None:
@@ -96,7 +104,7 @@ class CurrentImage(QObject):
         w.cursor_label.setText("")  # the read-out was of the image before
         info = self.session.study.image_info(event.image_id)  # read once: file, spacing, facing
         try:
-            rad = self.session.study.load_radiograph(event.image_id, info=info)
+            rad = self._load(event.image_id, info)
         except RadiographError as exc:
             w.canvas.set_radiograph(None)
             w.statusBar().showMessage(f"Cannot show {exc}", 10000)
@@ -108,7 +116,37 @@ class CurrentImage(QObject):
                 w.statusBar().showMessage(warning, 8000)
         self.refresh(info=info)
         w.worklist.select(event.image_id)
+        self._read_timer.start()
         w.image_shown.emit(event.image_id)
+
+    def _load(self, image_id: str, info: Any):
+        """The image's radiograph: the one read ahead if its file is unchanged, else read now;
+        kept for a way back."""
+        study = self.session.study
+        path = study.image_path(image_id, info=info)
+        held = self.read_ahead.take(image_id, path)
+        if held is None:
+            before = signature(path)
+            rad = study.load_radiograph(image_id, info=info)
+        else:
+            rad, before = study.load_radiograph(image_id, info=info, decoded=held[0]), held[1]
+        self.read_ahead.keep_shown(image_id, path, rad, before)
+        return rad
+
+    def _read_next(self) -> None:
+        """Start reading the image after the one shown in the worklist's order (gui/read_ahead.py)."""
+        from vam_gui.io import StudyError
+
+        model, study, image_id = self.window.worklist.model, self.session.study, self.session.current_id
+        row = None if image_id is None else model.shown_row_of(image_id)
+        if study is None or row is None or row + 1 >= model.rowCount():
+            return
+        next_id = model.image_at(row + 1)
+        try:
+            path = study.image_path(next_id)
+        except StudyError:
+            return
+        self.read_ahead.request(next_id, path)
 
     def _points_changed(self, event: Event) -> None:
         shown = self.shown

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 from vam_gui.core.annotation import STATUSES
 from vam_gui.gui.worklist_dicom import DICOM_HEADERS, GROUPS, dicom_cells, group_key, group_label, image_name
 from vam_gui.gui.worklist_order import WorklistColumns
+from vam_gui.gui.worklist_view import RowHeader, bring_into_view
 
 STATUS_COLOURS = {"unreviewed": "#9e9e9e", "in_progress": "#ffb703", "accepted": "#06d6a0",
                   "flagged": "#ff3b30"}
@@ -248,6 +249,7 @@ class WorklistPanel(QWidget):
         super().__init__(parent)
         self.model = WorklistModel()
         self.table = QTableView()
+        self.table.setHorizontalHeader(RowHeader(self.table))
         self.table.setModel(self.model)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
@@ -368,10 +370,12 @@ class WorklistPanel(QWidget):
             return
         index = self.model.index(row, 0)
         self._quiet = True
+        self.table.setAutoScroll(False)  # Qt's own scroll to the current row, at every change
         try:
             self.table.setCurrentIndex(index)
-            self.table.scrollTo(index)
+            bring_into_view(self.table, row)
         finally:
+            self.table.setAutoScroll(True)
             self._quiet = False
 
     def visible_ids(self) -> list[str]:

@@ -315,13 +315,15 @@ class StudyImages(StudyConnection):
                 found.append(image_id)
         return found
 
-    def load_radiograph(self, image_id: str, *, info: ImageInfo | None = None) -> Radiograph:
+    def load_radiograph(self, image_id: str, *, info: ImageInfo | None = None,
+                        decoded: Radiograph | None = None) -> Radiograph:
         """The image's pixels; a DICOM image of a study migrated from format 5 gets its stored
         attributes now (study_dicom.py). ``info``: the image's row, when the caller has read it
-        already (the window reads it once per switch)."""
+        already (the window reads it once per switch); ``decoded``: the image's file read
+        already (the window's read-ahead, gui/read_ahead.py), which is then not read again."""
         from vam_gui.io.radiograph import load_radiograph
 
-        rad = load_radiograph(self.image_path(image_id, info=info))
+        rad = decoded if decoded is not None else load_radiograph(self.image_path(image_id, info=info))
         self._fill_dicom(image_id, rad)
         return rad
 

@@ -1,0 +1,125 @@
+"""Read-ahead of the next image (gui/read_ahead.py): the held radiograph is the file's, used only
+while the file is unchanged, and the window shows the same pixels whether it was read ahead or
+not."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import cv2
+import numpy as np
+import pytest
+from PySide6.QtCore import QEventLoop, QTimer
+
+from tests.gui.conftest import synthetic_radiograph
+from vam_gui.gui.read_ahead import ReadAhead, signature
+from vam_gui.io.radiograph import load_radiograph
+
+
+def _idle(ms: int) -> None:
+    """Run the event loop as the application does (it lets other Python threads run)."""
+    loop = QEventLoop()
+    QTimer.singleShot(ms, loop.quit)
+    loop.exec()
+
+
+@pytest.fixture
+def films(tmp_path):
+    paths = []
+    for i in range(4):
+        path = tmp_path / f"film{i}.png"
+        cv2.imwrite(str(path), synthetic_radiograph(10 + i))
+        paths.append(path)
+    return paths
+
+
+def test_a_radiograph_read_ahead_is_the_files_with_its_window(films):
+    ahead = ReadAhead()
+    try:
+        ahead.request("a", films[0])
+        held = ahead.take("a", films[0])
+        assert held is not None
+        rad, before = held
+        fresh = load_radiograph(films[0])
+        assert np.array_equal(rad.pixels, fresh.pixels)
+        assert (rad.window.lower, rad.window.upper) == (fresh.window.lower, fresh.window.upper)
+        assert rad.image_id == fresh.image_id and before == signature(films[0])
+        assert ahead.take("a", films[0]) is None, "taken once"
+    finally:
+        ahead.close()
+
+
+def test_a_changed_missing_or_unreadable_file_is_not_used(films, tmp_path):
+    ahead = ReadAhead()
+    try:
+        ahead.request("a", films[0])
+        assert ahead._entries["a"].future.result(10) is not None  # read before the change
+        cv2.imwrite(str(films[0]), synthetic_radiograph(99))
+        st = os.stat(films[0])
+        os.utime(films[0], ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+        assert ahead.take("a", films[0]) is None, "the file changed since it was read"
+
+        ahead.request("b", films[1])
+        assert ahead.take("b", films[2]) is None, "another path than the one read"
+
+        broken = tmp_path / "broken.png"
+        broken.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 40)
+        ahead.request("c", broken)
+        assert ahead.take("c", broken) is None, "a failed read is left to the UI thread to report"
+
+        ahead.request("d", films[3])
+        films[3].unlink()
+        assert ahead.take("d", films[3]) is None
+    finally:
+        ahead.close()
+
+
+def test_at_most_keep_images_are_held_and_close_ends_the_thread(films):
+    ahead = ReadAhead(keep=2)
+    for n, path in enumerate(films):
+        ahead.request(str(n), path)
+    assert list(ahead._entries) == ["2", "3"]
+    assert ahead.take("0", films[0]) is None
+    ahead.close()  # does not wait for a read under way; the thread ends after it
+    for thread in [t for t in threading.enumerate() if t.name.startswith("vam-read-ahead")]:
+        thread.join(10)
+        assert not thread.is_alive()
+
+
+def test_the_window_reads_the_next_image_ahead_and_shows_the_same_pixels(qtbot, window):
+    ids = window.session.study.image_ids()
+    window.session.show_image(ids[0])
+    _idle(300)  # the reviewer looks at it: the next image is read meanwhile
+    entry = window.current.read_ahead._entries.get(ids[1])
+    assert entry is not None and entry.future.done()
+    window.session.show_image(ids[1])
+    assert ids[1] not in window.current.read_ahead._entries or \
+        window.current.read_ahead._entries[ids[1]].future.result()[1] is window.canvas.radiograph, \
+        "taken, then kept as the image on screen"
+    fresh = load_radiograph(window.session.study.image_path(ids[1]))
+    assert np.array_equal(window.canvas.radiograph.pixels, fresh.pixels)
+    assert window.canvas.window == (fresh.window.lower, fresh.window.upper)
+
+
+def test_the_window_reads_a_file_changed_after_its_read_ahead_again(qtbot, window):
+    ids = window.session.study.image_ids()
+    window.session.show_image(ids[0])
+    _idle(300)
+    assert window.current.read_ahead._entries[ids[1]].future.done()
+    path = window.session.study.image_path(ids[1])
+    changed = synthetic_radiograph(77)
+    cv2.imwrite(str(path), changed)
+    st = os.stat(path)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    window.session.show_image(ids[1])
+    assert np.array_equal(window.canvas.radiograph.pixels, changed), "the file as it is now"
+
+
+def test_closing_the_study_drops_the_images_read_ahead(qtbot, window):
+    ids = window.session.study.image_ids()
+    window.session.show_image(ids[0])
+    _idle(300)
+    assert window.current.read_ahead._entries
+    window.session.close()
+    assert not window.current.read_ahead._entries

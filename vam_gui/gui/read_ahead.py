@@ -1,0 +1,114 @@
+"""Read-ahead: while the reviewer looks at one image, the next one in the worklist's order is
+read and decoded in a background thread, its display window computed, so that "next image"
+finds its pixels ready instead of decoding them on the UI thread (a full-length 16-bit film
+takes a few hundred milliseconds to decode). The image just shown is kept too, so going back
+one image costs no decode either.
+
+Only file reading and decoding happen in the thread (``io.radiograph.load_radiograph``:
+no store, no Qt). An entry is used only for the same file, unchanged: its size, modification
+time and inode are taken before the read and compared again when the image is shown; anything
+else (a file replaced, a failed read) is read again on the UI thread, where a failure is
+reported as usual. At most ``keep`` images are held; a request not yet started is dropped when
+it falls out.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import NamedTuple
+
+from vam_gui.core.radiograph import Radiograph
+
+Signature = tuple[int, int, int]  # st_size, st_mtime_ns, st_ino
+
+
+def signature(path: Path) -> Signature | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns, st.st_ino
+
+
+def _read(path: Path) -> tuple[Signature | None, Radiograph]:
+    from vam_gui.io.radiograph import load_radiograph
+
+    before = signature(path)
+    rad = load_radiograph(path)
+    rad.window  # noqa: B018 - the display window's percentiles, computed here rather than when shown
+    return before, rad
+
+
+class _Entry(NamedTuple):
+    path: Path
+    future: Future
+
+
+class ReadAhead:
+    """Radiographs read ahead of being shown, by image id (see the module's docstring)."""
+
+    def __init__(self, keep: int = 3) -> None:
+        self.keep = keep
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._executor: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()  # the executor's creation and shutdown
+
+    def request(self, image_id: str, path: Path) -> None:
+        """Read ``path`` (the file of ``image_id``) in the background, unless held already."""
+        entry = self._entries.get(image_id)
+        if entry is not None and entry.path == path:
+            self._entries.move_to_end(image_id)
+            return
+        with self._lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vam-read-ahead")
+            future = self._executor.submit(_read, path)
+        self._hold(image_id, _Entry(path, future))
+
+    def keep_shown(self, image_id: str, path: Path, rad: Radiograph, before: Signature | None) -> None:
+        """Hold the radiograph on screen (read when its file had ``before``), for a way back."""
+        if before is None:
+            return
+        future: Future = Future()
+        future.set_result((before, rad))
+        self._hold(image_id, _Entry(path, future))
+
+    def take(self, image_id: str, path: Path) -> tuple[Radiograph, Signature] | None:
+        """The radiograph read ahead for ``image_id`` from ``path`` and the file's signature, if
+        one was (waiting for a read under way) and the file is still the one read; else None."""
+        entry = self._entries.pop(image_id, None)
+        if entry is None or entry.path != path or entry.future.cancelled():
+            return None
+        try:
+            before, rad = entry.future.result()
+        except Exception:  # read again on the UI thread, which reports the failure
+            return None
+        if before is None or signature(path) != before:
+            return None
+        return rad, before
+
+    def clear(self) -> None:
+        for entry in self._entries.values():
+            entry.future.cancel()
+        self._entries.clear()
+
+    def close(self) -> None:
+        """Drop everything and let the thread end (without waiting for a read under way)."""
+        self.clear()
+        with self._lock:
+            if self._executor is not None:
+                self._executor.shutdown(wait=False, cancel_futures=True)
+                self._executor = None
+
+    def _hold(self, image_id: str, entry: _Entry) -> None:
+        old = self._entries.pop(image_id, None)
+        if old is not None:
+            old.future.cancel()
+        self._entries[image_id] = entry
+        while len(self._entries) > self.keep:
+            _, dropped = self._entries.popitem(last=False)
+            dropped.future.cancel()  # no effect on a read under way or done

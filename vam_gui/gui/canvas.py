@@ -11,6 +11,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QTransform
+from PySide6.QtWidgets import QGraphicsScene
 
 from vam_gui.core.letterbox import Letterbox
 from vam_gui.core.radiograph import Radiograph, Window
@@ -86,6 +87,9 @@ class Canvas(pg.GraphicsLayoutWidget):
     def __init__(self, schema: Schema, parent=None) -> None:
         super().__init__(parent)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        # A few dozen items, most of them moved at every image switch: a linear search costs
+        # nothing, the BSP tree's re-indexing of each moved marker and label does.
+        self.scene().setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
         self.view = RadiographView(lockAspect=True, invertY=True, enableMenu=False)
         self.view.setDefaultPadding(0.02)
         self.ci.addItem(self.view)

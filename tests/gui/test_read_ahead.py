@@ -123,3 +123,18 @@ def test_closing_the_study_drops_the_images_read_ahead(qtbot, window):
     assert window.current.read_ahead._entries
     window.session.close()
     assert not window.current.read_ahead._entries
+
+
+def test_the_film_benchmark_times_both_ways_over_the_same_films(qtbot, monkeypatch):
+    import vam_gui.gui.read_ahead as read_ahead
+    from vam_gui.gui.bench_films import bench_film_switch
+
+    read = []
+    original = read_ahead._read
+    monkeypatch.setattr(read_ahead, "_read", lambda path: read.append(path) or original(path))
+    figures = bench_film_switch(n=3, rounds=1, height=240, width=200, dwell_ms=150)
+    assert figures["film_switch_read_ahead_ms"] > 0 and figures["film_switch_without_read_ahead_ms"] > 0
+    assert figures["film_switch_ratio"] == pytest.approx(
+        figures["film_switch_read_ahead_ms"] / figures["film_switch_without_read_ahead_ms"])
+    assert figures["film_switch_film_megapixels"] == pytest.approx(0.048)
+    assert sorted(p.name for p in read) == ["film01.png", "film02.png"], "read ahead in its rounds only"

@@ -382,10 +382,13 @@ def run_gui_benchmarks(*, quick: bool = False) -> dict[str, float]:
 
 def gui_bench_steps(*, quick: bool = False) -> list[tuple[str, Callable[[], dict]]]:
     """The window's figures as (what, run) steps (offscreen)."""
+    from vam_gui.gui.bench_films import film_bench_step
+
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     return [
         ("drag, release and image switch in the window",
          lambda: bench_interaction(moves=20 if quick else 60, releases=5 if quick else 15,
                                    switches=4 if quick else 8)),
         ("window ready against a bare window (fresh processes)", lambda: bench_window_ready(repeats=2 if quick else 5)),
+        film_bench_step(quick=quick),
     ]

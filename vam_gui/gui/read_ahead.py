@@ -53,12 +53,15 @@ class ReadAhead:
 
     def __init__(self, keep: int = 3) -> None:
         self.keep = keep
+        self.enabled = True  # off: requests are ignored (the film benchmark's baseline)
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._executor: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()  # the executor's creation and shutdown
 
     def request(self, image_id: str, path: Path) -> None:
         """Read ``path`` (the file of ``image_id``) in the background, unless held already."""
+        if not self.enabled:
+            return
         entry = self._entries.get(image_id)
         if entry is not None and entry.path == path:
             self._entries.move_to_end(image_id)

@@ -143,7 +143,8 @@ def test_a_killed_run_is_said_once_and_the_window_carries_on(qtbot, trainer):
     win, dialog, ids = trainer
     dialog.budget.setValue(10)
     dialog.start_button.click()
-    qtbot.waitUntil(lambda: dialog.plot.points >= 1, timeout=60000)  # an epoch ended: a checkpoint is saved
+    # an epoch ended and its checkpoint is on disk (the metrics line can come a moment before it)
+    qtbot.waitUntil(lambda: dialog.plot.points >= 1 and dialog.checkpoint() is not None, timeout=60000)
     dialog.process.kill()
     qtbot.waitUntil(lambda: bool(_boxes(dialog, "training_stopped")), timeout=30000)
     boxes = _boxes(dialog, "training_stopped")

@@ -37,18 +37,25 @@ def debian_package(soname: str) -> str:
 
 
 def missing_libraries(plugin: Path) -> list[str]:
-    """Shared libraries the plugin needs that the loader cannot find (sonames, sorted)."""
-    if shutil.which("ldd"):
-        out = subprocess.run(["ldd", str(plugin)], capture_output=True, text=True, timeout=20).stdout
-        return sorted({line.split("=>")[0].strip() for line in out.splitlines() if "not found" in line})
+    """Shared libraries the plugin needs that the loader cannot find (sonames, sorted).
+
+    The plugin is loaded first: when that works nothing is missing, and Qt finds it (and its
+    libraries) loaded already, so a start pays for no extra process. Only when it fails is
+    ``ldd`` asked for every missing library (the loader names the first one only)."""
     import ctypes
 
     try:
         ctypes.CDLL(str(plugin))
     except OSError as exc:
         m = re.match(r"([^:\s]+\.so[.\d]*): cannot open shared object file", str(exc))
-        return [m.group(1)] if m else []
-    return []
+        first = [m.group(1)] if m else []
+    else:
+        return []
+    if shutil.which("ldd"):
+        out = subprocess.run(["ldd", str(plugin)], capture_output=True, text=True, timeout=20).stdout
+        listed = sorted({line.split("=>")[0].strip() for line in out.splitlines() if "not found" in line})
+        return listed or first
+    return first
 
 
 def qt_platform_problem() -> str | None:

@@ -50,7 +50,8 @@ app.exec()
 """
 
 # The window's probe: argv[1] is the study ("-": the first-start sample), argv[2] "ready" or
-# "memory". It prints, once the canvas has painted the study's first image (the window is
+# "memory". It starts as `vam-gui [study]` does (the command line parsed, the open command's
+# checks, then run_app's steps) and prints, once the canvas has painted the study's first image (the window is
 # interactive): the time the first image was painted (the end of the shell's preview's first
 # paint where there is one, else the canvas's), that time, the image's path, whether a preview
 # was shown; in
@@ -96,9 +97,12 @@ def image_shown(image_id):
             print("the preview showed", preview.source, "the canvas", marks["shown"], file=sys.stderr)
             os._exit(3)
         window.canvas.viewport().installEventFilter(filters[0])
-assert display_available()
+from vam_gui.cli import build_parser  # `vam-gui [study]`: the command line parsed, as main() does
+from vam_gui.cli.qt_check import qt_platform_problem
+args = build_parser().parse_args(["open", *([] if sys.argv[1] == "-" else [sys.argv[1]])])
+assert display_available() and qt_platform_problem() is None  # what the open command checks
 app = application()  # what run_app does, with hooks on the first paints
-window = build_window([] if sys.argv[1] == "-" else [Path(sys.argv[1])])
+window = build_window([Path(p) for p in args.paths])
 preview = window.centralWidget() if window.centralWidget().objectName() == "first-image" else None
 window.image_shown.connect(image_shown)
 window.show()

@@ -48,8 +48,9 @@ def test_missing_libraries_of_a_real_plugin_are_sonames():
 def test_a_plugin_that_loads_costs_no_ldd_run(monkeypatch, tmp_path):
     import ctypes
     import ctypes.util
+    import subprocess
 
-    monkeypatch.setattr(qt_check.subprocess, "run", lambda *a, **k: pytest.fail("ldd run for a loadable plugin"))
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: pytest.fail("ldd run for a loadable plugin"))
     libm = ctypes.util.find_library("m")
     loadable = next((p for p in (f"/lib/x86_64-linux-gnu/{libm}", f"/usr/lib/x86_64-linux-gnu/{libm}")
                      if libm and Path(p).is_file()), None)
@@ -62,5 +63,7 @@ def test_a_plugin_that_loads_costs_no_ldd_run(monkeypatch, tmp_path):
 def test_a_plugin_that_does_not_load_names_what_the_loader_and_ldd_find(monkeypatch, tmp_path):
     broken = tmp_path / "libqxcb.so"
     broken.write_bytes(b"not an ELF file")
-    monkeypatch.setattr(qt_check.shutil, "which", lambda name: None)  # no ldd: the loader's word
+    import shutil
+
+    monkeypatch.setattr(shutil, "which", lambda name: None)  # no ldd: the loader's word
     assert qt_check.missing_libraries(broken) == []  # not a missing library: nothing to install

@@ -7,17 +7,31 @@ evaluate), agreement and bench. Handlers import their room's code when they run,
 
 from __future__ import annotations
 
-import argparse
+import importlib
 import os
 import sys
+from typing import TYPE_CHECKING
 
-from vam_gui.cli import agreement, bench, labels, predict, study, training, window
 from vam_gui.cli.common import CliError
 
-__all__ = ["CliError", "build_parser", "main"]
+if TYPE_CHECKING:
+    import argparse
+
+__all__ = ["COMMANDS", "CliError", "build_parser", "main", "parse_command_line"]
+
+# (command, module of vam_gui.cli, the function adding its parser), in `vam-gui --help`'s order.
+_ADDERS = (("open", "window", "add_open"), ("screenshot", "window", "add_screenshot"),
+           ("export", "labels", "add_export"), ("import", "labels", "add_import"), ("study", "study", "add_study"),
+           ("predict", "predict", "add_predict"), ("synth", "training", "add_synth"),
+           ("train", "training", "add_train"), ("evaluate", "training", "add_evaluate"),
+           ("agreement", "agreement", "add_agreement"), ("bench", "bench", "add_bench"))
+COMMANDS = tuple(name for name, _, _ in _ADDERS)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(commands: tuple[str, ...] = COMMANDS) -> argparse.ArgumentParser:
+    """The command line, with the subcommands ``commands`` (all by default)."""
+    import argparse
+
     from vam_gui import __version__
 
     parser = argparse.ArgumentParser(
@@ -27,12 +41,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"vam-gui {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    # The order here is the order of `vam-gui --help`.
-    for add in (window.add_open, window.add_screenshot, labels.add_export, labels.add_import, study.add_study,
-                predict.add_predict, training.add_synth, training.add_train, training.add_evaluate,
-                agreement.add_agreement, bench.add_bench):
-        add(sub)
+    for name, module, adder in _ADDERS:
+        if name in commands:
+            getattr(importlib.import_module(f"vam_gui.cli.{module}"), adder)(sub)
     return parser
+
+
+def parse_command_line(argv: list[str]) -> argparse.Namespace:
+    """The arguments of ``vam-gui ARGV``. ``vam-gui`` and ``vam-gui open PATHS`` without an option
+    open the window on those paths with no parser built (argparse, its help formatter and the
+    subcommands' declarations cost every start tens of milliseconds); anything else is parsed."""
+    if (not argv or argv[0] == "open") and not any(a.startswith("-") for a in argv):
+        from types import SimpleNamespace
+
+        from vam_gui.cli.window import _cmd_open
+
+        return SimpleNamespace(command="open", paths=argv[1:], func=_cmd_open)  # type: ignore[return-value]
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        args = parser.parse_args(["open", *argv])
+    return args
 
 
 def _quiet_stdout() -> None:
@@ -54,10 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     # transparent huge pages when asked: first-touch page faults drop about fivefold.
     # Read once, at torch's first allocation, so it is set before anything imports torch.
     os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        args = parser.parse_args(["open", *([] if argv is None else argv)])
+    args = parse_command_line(sys.argv[1:] if argv is None else list(argv))
     try:
         return int(args.func(args) or 0)
     except CliError as exc:

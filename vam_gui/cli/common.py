@@ -3,9 +3,12 @@ wrapper for commands implemented in vam_gui.model.cli_commands."""
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import argparse
 
 
 class CliError(Exception):

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -51,6 +49,9 @@ def missing_libraries(plugin: Path) -> list[str]:
         first = [m.group(1)] if m else []
     else:
         return []
+    import shutil
+    import subprocess
+
     if shutil.which("ldd"):
         out = subprocess.run(["ldd", str(plugin)], capture_output=True, text=True, timeout=20).stdout
         listed = sorted({line.split("=>")[0].strip() for line in out.splitlines() if "not found" in line})

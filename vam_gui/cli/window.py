@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vam_gui.cli.common import CliError
+
+if TYPE_CHECKING:
+    import argparse
 
 
 def _cmd_open(args: argparse.Namespace) -> int:

@@ -97,9 +97,9 @@ def image_shown(image_id):
             print("the preview showed", preview.source, "the canvas", marks["shown"], file=sys.stderr)
             os._exit(3)
         window.canvas.viewport().installEventFilter(filters[0])
-from vam_gui.cli import build_parser  # `vam-gui [study]`: the command line parsed, as main() does
+from vam_gui.cli import parse_command_line  # `vam-gui [open STUDY]`, read as main() reads it
 from vam_gui.cli.qt_check import qt_platform_problem
-args = build_parser().parse_args(["open", *([] if sys.argv[1] == "-" else [sys.argv[1]])])
+args = parse_command_line([] if sys.argv[1] == "-" else ["open", sys.argv[1]])
 assert display_available() and qt_platform_problem() is None  # what the open command checks
 app = application()  # what run_app does, with hooks on the first paints
 window = build_window([Path(p) for p in args.paths])

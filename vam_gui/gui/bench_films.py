@@ -37,7 +37,7 @@ def write_films(folder: Path, n: int, *, height: int, width: int) -> list[Path]:
     return files
 
 
-def _idle(ms: int) -> None:
+def idle(ms: int) -> None:
     """The event loop as the application runs it (other threads run meanwhile)."""
     from PySide6.QtCore import QEventLoop, QTimer
 
@@ -79,10 +79,10 @@ def bench_film_switch(*, n: int = 6, rounds: int = 2, height: int = 3000, width:
             ahead = r % 2 == 0
             win.current.read_ahead.enabled = ahead
             switch_and_paint(win, ids[0], paints)  # each round starts from the first film
-            _idle(dwell_ms)
+            idle(dwell_ms)
             for image_id in ids[1:]:
                 times[ahead].append(switch_and_paint(win, image_id, paints))
-                _idle(dwell_ms)
+                idle(dwell_ms)
         win.current.read_ahead.enabled = True
         win.close()
     ours, cold = statistics.median(times[True]) * 1e3, statistics.median(times[False]) * 1e3

@@ -91,6 +91,7 @@ def bench_scale_window(study: Path, *, switches: int = 20, repeats: int = 5) -> 
 
     from vam_gui.core.settings import Settings
     from vam_gui.gui.app import application, quiet_offscreen_warnings
+    from vam_gui.gui.bench_films import idle
     from vam_gui.gui.main_window import MainWindow
     from vam_gui.gui.study_dialogs import check_study_file
 
@@ -112,7 +113,7 @@ def bench_scale_window(study: Path, *, switches: int = 20, repeats: int = 5) -> 
                 break
             busy += _switch_times(win, [image_id], 1)
         win.workers.wait(120000)
-        QTest.qWait(50)
+        idle(150)  # as the application's event loop idles: the read-ahead of the next image ends too
         ids = win.session.study.image_ids()
         idle = _switch_times(win, ids[switches + 1:], switches)
         bare = _bare_switch_times([win.session.study.image_path(i) for i in ids[switches + 1:]], switches)

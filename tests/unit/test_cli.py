@@ -20,6 +20,21 @@ def test_every_command_has_help(capsys):
         assert "usage: vam-gui" in capsys.readouterr().out
 
 
+def test_the_window_command_line_reads_as_the_parser_reads_it():
+    from vam_gui.cli import COMMANDS, parse_command_line
+
+    parser = build_parser()
+    for argv in ([], ["open"], ["open", "a.vamstudy"], ["open", "x.png", "y.dcm"]):
+        fast = parse_command_line(argv)  # no option: no parser is built
+        parsed = parser.parse_args(argv or ["open"])
+        assert (fast.command, fast.paths, fast.func) == (parsed.command, parsed.paths, parsed.func)
+    assert set(COMMANDS) == set(parser._subparsers._group_actions[0].choices)  # noqa: SLF001
+    with pytest.raises(SystemExit):  # an option goes through argparse: its error or help
+        parse_command_line(["open", "--bogus"])
+    with pytest.raises(SystemExit):
+        parse_command_line(["a.vamstudy"])  # a path is no command (as before): `vam-gui open PATH`
+
+
 def test_python_dash_m_entry_point():
     out = subprocess.run([sys.executable, "-m", "vam_gui", "--version"], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.startswith("vam-gui ")

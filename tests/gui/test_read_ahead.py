@@ -71,6 +71,13 @@ def test_a_changed_missing_or_unreadable_file_is_not_used(films, tmp_path):
         ahead.request("d", films[3])
         films[3].unlink()
         assert ahead.take("d", films[3]) is None
+
+        fifo = tmp_path / "fifo.png"
+        os.mkfifo(fifo)  # would block a reader until something writes to it
+        ahead.request("e", fifo)
+        assert "e" not in ahead._entries and ahead.take("e", fifo) is None
+        ahead.request("f", tmp_path / "gone.png")
+        assert "f" not in ahead._entries
     finally:
         ahead.close()
 

@@ -15,6 +15,7 @@ it falls out.
 from __future__ import annotations
 
 import os
+import stat
 import threading
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -66,6 +67,11 @@ class ReadAhead:
         if entry is not None and entry.path == path:
             self._entries.move_to_end(image_id)
             return
+        try:
+            if not stat.S_ISREG(os.stat(path).st_mode):
+                return  # a pipe or a device could block the thread: read when shown, if at all
+        except OSError:
+            return  # missing: said when the image is shown
         with self._lock:
             if self._executor is None:
                 self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vam-read-ahead")

@@ -224,11 +224,15 @@ def _bench_export(study_path: Path, folder: Path, options: object, *, repeats: i
         for leftover in (bare_dir, ours_dir):
             shutil.rmtree(leftover, ignore_errors=True)
         bare_dir.mkdir(parents=True)
+        # Each side starts with nothing dirty waiting for the disk (untimed): the export's sync
+        # of its copies must not write back the bare side's files, nor the rmtree's, too.
+        os.sync()
         t0 = time.perf_counter()
         _bare_export(study_path, bare_dir / "bare.json")
         if copies:
             _bare_copies(study_path, bare_dir / "images")
         times["bare"].append(time.perf_counter() - t0)
+        os.sync()
         t0 = time.perf_counter()
         with Study.open(study_path, read_only=True) as study:
             export_study(study, "json", ours_dir, options)

@@ -157,6 +157,7 @@ def bench_study_create(folder: str | os.PathLike[str], files: list[Path], *, rep
     for r in range(max(1, repeats)):
         for name in ("bare", "ours"):
             path = folder / f"create-{name}-{r}.vamstudy"
+            os.sync()  # untimed: nothing dirty from the study's build or the other side waits for the disk
             t0 = time.perf_counter()
             if name == "bare":
                 _bare_create(path, files, 20)

@@ -133,7 +133,7 @@ def _grey_table(lower: float, upper: float, levels: int) -> bytes:
         return min(255, max(0, int((v - lower) * scale)))
 
     runs, start = [], 0
-    for g in range(256):  # the first value whose grey is past g, near lower + (g + 1) / scale
+    for g in range(255):  # the first value whose grey is past g, near lower + (g + 1) / scale
         end = min(levels, max(start, math.ceil(lower + (g + 1) / scale) - 1))
         while end < levels and grey(end) <= g:
             end += 1
@@ -141,7 +141,7 @@ def _grey_table(lower: float, upper: float, levels: int) -> bytes:
             end -= 1
         runs.append(bytes([grey(start) if end > start else g]) * (end - start))
         start = end
-    return b"".join(runs) + b"\xff" * (levels - start)
+    return b"".join(runs) + b"\xff" * (levels - start)  # 255 from there on: no value's grey is past it
 
 
 def preview_image(path: Path) -> QImage | None:

@@ -94,6 +94,20 @@ def test_at_most_keep_images_are_held_and_close_ends_the_thread(films):
         assert not thread.is_alive()
 
 
+def test_held_pixels_stay_within_the_budget(films):
+    ahead = ReadAhead(keep=3, budget_bytes=int(1.5 * 160 * 120 * 2))  # one and a half films
+    try:
+        for n, path in enumerate(films[:3]):
+            ahead.request(str(n), path)
+            ahead._entries[str(n)].future.result(10)
+        held = ahead.take("2", films[2])
+        assert held is not None
+        ahead.keep_shown("2", films[2], held[0], held[1])  # a read one added: the oldest go
+        assert list(ahead._entries) == ["2"]
+    finally:
+        ahead.close()
+
+
 def test_the_window_reads_the_next_image_ahead_and_shows_the_same_pixels(qtbot, window):
     ids = window.session.study.image_ids()
     window.session.show_image(ids[0])

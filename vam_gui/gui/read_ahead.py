@@ -8,8 +8,8 @@ Only file reading and decoding happen in the thread (``io.radiograph.load_radiog
 no store, no Qt). An entry is used only for the same file, unchanged: its size, modification
 time and inode are taken before the read and compared again when the image is shown; anything
 else (a file replaced, a failed read) is read again on the UI thread, where a failure is
-reported as usual. At most ``keep`` images are held; a request not yet started is dropped when
-it falls out.
+reported as usual. At most ``keep`` images, and no more pixels than ``budget_bytes`` once read, are
+held (the oldest dropped first); a request not yet started is dropped when it falls out.
 """
 
 from __future__ import annotations
@@ -52,8 +52,9 @@ class _Entry(NamedTuple):
 class ReadAhead:
     """Radiographs read ahead of being shown, by image id (see the module's docstring)."""
 
-    def __init__(self, keep: int = 3) -> None:
+    def __init__(self, keep: int = 3, budget_bytes: int = 768 << 20) -> None:
         self.keep = keep
+        self.budget_bytes = budget_bytes  # pixels held at most (films near the size limit: fewer kept)
         self.enabled = True  # off: requests are ignored (the film benchmark's baseline)
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._executor: ThreadPoolExecutor | None = None
@@ -118,6 +119,14 @@ class ReadAhead:
         if old is not None:
             old.future.cancel()
         self._entries[image_id] = entry
-        while len(self._entries) > self.keep:
+        while len(self._entries) > self.keep or (len(self._entries) > 1 and self._held_bytes() > self.budget_bytes):
             _, dropped = self._entries.popitem(last=False)
             dropped.future.cancel()  # no effect on a read under way or done
+
+    def _held_bytes(self) -> int:
+        """Pixel bytes of the radiographs read so far (a read under way is not counted yet)."""
+        total = 0
+        for entry in self._entries.values():
+            if entry.future.done() and not entry.future.cancelled() and entry.future.exception() is None:
+                total += entry.future.result()[1].pixels.nbytes
+        return total

@@ -10,18 +10,11 @@ import threading
 import cv2
 import numpy as np
 import pytest
-from PySide6.QtCore import QEventLoop, QTimer
 
 from tests.gui.conftest import synthetic_radiograph
+from vam_gui.gui.bench_films import idle as _idle  # the event loop as the app runs it: other threads run
 from vam_gui.gui.read_ahead import ReadAhead, signature
 from vam_gui.io.radiograph import load_radiograph
-
-
-def _idle(ms: int) -> None:
-    """Run the event loop as the application does (it lets other Python threads run)."""
-    loop = QEventLoop()
-    QTimer.singleShot(ms, loop.quit)
-    loop.exec()
 
 
 @pytest.fixture

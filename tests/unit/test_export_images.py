@@ -399,3 +399,35 @@ def test_an_interlaced_or_undefined_bare_png_is_left_to_the_decoder(tmp_path):
         changed[offset] = value
         changed[29:33] = struct.pack(">I", zlib.crc32(bytes(changed[12:29])))
         assert _rows_inflate(bytes(changed)) is None
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="no named pipes here")
+def test_a_pipe_in_place_of_an_image_is_skipped_not_read(mixed_study, tmp_path):
+    """The copy pool reads an image's file once, whole: only after checking that it is a
+    regular file (reading a pipe would wait for a writer for ever)."""
+    import os
+
+    png = next(i for i in mixed_study.list_images() if i.file_name.endswith(".png"))
+    path = mixed_study.image_path(png.image_id)
+    path.unlink()
+    os.mkfifo(path)
+    report = export_study(mixed_study, "json", tmp_path / "out", ExportOptions())
+    assert report.images == 3 and len(report.skipped) == 1
+    assert report.skipped[0][0].endswith(".png") and "not a regular file" in report.skipped[0][1]
+    assert sorted(p.suffix for p in (tmp_path / "out").iterdir()) == [".dcm", ".dcm", ".json"]
+
+
+def test_the_copy_pool_gives_what_one_thread_gives(mixed_study, tmp_path, monkeypatch):
+    """Names, bytes, notes and skips in the images' order, however many threads make the copies."""
+    import vam_gui.io.export.images as images
+
+    mixed_study.image_path(mixed_study.list_images()[1].image_id).unlink()  # one skipped, in the middle
+    results = {}
+    for threads in (1, 4):
+        monkeypatch.setattr(images, "COPY_THREADS", threads)
+        out = tmp_path / f"t{threads}"
+        report = export_study(mixed_study, "json", out, ExportOptions())
+        results[threads] = (report.skipped, [p.name for p in report.files], report.notes,
+                            {p.name: p.read_bytes() for p in out.iterdir()})
+    assert results[1] == results[4]
+    assert len(results[4][0]) == 1 and len(results[4][3]) == 3

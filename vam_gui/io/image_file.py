@@ -9,7 +9,7 @@ import os
 import stat
 from pathlib import Path
 
-__all__ = ["NOT_AN_IMAGE", "TRUNCATED", "RadiographError", "describe", "os_reason", "read_bytes",
+__all__ = ["NOT_AN_IMAGE", "TRUNCATED", "RadiographError", "describe", "os_reason", "read_bytes", "read_regular_file",
            "read_head"]
 
 NOT_AN_IMAGE = "not a readable image (PNG, JPEG, TIFF or DICOM expected)"
@@ -39,8 +39,8 @@ def os_reason(exc: OSError) -> str:
     return f"cannot read the file ({exc.strerror or exc})"
 
 
-def read_head(path: Path, n: int) -> bytes:
-    """Check that ``path`` is a non-empty regular file and return its first ``n`` bytes."""
+def _regular_file(path: Path) -> None:
+    """Raise unless ``path`` is a non-empty regular file (a pipe or device is never read)."""
     try:
         st = path.stat()
     except OSError as exc:
@@ -51,11 +51,22 @@ def read_head(path: Path, n: int) -> bytes:
         raise RadiographError(path, "not a regular file")
     if st.st_size == 0:
         raise RadiographError(path, "empty file (0 bytes)")
+
+
+def read_head(path: Path, n: int) -> bytes:
+    """Check that ``path`` is a non-empty regular file and return its first ``n`` bytes."""
+    _regular_file(path)
     try:
         with path.open("rb") as fh:
             return fh.read(n)
     except OSError as exc:
         raise RadiographError(path, os_reason(exc)) from exc
+
+
+def read_regular_file(path: Path) -> bytes:
+    """Check that ``path`` is a non-empty regular file and return all its bytes."""
+    _regular_file(path)
+    return read_bytes(path)
 
 
 def read_bytes(path: Path) -> bytes:

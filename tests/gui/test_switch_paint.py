@@ -112,3 +112,23 @@ def test_the_overlay_renders_as_pyqtgraph_renders_it(window, predicted):
     theirs = plain.qimage.convertToFormat(QImage.Format.Format_ARGB32_Premultiplied)
     assert heat.qimage == theirs
     assert heat.qimage.format() == QImage.Format.Format_ARGB32_Premultiplied
+
+
+def test_a_markers_bounds_follow_the_zoom_and_its_symbol(qtbot, window, predicted):
+    """A marker keeps its size on screen: its bounds in image pixels shrink as the view zooms
+    in, and are its symbol's (measured once per shape, not per call)."""
+    canvas, layer = window.canvas, window.canvas.layer
+    window.session.show_image(predicted[1])
+    canvas.viewport().repaint()
+    item = layer.items[3]
+    before = item.boundingRect()
+    assert item.boundingRect() is item.boundingRect()  # measured once
+    assert before == item.shape().boundingRect()
+    canvas.view.scaleBy((0.25, 0.25))  # four times closer
+    canvas.viewport().repaint()
+    after = item.boundingRect()
+    assert after.width() == pytest.approx(before.width() / 4, rel=0.05)
+    assert after == item.shape().boundingRect()
+    item.setSymbol("s")  # a new shape (its bounds happen to be the ring's)
+    shape = item.shape()
+    assert item.boundingRect() == shape.boundingRect() and item._bounds_of is shape

@@ -13,8 +13,8 @@ from contextlib import contextmanager
 import numpy as np
 import pyqtgraph as pg
 from pyqtgraph import Point
-from PySide6.QtCore import QObject, QPointF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QPen
+from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject
 
 from vam_gui.core.annotation import Annotation
@@ -70,6 +70,8 @@ class KeypointItem(pg.TargetItem):
 
     def __init__(self, layer: KeypointLayer, index: int, *, name_offset: tuple[float, float],
                  name_anchor: tuple[float, float], **kwargs) -> None:
+        self._bounds_of: QPainterPath | None = None  # the shape whose bounds are _bounds
+        self._bounds = QRectF()
         super().__init__(**kwargs)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges, False)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemSendsScenePositionChanges, False)
@@ -81,6 +83,16 @@ class KeypointItem(pg.TargetItem):
 
     def label(self) -> MarkerLabel:  # the marker's name (TargetItem's own label is not used)
         return self.name_label
+
+    def boundingRect(self):  # noqa: N802 - Qt naming
+        """The symbol shape's bounds, measured once per shape (the scene asks several times for
+        each marker moved at a switch; TargetItem measured the path again each time). pyqtgraph
+        drops the shape when the zoom or the symbol changes: then it is measured anew."""
+        shape = self._shape
+        if shape is None or shape is not self._bounds_of:
+            shape = self.shape()
+            self._bounds_of, self._bounds = shape, shape.boundingRect()
+        return self._bounds
 
     def setPos(self, *args) -> None:  # noqa: N802 - Qt naming
         pos = Point(*args)

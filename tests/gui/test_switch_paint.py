@@ -132,3 +132,36 @@ def test_a_markers_bounds_follow_the_zoom_and_its_symbol(qtbot, window, predicte
     item.setSymbol("s")  # a new shape (its bounds happen to be the ring's)
     shape = item.shape()
     assert item.boundingRect() == shape.boundingRect() and item._bounds_of is shape
+
+
+def test_the_next_images_checks_run_while_the_window_idles(qtbot, window, predicted, monkeypatch):
+    """40 ms after a switch the next image's points are checked ahead; switching to it then
+    runs no check, and shows the flags a fresh check gives. An image just left is not checked
+    again either; once its points change, they are."""
+    import vam_gui.io.review as review_io
+    from vam_gui.core.annotation import PointState
+    from vam_gui.gui.current_image import READ_AHEAD_DELAY_MS
+    from vam_gui.io.review import annotation_flags, peaks_of
+
+    calls = []
+    real = review_io.annotation_flags
+    monkeypatch.setattr(review_io, "annotation_flags", lambda *a, **k: calls.append(1) or real(*a, **k))
+    study = window.session.study
+    first, second, third = predicted[:3]
+    study.apply_edit(second, user="t", kind="move", points={5: PointState(84.0, 140.0, True, "placed")})  # flagged
+    window.session.show_image(third)
+    qtbot.wait(READ_AHEAD_DELAY_MS * 4)  # its look-ahead done
+    calls.clear()
+    window.session.show_image(first)
+    assert calls == [], "checked when the study opened on it: not again"
+    qtbot.waitUntil(lambda: len(calls) == 1, timeout=5000)  # the next image (edited since), checked ahead
+    window.session.show_image(second)
+    assert len(calls) == 1, "checked ahead: not again at the switch"
+    info, pred = study.image_info(second), study.prediction(second)
+    fresh = annotation_flags(study.schema, study.annotation(second), spacing=info.spacing, facing=info.facing,
+                             peaks=peaks_of(study.heatmaps(second), pred, study.schema.k), prediction_xy=pred.xy)
+    assert fresh and window.review.flags == fresh
+    assert window.canvas.layer.flagged == {i for f in fresh for i in f.points}
+    study.apply_edit(second, user="t", kind="move", points={5: PointState(84.0, 41.0, True, "placed")})
+    window.current.refresh()
+    assert len(calls) == 2 and window.review.flags != fresh

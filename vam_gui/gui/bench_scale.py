@@ -9,10 +9,12 @@
   and whether torch had been imported by then.
 - ``scale_image_switch``: showing the next image and painting what that changed (canvas,
   keypoint table, worklist; one pass of the event loop, gui/bench.py's ``switch_and_paint``), with
-  the window idle, and right after the study is opened while its workers run (the missing-file
-  check opening starts, and File > Check study file's whole-file check, started with it): only
-  switches made while a worker still ran count (how many did is reported); against a bare
-  QLabel showing the same image files.
+  the window idle (``idle``: after SWITCH_DWELL_MS on the image before, as a reviewer who looks
+  at each image, during which the window reads and checks the next one ahead; ``held``: each
+  switch right after the last one painted, as a key held down), and right after the study is
+  opened while its workers run (the missing-file check opening starts, and File > Check study
+  file's whole-file check, started with it): only switches made while a worker still ran count
+  (how many did is reported); against a bare QLabel showing the same image files.
 - ``scale_sort_uncertainty``: the worklist sorted least-confident first (the sort box), its
   rows read back in order, against sorting the same (id, worst confidence) pairs in Python.
 """
@@ -25,6 +27,8 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+SWITCH_DWELL_MS = 150  # on each image before an idle switch away from it: a quick reviewer's glance
 
 
 def bench_scale_window_start(study: Path, *, repeats: int = 3) -> dict[str, float]:
@@ -41,11 +45,19 @@ def bench_scale_window_start(study: Path, *, repeats: int = 3) -> dict[str, floa
             "scale_window_rss_mb": figures["rss_mb"], "scale_window_torch_imported": figures["torch_imported"]}
 
 
-def _switch_times(win, ids: list[str], n: int) -> list[float]:
+def _switch_times(win, ids: list[str], n: int, *, dwell_ms: int = 0) -> list[float]:
+    """``n`` switches to ``ids`` in turn; ``dwell_ms``: the event loop runs that long on each image
+    before the switch away from it (a reviewer looking at it; without: a key held down)."""
     from vam_gui.gui.bench import PaintCounter, switch_and_paint
+    from vam_gui.gui.bench_films import idle
 
     paints = PaintCounter(win.canvas.viewport())
-    return [switch_and_paint(win, ids[i % len(ids)], paints) for i in range(n)]
+    times = []
+    for i in range(n):
+        if dwell_ms:
+            idle(dwell_ms)
+        times.append(switch_and_paint(win, ids[i % len(ids)], paints))
+    return times
 
 
 def _bare_switch_times(paths: list[Path], n: int) -> list[float]:
@@ -115,11 +127,15 @@ def bench_scale_window(study: Path, *, switches: int = 20, repeats: int = 5) -> 
         win.workers.wait(120000)
         idle(150)  # as the application's event loop idles: the read-ahead of the next image ends too
         ids = win.session.study.image_ids()
-        idle = _switch_times(win, ids[switches + 1:], switches)
+        # idle: the reviewer stays a moment on each image (the next is read and checked ahead
+        # meanwhile); held: the next key press comes as soon as the switch is painted
+        dwelt = _switch_times(win, ids[switches + 1:], switches, dwell_ms=SWITCH_DWELL_MS)
+        held = _switch_times(win, ids[2 * switches + 1:], switches)
         bare = _bare_switch_times([win.session.study.image_path(i) for i in ids[switches + 1:]], switches)
         sort, sort_bare = _sort_times(win, repeats)
         win.close()
-    return {"scale_image_switch_idle_ms": statistics.median(idle) * 1e3,
+    return {"scale_image_switch_idle_ms": statistics.median(dwelt) * 1e3,
+            "scale_image_switch_held_ms": statistics.median(held) * 1e3,
             "scale_image_switch_workers_running_ms": statistics.median(busy) * 1e3 if busy else float("nan"),
             "scale_image_switch_workers_running_count": float(len(busy)),
             "scale_image_switch_bare_ms": statistics.median(bare) * 1e3,

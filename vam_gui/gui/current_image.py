@@ -38,6 +38,14 @@ def point_confidence(ann: Annotation, prediction: Any) -> np.ndarray | None:
     return np.where(same, conf, np.nan)
 
 
+def _as_shown(ann: Annotation, held: Any) -> Annotation:
+    """The points drawn: the stored ones, or on a read-only study without any, the prediction
+    held in memory as it would have seeded them."""
+    if held is None or not ann.is_empty():
+        return ann
+    return Annotation(held.xy.copy(), np.isfinite(held.xy).all(axis=1), np.array(["predicted"] * held.k, dtype=object))
+
+
 @dataclass
 class Shown:
     """What the window keeps of the shown image while it is shown: the annotation as last read
@@ -147,6 +155,21 @@ class CurrentImage(QObject):
         except StudyError:
             return
         self.read_ahead.request(next_id, path)
+        try:
+            self._check_ahead(next_id)
+        except StudyError:
+            pass  # a damaged row is said when its image is shown
+
+    def _check_ahead(self, image_id: str) -> None:
+        """Run the checks on the next image's points now, while the window idles (a few ms on
+        this thread): the switch to it finds its flags kept (ReviewTools.flags_of), with the
+        image's data read as ``refresh`` reads it."""
+        session = self.session
+        hidden = session.model_hidden(image_id)
+        held = None if hidden else session.held_prediction(image_id)
+        ann = _as_shown(session.edited.annotation(image_id), held)
+        pred, _maps, peaks = self._model(image_id, held, hidden)
+        self.window.review.flags_of(ann, info=session.study.image_info(image_id), prediction=pred, peaks=peaks)
 
     def _points_changed(self, event: Event) -> None:
         shown = self.shown
@@ -211,8 +234,7 @@ class CurrentImage(QObject):
             if heatmaps:
                 w.canvas.set_heatmaps(maps, pred.letterbox if pred is not None else None)
         if held is not None and ann.is_empty():  # shown as the prediction would have seeded it
-            ann = Annotation(held.xy.copy(), np.isfinite(held.xy).all(axis=1),
-                             np.array(["predicted"] * held.k, dtype=object))
+            ann = _as_shown(ann, held)
             w.statusBar().showMessage("Prediction shown, not saved: this study is read-only", 0)
         self.shown = Shown(image_id, ann, info, pred, peaks)
         conf = point_confidence(ann, pred)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections import OrderedDict
 from pathlib import Path
 
 from PySide6.QtCore import QObject
@@ -23,6 +24,16 @@ from vam_gui.core.measure_display import unsure_vertebrae
 from vam_gui.gui.measure_panel import MeasurementPanel
 from vam_gui.gui.messages import warn
 
+FLAGS_KEPT = 8  # the checks' flags of the last few annotations checked (the shown, the next, a way back)
+
+
+def _flags_key(ann, info, prediction, peaks) -> tuple:
+    """Everything the checks read of an image (``annotation_flags``): points, visibility,
+    spacing, facing, heatmap peaks, predicted points."""
+    return (ann.xy.tobytes(), ann.visible.tobytes(), info.spacing, info.facing,
+            None if peaks is None else (peaks.shape, peaks.tobytes()),
+            None if prediction is None else prediction.xy.tobytes())
+
 
 class ReviewTools(QObject):
     """Measurements and check flags of the session's current image; ``window`` holds the
@@ -38,6 +49,8 @@ class ReviewTools(QObject):
         if dock is not None:  # its tab brought to the front: draw what came while it was behind
             dock.visibilityChanged.connect(lambda on: on and self.panel.draw_pending())
         self.flags: list = []
+        self._checked: OrderedDict[tuple, tuple] = OrderedDict()  # _flags_key -> flags, of _checked_in
+        self._checked_in = None  # the study (its schema) those flags are of
 
     # ------------------------------------------------------------------ per image
     def study_opened(self) -> None:
@@ -72,21 +85,42 @@ class ReviewTools(QObject):
         data the window keeps while it is shown: numpy only, no query. The measurements (and
         which vertebrae rest on unsure points) are computed when the Measurements panel draws
         them: not at all while its tab is behind another and the reviewer only switches images."""
-        from vam_gui.io.review import annotation_flags, annotation_measurements
+        from vam_gui.io.review import annotation_measurements
 
         study, image_id = self.session.study, self.session.current_id
         if study is None or image_id is None:
             self._show(None, None, [])
             return
         schema, threshold = study.schema, self.window.settings.confidence_threshold
-        flags = annotation_flags(schema, ann, spacing=info.spacing, facing=info.facing, peaks=peaks,
-                                 prediction_xy=prediction.xy if prediction is not None else None)
+        flags = self.flags_of(ann, info=info, prediction=prediction, peaks=peaks)
 
         def unsure() -> frozenset[str] | set[str]:
             return unsure_vertebrae(schema.vertebra, schema.vertebrae, ann.visible, ann.source,
                                     prediction.confidence if prediction is not None else None, threshold)
 
         self._show(image_id, lambda: annotation_measurements(schema, ann, info=info), flags, unsure=unsure)
+
+    def flags_of(self, ann, *, info, prediction, peaks) -> list:
+        """The checks' flags of an image's annotation (``annotation_flags``), kept for the last
+        few annotations by everything the checks read: an image checked ahead while the window
+        idled (gui/current_image.py's look-ahead), or just left, is not checked again."""
+        from vam_gui.io.review import annotation_flags
+
+        study = self.session.study
+        if study is not self._checked_in:
+            self._checked.clear()
+            self._checked_in = study
+        key = _flags_key(ann, info, prediction, peaks)
+        flags = self._checked.get(key)
+        if flags is None:
+            flags = self._checked[key] = tuple(annotation_flags(
+                study.schema, ann, spacing=info.spacing, facing=info.facing, peaks=peaks,
+                prediction_xy=prediction.xy if prediction is not None else None))
+            while len(self._checked) > FLAGS_KEPT:
+                self._checked.popitem(last=False)
+        else:
+            self._checked.move_to_end(key)
+        return list(flags)
 
     def _show(self, image_id, result, flags: list, unsure=frozenset()) -> None:
         """``result`` and ``unsure``: values, or functions that compute them when drawn."""

@@ -147,7 +147,8 @@ def gui_scale_steps(study: Path, *, quick: bool = False) -> list[tuple[str, Call
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     return [
         ("window ready and its memory on the study, against a bare window (fresh processes)",
-         lambda: bench_scale_window_start(study, repeats=1 if quick else 3)),
+         # seven alternated pairs: the bare window's start moves by a third from run to run
+         lambda: bench_scale_window_start(study, repeats=1 if quick else 7)),
         ("image switch (idle, and while the open's workers run) and the sort by uncertainty",
          lambda: bench_scale_window(study, switches=8 if quick else 20, repeats=3 if quick else 5)),
     ]

@@ -627,3 +627,35 @@ def test_fuzzed_other_formats_never_escape(tmp_path, base, mutations):
     path = tmp_path / f"fuzz.{base}"
     path.write_bytes(_mutate(_BASES[base], mutations))
     _check_outcome(path)
+
+
+def test_a_known_id_spares_the_hash_and_nothing_else(tmp_path, monkeypatch):
+    """A study's image is read with its id: the same pixels, window and metadata, without the
+    file's SHA-256 (seconds at a study's scale); a file read on its own is still hashed."""
+    path = tmp_path / "film.png"
+    cv2.imwrite(str(path), np.random.default_rng(3).integers(0, 4096, (90, 70), dtype=np.uint16))
+    hashed = load_radiograph(path)
+    assert hashed.image_id == "sha256:" + file_sha256(path)[:32] and hashed.metadata["sha256"] == file_sha256(path)
+
+    def no_hash(*_args):
+        raise AssertionError("hashed")
+
+    monkeypatch.setattr(raster.hashlib, "sha256", no_hash)
+    known = load_radiograph(path, known_id="sha256:abc")
+    assert known.image_id == "sha256:abc" and "sha256" not in known.metadata
+    assert np.array_equal(known.pixels, hashed.pixels) and known.window == hashed.window
+    assert {k: v for k, v in hashed.metadata.items() if k != "sha256"} == known.metadata
+
+
+def test_a_study_reads_its_images_without_hashing_them(tmp_path, monkeypatch):
+    from vam_gui.io import Study
+
+    images = tmp_path / "images"
+    images.mkdir()
+    cv2.imwrite(str(images / "a.png"), np.full((40, 30), 7, np.uint8))
+    with Study.create(tmp_path / "s.vamstudy") as study:
+        study.add_images([images])
+        (image_id,) = study.image_ids()
+        monkeypatch.setattr(raster.hashlib, "sha256", lambda *_a: pytest.fail("hashed at display"))
+        rad = study.load_radiograph(image_id)
+        assert rad.image_id == image_id and rad.pixels.shape == (40, 30)

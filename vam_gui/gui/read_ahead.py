@@ -35,11 +35,11 @@ def signature(path: Path) -> Signature | None:
     return st.st_size, st.st_mtime_ns, st.st_ino
 
 
-def _read(path: Path) -> tuple[Signature | None, Radiograph]:
+def _read(image_id: str, path: Path) -> tuple[Signature | None, Radiograph]:
     from vam_gui.io.radiograph import load_radiograph
 
     before = signature(path)
-    rad = load_radiograph(path)
+    rad = load_radiograph(path, known_id=image_id)  # as Study.load_radiograph reads it: no hashing
     rad.window  # noqa: B018 - the display window's percentiles, computed here rather than when shown
     return before, rad
 
@@ -76,7 +76,7 @@ class ReadAhead:
         with self._lock:
             if self._executor is None:
                 self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vam-read-ahead")
-            future = self._executor.submit(_read, path)
+            future = self._executor.submit(_read, image_id, path)
         self._hold(image_id, _Entry(path, future))
 
     def keep_shown(self, image_id: str, path: Path, rad: Radiograph, before: Signature | None) -> None:

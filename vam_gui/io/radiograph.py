@@ -28,7 +28,8 @@ DICOM_SUFFIXES = frozenset({".dcm", ".dicom"})
 
 
 def load_radiograph(
-    path: str | os.PathLike[str], *, max_side: int = DEFAULT_MAX_SIDE, max_pixels: int | None = None
+    path: str | os.PathLike[str], *, max_side: int = DEFAULT_MAX_SIDE, max_pixels: int | None = None,
+    known_id: str | None = None,
 ) -> Radiograph:
     """Read one radiograph; raise :class:`RadiographError` when that is not possible.
 
@@ -41,12 +42,17 @@ def load_radiograph(
     Images with a side above ``max_side``, or more than ``max_pixels`` pixels (DICOM: rows x
     columns x frames; ``None``: the user's ``max_image_pixels`` setting, 200 million by
     default) are refused from the header, before decoding.
+
+    ``known_id``: the image's id where the caller already knows it (a study's image, shown or
+    predicted): a raster file is then not hashed (SHA-256 costs about 2 ms a megabyte here,
+    20 ms for a full-length 16-bit film) and the radiograph carries that id, without the
+    ``sha256`` metadata entry.
     """
     path = Path(os.fspath(path))
     limits = ImageLimits.resolve(max_side=max_side, max_pixels=max_pixels)
     try:
         head = read_head(path, 132)
-        rg = _load_dicom(path, limits) if is_dicom(path, head) else load_raster(path, limits)
+        rg = _load_dicom(path, limits) if is_dicom(path, head) else load_raster(path, limits, known_id=known_id)
         limits.check(path, rg.height, rg.width)
         return rg
     except RadiographError:

@@ -30,8 +30,9 @@ __all__ = ["load_raster"]
 _CV2_DEFAULT_MAX_PIXELS = 1 << 30
 
 
-def load_raster(path: Path, limits: ImageLimits) -> Radiograph:
-    """Read a raster file; see :func:`vam_gui.io.radiograph.load_radiograph`."""
+def load_raster(path: Path, limits: ImageLimits, *, known_id: str | None = None) -> Radiograph:
+    """Read a raster file; see :func:`vam_gui.io.radiograph.load_radiograph` (``known_id``:
+    the file is not hashed, the radiograph takes that id)."""
     data = read_bytes(path)
     header = read_header(path, data)
     _check_before_decoding(path, header, limits)
@@ -53,23 +54,15 @@ def load_raster(path: Path, limits: ImageLimits) -> Radiograph:
     limits.check(path, img.shape[0], img.shape[1])  # the decoder's answer, should the header lie
 
     source_dtype = img.dtype
-    digest = hashlib.sha256(data).hexdigest()  # the file's content hash, as io.files.file_sha256 gives it
+    metadata = {"format": header.format, "bit_depth": str(source_dtype.itemsize * 8), "dtype": str(source_dtype),
+                "channels": str(channels)}
+    if known_id is None:
+        digest = hashlib.sha256(data).hexdigest()  # the file's content hash, as io.files.file_sha256 gives it
+        metadata["sha256"] = digest  # a study records it: adding an image reads and hashes the file once
+        known_id = "sha256:" + digest[:32]
     pixels = _stored_pixels(path, img, warnings)
-    return Radiograph(
-        pixels=pixels,
-        spacing=None,
-        photometric="MONOCHROME2",
-        image_id="sha256:" + digest[:32],
-        source=path.absolute(),
-        warnings=warnings,
-        metadata={
-            "format": header.format,
-            "bit_depth": str(source_dtype.itemsize * 8),
-            "dtype": str(source_dtype),
-            "channels": str(channels),
-            "sha256": digest,  # a study records it: adding an image reads and hashes the file once
-        },
-    )
+    return Radiograph(pixels=pixels, spacing=None, photometric="MONOCHROME2", image_id=known_id,
+                      source=path.absolute(), warnings=warnings, metadata=metadata)
 
 
 def raster_facts(path: Path, limits: ImageLimits) -> tuple[str, int, int, str]:

@@ -320,10 +320,12 @@ class StudyImages(StudyConnection):
         """The image's pixels; a DICOM image of a study migrated from format 5 gets its stored
         attributes now (study_dicom.py). ``info``: the image's row, when the caller has read it
         already (the window reads it once per switch); ``decoded``: the image's file read
-        already (the window's read-ahead, gui/read_ahead.py), which is then not read again."""
+        already (the window's read-ahead, gui/read_ahead.py), which is then not read again. A
+        raster file is not hashed: the radiograph carries the study's id for it."""
         from vam_gui.io.radiograph import load_radiograph
 
-        rad = decoded if decoded is not None else load_radiograph(self.image_path(image_id, info=info))
+        rad = (decoded if decoded is not None
+               else load_radiograph(self.image_path(image_id, info=info), known_id=image_id))
         self._fill_dicom(image_id, rad)
         return rad
 

@@ -139,3 +139,27 @@ def test_the_header_is_not_repainted_when_the_selection_moves_and_still_sorts(pa
     confidences = [rows[i].worst_confidence for i in widget.model.order.tolist()]
     known = [c for c in confidences if c is not None]
     assert known == sorted(known)
+
+
+def test_only_the_keypoint_table_skips_text_shaping(panel, qtbot):
+    """The keypoint table (schema names, numbers, a few English words), repainted by the dozen
+    cells at every switch, lays its text out without HarfBuzz shaping; the worklist, whose file
+    and patient names may be in any script, keeps it: a name in joined Arabic letters is laid
+    out at its shaped width there, not at the wider width of its letters unjoined."""
+    from PySide6.QtGui import QFont, QFontMetrics
+    from PySide6.QtWidgets import QApplication
+
+    from vam_gui.core.schema import load_schema
+    from vam_gui.gui.docks import KeypointTable
+
+    worklist, _rows = panel
+    table = KeypointTable(load_schema())
+    qtbot.addWidget(table)
+    unshaped = QFont.StyleStrategy.PreferNoShaping
+    assert table.font().styleStrategy() & unshaped
+    assert not worklist.table.font().styleStrategy() & unshaped and not QApplication.font().styleStrategy() & unshaped
+    name = "صورة العمود الفقري"
+    shaped = QFontMetrics(worklist.table.font()).horizontalAdvance(name)
+    assert shaped == QFontMetrics(QApplication.font()).horizontalAdvance(name)
+    if QFontMetrics(table.font()).horizontalAdvance(name) == shaped:
+        pytest.skip("no font here lays Arabic out differently unshaped")

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTab
 from vam_gui.core.annotation import Annotation
 from vam_gui.core.schema import Schema
 from vam_gui.gui.worklist import STATUS_COLOURS, WorklistModel, WorklistPanel, format_confidence
+from vam_gui.gui.worklist_view import unshaped_text
 
 __all__ = ["STATUS_COLOURS", "KeypointTable", "WorklistModel", "WorklistPanel", "format_confidence"]
 
@@ -29,6 +30,7 @@ class KeypointTable(QTableWidget):
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.verticalHeader().hide()
         self.verticalHeader().setDefaultSectionSize(22)
+        unshaped_text(self)
         header = self.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         for col, width in enumerate((64, 52, 52, 48, 48, 42, 70)):

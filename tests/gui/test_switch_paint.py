@@ -165,3 +165,40 @@ def test_the_next_images_checks_run_while_the_window_idles(qtbot, window, predic
     study.apply_edit(second, user="t", kind="move", points={5: PointState(84.0, 41.0, True, "placed")})
     window.current.refresh()
     assert len(calls) == 2 and window.review.flags != fresh
+
+
+def test_the_overlay_is_blended_only_where_it_shows_with_the_same_pixels(qtbot, window, predicted):
+    """The heatmap's paint is clipped to the box of its visible values (one clear pixel
+    around): the canvas shows exactly what the whole overlay drawn unclipped shows, zoomed or
+    not; an overlay with nothing to show draws nothing."""
+    from vam_gui.gui.paint_items import _shown_box
+
+    canvas, heat = window.canvas, window.canvas.heat_item
+    window.session.show_image(predicted[1])
+    canvas.viewport().repaint()
+    assert heat._drawn is not None and heat._drawn.width() < heat.image.shape[1]
+
+    def grab_both():
+        clipped = canvas.grab().toImage()
+        kept, heat._drawn = heat._drawn, None  # as pyqtgraph draws it: the whole image
+        canvas.viewport().repaint()
+        whole = canvas.grab().toImage()
+        heat._drawn = kept
+        return clipped, whole
+
+    for zoom in (1.0, 0.3):
+        canvas.view.scaleBy((zoom, zoom))
+        canvas.viewport().repaint()
+        clipped, whole = grab_both()
+        assert clipped == whole
+    shows = np.zeros(256, bool)
+    shows[1:] = True
+    image = np.zeros((6, 8), np.uint8)
+    image[2, 3] = image[3, 5] = 9
+    assert _shown_box(image, shows) == (1, 5, 2, 7)
+    image[0, 0] = image[5, 7] = 1
+    assert _shown_box(image, shows) == (0, 6, 0, 8)
+    assert _shown_box(np.zeros((4, 4), np.uint8), shows) == (0, 0, 0, 0)
+    heat.setImage(np.zeros((64, 64), np.uint8), autoLevels=False, levels=(0, 255))
+    heat.render()
+    assert heat._drawn is not None and heat._drawn.isEmpty()

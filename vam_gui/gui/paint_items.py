@@ -36,13 +36,18 @@ class FastImageItem(pg.ImageItem):
     A uint8 map shown through a 256-entry RGBA table at levels (0, 255) (the heatmap overlay)
     skips pyqtgraph's render: there each value indexes the table unchanged, and pyqtgraph
     rebuilds the same Indexed8 colour table in Python on every render; it is built once per
-    table here."""
+    table here. Its paint is clipped to the box of what shows (values the table does not make
+    clear, with one clear pixel around them): the keypoints' maps cover a quarter of the
+    letterbox, and blending the clear rest was a tenth of a switch's instructions. The image is
+    drawn whole under the clip, so every pixel shown is sampled as before."""
 
     _table_of: np.ndarray | None = None
     _table: list[int] = []
+    _drawn: QRectF | None = None  # the clip of the paint in item pixels; None: none
 
     def render(self) -> None:
         if not self._render_indexed():
+            self._drawn = None
             super().render()
         image = self.qimage
         if image is not None and image.format() not in _FAST:
@@ -62,9 +67,45 @@ class FastImageItem(pg.ImageItem):
         indexed = QImage(data.data, data.shape[1], data.shape[0], data.strides[0], QImage.Format.Format_Indexed8)
         indexed.setColorTable(self._table)
         self.qimage = indexed.convertToFormat(_FAST[1])  # a copy: ``data`` may go
+        top, bottom, left, right = _shown_box(image, lut[:, 3] > 0)
+        whole = (top, left, bottom, right) == (0, 0, *image.shape)
+        self._drawn = None if whole else QRectF(left, top, right - left, bottom - top)
         self._processingBuffer = self._displayBuffer = None
         self._renderRequired = self._unrenderable = False
         return True
+
+    def paint(self, painter: QPainter, *args) -> None:
+        if self.image is None:
+            return
+        if self._renderRequired:
+            self.render()
+            if self._unrenderable:
+                return
+        if self._drawn is None:  # the whole image: as pyqtgraph draws it
+            super().paint(painter, *args)
+            return
+        if self._drawn.isEmpty():
+            return  # nothing shows
+        painter.save()
+        if self.paintMode is not None:
+            painter.setCompositionMode(self.paintMode)
+        # the whole image, as pyqtgraph draws it (the same pixels sampled), blended only where it shows
+        painter.setClipRect(self._drawn, Qt.ClipOperation.IntersectClip)
+        h, w = self.image.shape[:2]
+        painter.drawImage(QRectF(0, 0, w, h), self.qimage)
+        painter.restore()
+
+
+def _shown_box(image: np.ndarray, shows: np.ndarray) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right) of the values ``shows`` (by value) marks, widened by one
+    clear pixel each way where there is one; an image that shows nothing gives an empty box."""
+    shown = shows[image]
+    rows, cols = np.flatnonzero(shown.any(axis=1)), np.flatnonzero(shown.any(axis=0))
+    if not len(rows):
+        return 0, 0, 0, 0
+    h, w = image.shape
+    return (max(int(rows[0]) - 1, 0), min(int(rows[-1]) + 2, h),
+            max(int(cols[0]) - 1, 0), min(int(cols[-1]) + 2, w))
 
 
 def with_opacity(lut: np.ndarray, opacity: float) -> np.ndarray:

@@ -205,7 +205,7 @@ def write_image_copies(study: Study, infos: list[ImageInfo], out: Path, namer: N
     folder = study.folder
     staged: list[tuple[str, Path]] = []
     threads = max(1, min(COPY_THREADS, os.cpu_count() or 1))
-    queued: deque[tuple[ImageInfo, Future]] = deque()
+    queued: deque[tuple[ImageInfo, Future[tuple[str, str | None, str]]]] = deque()
     pool = ThreadPoolExecutor(threads, thread_name_prefix="vam-export-copy")
     todo = iter(infos)
 

@@ -50,13 +50,16 @@ def guessed_name(namer: Namer, info: ImageInfo) -> str:
     return namer.image_id(info.image_id) + suffix
 
 
-def dicom_copy(path: Path, salt: str) -> tuple[bytes, bool]:
-    """(de-identified DICOM file bytes, whether the source says burned-in annotation)."""
+def dicom_copy(path: Path, salt: str, raw: bytes | None = None) -> tuple[bytes, bool]:
+    """(de-identified DICOM file bytes, whether the source says burned-in annotation).
+    ``raw``: the file's bytes, when already read."""
+    import io
+
     import pydicom
 
     from vam_gui.io.deid import deidentify, to_bytes
 
-    source = pydicom.dcmread(path, force=True)
+    source = pydicom.dcmread(path if raw is None else io.BytesIO(raw), force=True)
     burned = str(source.get("BurnedInAnnotation", "")).upper() == "YES"
     return to_bytes(deidentify(source, salt=salt)), burned
 
@@ -160,13 +163,13 @@ def _image_path(folder: Path, info: ImageInfo) -> Path:
 
 def _copy_one(path: Path, salt: str, name: str) -> tuple[str, bytes, str | None]:
     """(file name, bytes) of one de-identified copy, and a note when the DICOM says burned-in
-    text. The file is opened once for a raster image (its kind told from the bytes read)."""
+    text. The file is read once, whole (its kind told from the bytes read)."""
     from vam_gui.io.image_file import read_regular_file
     from vam_gui.io.radiograph import is_dicom
 
     raw = read_regular_file(path)
     if is_dicom(path, raw[:132]):
-        data, burned = dicom_copy(path, salt)
+        data, burned = dicom_copy(path, salt, raw)
         note = (f"{name}.dcm: the source says BurnedInAnnotation=YES; the pixels are copied unchanged and "
                 "may show identifying text") if burned else None
         return name + ".dcm", data, note

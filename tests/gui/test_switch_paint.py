@@ -202,3 +202,52 @@ def test_the_overlay_is_blended_only_where_it_shows_with_the_same_pixels(qtbot, 
     heat.setImage(np.zeros((64, 64), np.uint8), autoLevels=False, levels=(0, 255))
     heat.render()
     assert heat._drawn is not None and heat._drawn.isEmpty()
+
+
+def test_a_switch_shows_the_rows_read_ahead_only_while_the_store_is_unchanged(qtbot, window, predicted,
+                                                                               monkeypatch):
+    """The check-ahead's reads of the next image (its row, points, prediction, heatmaps) are
+    shown by the switch to it without reading them again, unless the study was written since:
+    by this window, by a worker, or by another connection; then the switch reads it as stored."""
+    import sqlite3
+
+    from vam_gui.core.annotation import PointState
+
+    study, session, table = window.session.study, window.session, window.keypoints
+    first, second = predicted[:2]
+
+    def look_ahead_from_first():
+        session.show_image(first)
+        qtbot.waitUntil(lambda: window.current._ahead is not None and window.current._ahead.image_id == second,
+                        timeout=5000)
+
+    def shown_xy(i):
+        return float(table.item(i, 1).text()), float(table.item(i, 2).text())
+
+    look_ahead_from_first()
+    reads = []
+    for name in ("image_info", "annotation", "prediction", "heatmaps"):
+        real = getattr(study, name)
+        monkeypatch.setattr(study, name, lambda *a, _real=real, _name=name, **k: reads.append(_name) or _real(*a, **k))
+    session.show_image(second)
+    assert reads == [], "read ahead: not read again"
+    stored = study.annotation(second)
+    assert shown_xy(5) == tuple(round(v, 1) for v in stored.xy[5])
+    assert window.canvas.layer.position(5) == pytest.approx(tuple(stored.xy[5]), abs=1e-6)
+
+    look_ahead_from_first()
+    study.apply_edit(second, user="worker", kind="move", points={5: PointState(50.0, 60.0, True, "placed")})
+    reads.clear()
+    session.show_image(second)
+    assert "annotation" in reads and shown_xy(5) == (50.0, 60.0), "written since: read as stored"
+    assert window.canvas.layer.position(5) == pytest.approx((50.0, 60.0))
+
+    look_ahead_from_first()
+    other = sqlite3.connect(study.path, isolation_level=None)
+    try:  # another process's commit
+        other.execute("UPDATE points SET x = 70.0, y = 80.0 WHERE idx = 7 AND image = "
+                      "(SELECT id FROM images WHERE image_id = ?)", (second,))
+    finally:
+        other.close()
+    session.show_image(second)
+    assert shown_xy(7) == (70.0, 80.0) and window.canvas.layer.position(7) == pytest.approx((70.0, 80.0))

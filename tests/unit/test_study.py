@@ -296,3 +296,34 @@ def test_the_view_log_commits_without_waiting_for_the_disk_and_edits_still_do(st
     assert views == ["NORMAL", "INSERT", "COMMIT", "FULL", "NORMAL", "UPDATE", "COMMIT", "FULL"], views
     assert not any(s.startswith("PRAGMA synchronous") for s in statements)  # an edit: FULL, as the study opened
     assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+
+
+def test_the_generation_changes_with_every_write_but_the_view_log(study):
+    """``generation`` is the token a kept reading is checked against: the view log (written at
+    every image switch) and reads leave it; any write of this Study, even one that fails, and a
+    commit by any other connection change it."""
+    first, second = study.image_ids()[:2]
+    token = study.generation()
+    view = study.begin_view(first, "alice")
+    study.end_view(view)
+    study.annotation(first), study.image_info(second), study.prediction(first)
+    assert study.generation() == token, "the view log and reads change nothing shown"
+
+    study.apply_edit(first, user="alice", kind="move", points={3: PointState(10.0, 20.0, True, "placed")})
+    assert study.generation() != token
+    token = study.generation()
+    study.save_prediction(second, fake_prediction())
+    assert study.generation() != token
+    token = study.generation()
+    with pytest.raises(ValueError), study._transaction():
+        raise ValueError("a write that changed its mind")  # rolled back: counted all the same
+    assert study.generation() != token
+
+    token = study.generation()
+    other = sqlite3.connect(study.path, isolation_level=None)
+    try:
+        other.execute("UPDATE images SET comment = 'from elsewhere' WHERE image_id = ?", (second,))
+    finally:
+        other.close()
+    assert study.generation() != token, "another connection's commit"
+    assert study.image_info(second).comment == "from elsewhere"

@@ -47,6 +47,22 @@ def _as_shown(ann: Annotation, held: Any) -> Annotation:
 
 
 @dataclass
+class Ahead:
+    """What the check-ahead read of the next image, with the store's generation taken before
+    it: the switch to that image shows these reads while the generation is unchanged (no write
+    of this window, no commit of any other connection since) and reads again otherwise."""
+
+    image_id: str
+    generation: tuple[int, int, int]
+    edited: object  # session.edited then (the reader's reading, or the consensus)
+    hidden: bool
+    held: Any  # the held prediction then (read-only studies)
+    info: Any  # ImageInfo
+    annotation: Annotation  # as stored (not _as_shown)
+    model: tuple[Any, Any, Any]  # CurrentImage._model's (prediction, heatmaps, peaks)
+
+
+@dataclass
 class Shown:
     """What the window keeps of the shown image while it is shown: the annotation as last read
     and what an edit of points does not change (image info, prediction, heatmap peaks), so
@@ -71,17 +87,22 @@ class CurrentImage(QObject):
                           Topic.WRITE_FAILED: self._write_failed, Topic.READER_CHANGED: self._prediction_stored,
                           Topic.MODEL_REVEALED: self._prediction_stored}
         self.read_ahead = ReadAhead()
+        self._ahead: Ahead | None = None  # the check-ahead's reads of the next image
         # The next image is read once the reviewer has stayed on this one a moment: not while
         # images are stepped through faster than that, nor while this one is being painted.
         self._read_timer = QTimer(self, singleShot=True, interval=READ_AHEAD_DELAY_MS)
         self._read_timer.timeout.connect(self._read_next)
         session.subscribe(self._on_event, TOPICS)
-        session.subscribe(lambda _event: self.read_ahead.close(), (Topic.STUDY_CLOSED,))
+        session.subscribe(self._study_closed, (Topic.STUDY_CLOSED,))
 
     @property
     def spacing(self) -> tuple[float, float] | None:
         """Of the shown image: no query per mouse move."""
         return self.shown.info.spacing if self.shown is not None else None
+
+    def _study_closed(self, _event: Event) -> None:
+        self.read_ahead.close()
+        self._ahead = None
 
     def _on_event(self, event: Event) -> None:
         from vam_gui.io import StudyError
@@ -110,7 +131,9 @@ class CurrentImage(QObject):
         w = self.window
         self.shown = None
         w.cursor_label.setText("")  # the read-out was of the image before
-        info = self.session.study.image_info(event.image_id)  # read once: file, spacing, facing
+        ahead = self._take_ahead(event.image_id)
+        # read once: file, spacing, facing
+        info = ahead.info if ahead is not None else self.session.study.image_info(event.image_id)
         try:
             rad = self._load(event.image_id, info)
         except RadiographError as exc:
@@ -122,7 +145,7 @@ class CurrentImage(QObject):
             w.view_panel.image_changed()
             for warning in rad.warnings:
                 w.statusBar().showMessage(warning, 8000)
-        self.refresh(info=info)
+        self.refresh(info=info, ahead=ahead)
         w.worklist.select(event.image_id)
         self._read_timer.start()
         w.image_shown.emit(event.image_id)
@@ -161,15 +184,30 @@ class CurrentImage(QObject):
             pass  # a damaged row is said when its image is shown
 
     def _check_ahead(self, image_id: str) -> None:
-        """Run the checks on the next image's points now, while the window idles (a few ms on
-        this thread): the switch to it finds its flags kept (ReviewTools.flags_of), with the
-        image's data read as ``refresh`` reads it."""
+        """Read the next image's rows and run the checks on its points now, while the window
+        idles (a few ms on this thread): the switch to it shows these reads if the store has not
+        changed since (``Ahead``) and finds its flags kept (ReviewTools.flags_of)."""
         session = self.session
+        generation = session.study.generation()  # before the reads: a write during them is seen
         hidden = session.model_hidden(image_id)
         held = None if hidden else session.held_prediction(image_id)
-        ann = _as_shown(session.edited.annotation(image_id), held)
-        pred, _maps, peaks = self._model(image_id, held, hidden)
-        self.window.review.flags_of(ann, info=session.study.image_info(image_id), prediction=pred, peaks=peaks)
+        edited = session.edited
+        ann, info = edited.annotation(image_id), session.study.image_info(image_id)
+        model = self._model(image_id, held, hidden)
+        self._ahead = Ahead(image_id, generation, edited, hidden, held, info, ann, model)
+        self.window.review.flags_of(_as_shown(ann, held), info=info, prediction=model[0], peaks=model[2])
+
+    def _take_ahead(self, image_id: str) -> Ahead | None:
+        """The check-ahead's reads of ``image_id`` if they are still what the store holds (once)."""
+        ahead, self._ahead = self._ahead, None
+        session = self.session
+        if ahead is None or ahead.image_id != image_id or ahead.edited is not session.edited:
+            return None
+        hidden = session.model_hidden(image_id)
+        held = None if hidden else session.held_prediction(image_id)
+        if hidden != ahead.hidden or held is not ahead.held or session.study.generation() != ahead.generation:
+            return None
+        return ahead
 
     def _points_changed(self, event: Event) -> None:
         shown = self.shown
@@ -208,11 +246,13 @@ class CurrentImage(QObject):
             conf = point_confidence(shown.annotation, shown.prediction)
             self.window.canvas.layer.set_data(shown.annotation if not shown.annotation.is_empty() else None, conf)
 
-    def refresh(self, *, heatmaps: bool = True, keep_prediction: bool = False, info: Any = None) -> None:
+    def refresh(self, *, heatmaps: bool = True, keep_prediction: bool = False, info: Any = None,
+                ahead: Ahead | None = None) -> None:
         """Read the shown image from the store and repaint it whole: points, table, measurements
         and (``heatmaps``) the overlay. ``keep_prediction``: the prediction and heatmap peaks
         kept from before are still current (only points and image info are read again).
-        ``info``: the image's row, read just now by the caller (an image switch).
+        ``info``: the image's row, read just now by the caller (an image switch); ``ahead``: the
+        image's rows read ahead and still current (``_take_ahead``).
 
         In reader mode the points are the reader's reading (``session.edited``); while the model
         is hidden (blind-first, not yet accepted) no prediction, heatmap or confidence is read
@@ -222,15 +262,17 @@ class CurrentImage(QObject):
             self.shown = None
             return
         old = self.shown
+        if ahead is not None and ahead.image_id != image_id:
+            ahead = None
         hidden = self.session.model_hidden(image_id)
-        ann = self.session.edited.annotation(image_id)
+        ann = ahead.annotation if ahead is not None else self.session.edited.annotation(image_id)
         if info is None or info.image_id != image_id:
             info = study.image_info(image_id)
         held = None if hidden else self.session.held_prediction(image_id)
         if keep_prediction and old is not None and old.image_id == image_id:
             pred, peaks = old.prediction, old.peaks
         else:
-            pred, maps, peaks = self._model(image_id, held, hidden)
+            pred, maps, peaks = ahead.model if ahead is not None else self._model(image_id, held, hidden)
             if heatmaps:
                 w.canvas.set_heatmaps(maps, pred.letterbox if pred is not None else None)
         if held is not None and ann.is_empty():  # shown as the prediction would have seeded it

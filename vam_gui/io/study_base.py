@@ -61,6 +61,8 @@ class StudyConnection:
         self._stamp = _stamp(path)
         self._row_ids: dict[str, int] = {}
         self._folder = path.resolve().parent  # image paths are relative to it: resolved once
+        self._connections = 1  # connections made (``generation``)
+        self._writes = 0  # content transactions begun (``generation``)
 
     @property
     def read_only(self) -> bool:
@@ -115,7 +117,21 @@ class StudyConnection:
             self._conn.close()
             self._conn, self._immutable = connect_reader(self.path)
             self._stamp = _stamp(self.path)
+            self._connections += 1
         return self._conn
+
+    def generation(self) -> tuple[int, int, int]:
+        """A token that changes whenever what the study stores may have changed since: a write
+        transaction of this Study (the view log's aside: review time is not what is shown), a
+        commit by any other connection (another process; SQLite's ``data_version``), or a new
+        connection. A reading is current while the token taken before it is unchanged."""
+        with self._lock:
+            conn = self._connection()
+            try:
+                version = int(conn.execute("PRAGMA data_version").fetchone()[0])
+            except sqlite3.DatabaseError as exc:
+                raise read_error(self.path, exc) from None
+            return (self._connections, version, self._writes)
 
     def _refuse_if_read_only(self) -> None:
         """Writes on a read-only or closed study fail at once, before any work."""
@@ -125,14 +141,17 @@ class StudyConnection:
             raise StudyWriteError(self.path, f"not saved: read-only, {self._read_only_reason}")
 
     @contextmanager
-    def _transaction(self, *, durable: bool = True) -> Iterator[sqlite3.Connection]:
+    def _transaction(self, *, durable: bool = True, content: bool = True) -> Iterator[sqlite3.Connection]:
         """One write transaction: commits, or rolls back and raises (a failed write as
         StudyWriteError; the caller's own exceptions as they are). ``durable=False`` (the view
         log, written on every image switch): the commit does not wait for the disk; in WAL mode
-        the file stays sound and the next durable commit puts it on disk with its own."""
+        the file stays sound and the next durable commit puts it on disk with its own.
+        ``content=False``: writes nothing a reading kept with ``generation`` depends on."""
         with self._lock:
             self._refuse_if_read_only()
             conn = self._connection()
+            if content:
+                self._writes += 1  # before any change: a reading taken during it is not current
             relaxed = not durable and conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
             if relaxed:
                 conn.execute("PRAGMA synchronous = NORMAL")

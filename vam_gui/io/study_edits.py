@@ -301,7 +301,7 @@ class StudyEdits(StudyReaders):
         rid = self._row(image_id)
         if self.read_only:
             return 0
-        with self._transaction(durable=False) as conn:  # review time, not an edit: no wait for the disk
+        with self._transaction(durable=False, content=False) as conn:  # review time, not an edit: no wait for the disk
             at = now_iso()
             if ending:
                 conn.execute("UPDATE views SET left_at = ? WHERE id = ? AND left_at IS NULL", (at, ending))
@@ -311,7 +311,7 @@ class StudyEdits(StudyReaders):
     def end_view(self, view_id: int) -> None:
         if self.read_only:
             return  # nothing to log on a read-only study, nor once its lock was taken over
-        with self._transaction(durable=False) as conn:
+        with self._transaction(durable=False, content=False) as conn:
             conn.execute("UPDATE views SET left_at = ? WHERE id = ? AND left_at IS NULL", (now_iso(), view_id))
 
     def review_seconds(self, image_id: str) -> float:

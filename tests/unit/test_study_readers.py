@@ -85,6 +85,39 @@ def test_readings_of_many_readers_read_in_one_call(study):
         study.readings("final")
 
 
+def test_readings_of_a_few_images_are_read_by_key_and_agree_with_the_whole_table(study, monkeypatch):
+    """The window asks for the shown image's readings at every switch: those few are looked up by
+    key (one reader study of 10,000 images read every row); more than _FEW, one pass."""
+    import vam_gui.io.study_readers as readers
+
+    ids = study.image_ids()
+    for reader, dx in (("alice", 0.0), ("bob", 1.5)):
+        study.apply_edits([study_edit(i, dx) for i in ids], user="importer", kind="import", reader=reader)
+    bob = ReaderStudy(study, "bob")
+    bob.apply_edit(ids[1], user="bob", kind="accept", review=ReviewState("accepted", None, "bob"))
+    bob.apply_edit(ids[1], user="bob", kind="move", points={2: point(9, 9, "moved")})
+    statements = []
+    study._connection().set_trace_callback(statements.append)
+    for phase in ("blind", "revised", "latest"):
+        every = study.readings(phase)
+        for wanted in ([ids[1]], ids[:2], ids, []):
+            few = study.readings(phase, wanted)
+            monkeypatch.setattr(readers, "_FEW", 1)
+            many = study.readings(phase, wanted)
+            monkeypatch.undo()
+            expected = {i: every[i] for i in wanted if i in every}
+            assert _flat(few) == _flat(many) == _flat(expected), (phase, wanted)
+    study._connection().set_trace_callback(None)
+    assert any("WHERE i.image_id IN (" in s for s in statements), "looked up by key"
+    assert study.readings("latest", [ids[1]])[ids[1]]["bob"].phase == "revised"
+
+
+def _flat(readings):
+    return {(image, reader, r.phase, r.status, r.at, tuple(np.nan_to_num(r.annotation.xy, nan=-1).ravel()),
+             tuple(r.annotation.visible), tuple(r.annotation.source))
+            for image, by in readings.items() for reader, r in by.items()}
+
+
 def study_edit(image_id, dx):
     return ImageEdit(image_id, {i: point(i + dx, 2 * i, "imported") for i in range(20)},
                      ReviewState("accepted", None, None))

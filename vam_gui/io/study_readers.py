@@ -42,6 +42,8 @@ __all__ = ["BLIND_KEY", "PHASES", "ReaderStudy", "Reading", "StudyReaders", "poi
 
 BLIND_KEY = "blind_first"
 PHASES = ("blind", "revised")
+# image ids looked up by key in ``readings``; more: one pass over the table (SQLite allows 32,766 parameters)
+_FEW = 500
 
 
 @dataclass(frozen=True)
@@ -134,8 +136,13 @@ class StudyReaders(StudyConnection):
             return {}
         wanted = None if image_ids is None else set(image_ids)
         out: dict[str, dict[str, Reading]] = {}
-        rows = self._query("SELECT i.image_id, r.image, r.reader, r.phase, r.points, r.status, r.at"
-                           " FROM readings r JOIN images i ON i.id = r.image ORDER BY r.image, r.reader, r.phase")
+        sql = "SELECT i.image_id, r.image, r.reader, r.phase, r.points, r.status, r.at FROM readings r" \
+              " JOIN images i ON i.id = r.image"
+        params: tuple[str, ...] = ()
+        if wanted is not None and len(wanted) <= _FEW:  # the shown image's (every switch): by its key
+            sql += f" WHERE i.image_id IN ({', '.join('?' * len(wanted))})"
+            params = tuple(wanted)
+        rows = self._query(sql + " ORDER BY r.image, r.reader, r.phase", params)
         for image_id, *row in rows:
             if wanted is not None and image_id not in wanted:
                 continue

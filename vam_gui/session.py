@@ -46,6 +46,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from vam_gui.session_views import ViewLog
+
 if TYPE_CHECKING:  # imported when first needed: the window's shell builds before numpy loads
     from vam_gui.core.commands import Command, CommandStack
     from vam_gui.core.prediction import Prediction
@@ -98,7 +100,7 @@ class ReviewSession:
         self._study: Study | None = None
         self._stack: CommandStack | None = None
         self._current_id: str | None = None
-        self._view_id: int | None = None
+        self._views = ViewLog()  # written when the window idles (session_views.py)
         self._subscribers: list[tuple[Callback, frozenset[Topic] | None]] = []
         self._held: dict[str, Prediction] = {}  # predictions of a read-only study, not stored
         self._reader: str | None = None  # reader mode: whose reading the stack edits
@@ -235,7 +237,7 @@ class ReviewSession:
         study = self._study
         if study is None:
             return
-        self._end_view()
+        self._views.end(study)
         self._study, self._stack, self._current_id, self._reader = None, None, None, None
         self._held.clear()
         try:
@@ -248,15 +250,16 @@ class ReviewSession:
         """Make ``image_id`` the current image (the view log: one view per showing)."""
         if self._study is None:
             return
-        # the view left and the view begun in one transaction: one commit per switch, not two
-        self._view_id = self._study.begin_view(image_id, self.reviewer, ending=self._view_id)
+        self._views.shown(image_id, self.reviewer)  # written by ``log_views``, not on the way to the paint
         self._current_id = image_id
         self._emit(Event(Topic.IMAGE_CHANGED, image_id))
 
-    def _end_view(self) -> None:
-        if self._view_id is not None and self._study is not None:
-            self._study.end_view(self._view_id)
-        self._view_id = None
+    def log_views(self) -> None:
+        """Write the views of the images shown since the last call, in one transaction (the
+        window calls it once it idles after a switch). Raises StudyWriteError (the views are
+        kept for the next call)."""
+        if self._study is not None:
+            self._views.write(self._study)
 
     def _ids(self) -> list[str]:
         if self._study is None:

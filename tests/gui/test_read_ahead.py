@@ -27,17 +27,23 @@ def films(tmp_path):
     return paths
 
 
-def test_a_radiograph_read_ahead_is_the_files_with_its_window(films):
+def test_a_radiograph_read_ahead_is_the_files_with_its_window_and_picture(qtbot, films):
+    from vam_gui.gui.paint_items import FastImageItem
+
     ahead = ReadAhead()
     try:
         ahead.request("a", films[0])
         held = ahead.take("a", films[0])
         assert held is not None
-        rad, before = held
+        before, rad, rendered = held
         fresh = load_radiograph(films[0], known_id="a")  # as Study.load_radiograph reads it
         assert np.array_equal(rad.pixels, fresh.pixels)
         assert (rad.window.lower, rad.window.upper) == (fresh.window.lower, fresh.window.upper)
         assert rad.image_id == fresh.image_id == "a" and before == signature(films[0])
+        item = FastImageItem(axisOrder="row-major")  # as the canvas draws it, rendered on the UI thread
+        item.setImage(fresh.pixels, autoLevels=False, levels=(fresh.window.lower, fresh.window.upper))
+        item.render()
+        assert rendered is not None and rendered == item.qimage, "the same picture, pixel for pixel"
         assert ahead.take("a", films[0]) is None, "taken once"
     finally:
         ahead.close()
@@ -95,7 +101,7 @@ def test_held_pixels_stay_within_the_budget(films):
             ahead._entries[str(n)].future.result(10)
         held = ahead.take("2", films[2])
         assert held is not None
-        ahead.keep_shown("2", films[2], held[0], held[1])  # a read one added: the oldest go
+        ahead.keep_shown("2", films[2], held.rad, held.before)  # a read one added: the oldest go
         assert list(ahead._entries) == ["2"]
     finally:
         ahead.close()
@@ -109,7 +115,7 @@ def test_the_window_reads_the_next_image_ahead_and_shows_the_same_pixels(qtbot, 
     assert entry is not None and entry.future.done()
     window.session.show_image(ids[1])
     assert ids[1] not in window.current.read_ahead._entries or \
-        window.current.read_ahead._entries[ids[1]].future.result()[1] is window.canvas.radiograph, \
+        window.current.read_ahead._entries[ids[1]].future.result().rad is window.canvas.radiograph, \
         "taken, then kept as the image on screen"
     fresh = load_radiograph(window.session.study.image_path(ids[1]))
     assert np.array_equal(window.canvas.radiograph.pixels, fresh.pixels)
@@ -152,3 +158,59 @@ def test_the_film_benchmark_times_both_ways_over_the_same_films(qtbot, monkeypat
         figures["film_switch_read_ahead_ms"] / figures["film_switch_without_read_ahead_ms"])
     assert figures["film_switch_film_megapixels"] == pytest.approx(0.048)
     assert sorted(p.name for p in read) == ["film01.png", "film02.png"], "read ahead in its rounds only"
+
+
+def test_the_picture_made_ahead_is_drawn_only_at_the_window_it_was_made_for(qtbot, window):
+    """The switch to an image read ahead draws the picture made in the read-ahead's thread (the
+    canvas shows the same pixels as one rendered at the switch); a window changed before the
+    paint renders anew."""
+    canvas, ids = window.canvas, window.session.study.image_ids()
+    item = canvas.image_item
+    window.session.show_image(ids[0])
+    _idle(300)
+    made = window.current.read_ahead._entries[ids[1]].future.result().rendered
+    assert made is not None
+    window.session.show_image(ids[1])
+    canvas.viewport().repaint()
+    assert item.qimage is made, "drawn as made ahead"
+    ahead = canvas.grab().toImage()
+    item._renderRequired = True  # rendered on this thread, as without the read-ahead
+    canvas.viewport().repaint()
+    assert item.qimage is not made and item.qimage == made
+    assert canvas.grab().toImage() == ahead
+
+    window.session.show_image(ids[0])
+    _idle(300)
+    made = window.current.read_ahead._entries[ids[1]].future.result().rendered
+    window.session.show_image(ids[1])
+    lower, upper = canvas.window
+    canvas.set_window(lower, lower + (upper - lower) / 2)  # before its first paint
+    canvas.viewport().repaint()
+    assert item.qimage is not made and item.qimage != made, "rendered at the window now set"
+
+
+def test_the_view_log_is_written_once_the_window_idles_and_a_failure_is_said(qtbot, window):
+    """A switch commits nothing before its paint; the views are written with the read-ahead
+    (READ_AHEAD_DELAY_MS later). A write that fails says so in the status bar and keeps them."""
+    from vam_gui.gui.current_image import READ_AHEAD_DELAY_MS
+
+    session, ids = window.session, window.session.study.image_ids()
+    study = session.study
+
+    def logged():
+        return [r[0] for r in study._query("SELECT images.image_id FROM views JOIN images"
+                                           " ON images.id = views.image ORDER BY views.id")]
+
+    _idle(READ_AHEAD_DELAY_MS * 4)
+    before = logged()
+    session.show_image(ids[1])
+    assert logged() == before, "nothing written by the switch itself"
+    qtbot.waitUntil(lambda: logged() == [*before, ids[1]], timeout=5000)
+
+    study._conn.execute("PRAGMA query_only = ON")  # every write fails from now on, as on a full disk
+    session.show_image(ids[2])
+    qtbot.waitUntil(lambda: window.statusBar().currentMessage().startswith("Review time not logged"), timeout=5000)
+    assert window.canvas.radiograph is not None and session.current_id == ids[2]
+    study._conn.execute("PRAGMA query_only = OFF")
+    session.show_image(ids[0])
+    qtbot.waitUntil(lambda: logged() == [*before, ids[1], ids[2], ids[0]], timeout=5000)

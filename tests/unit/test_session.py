@@ -286,3 +286,56 @@ def test_a_failed_undo_or_redo_keeps_its_command(session, events, study_path):
     _writes_fail(session.study, False)
     assert session.redo() is not None
     assert same(session.study.annotation(ids[0]), moved)
+
+
+def _views_with_times(study):
+    return study._query("SELECT images.image_id, user, shown_at, left_at FROM views JOIN images"  # noqa: SLF001
+                        " ON images.id = views.image ORDER BY views.id")
+
+
+def test_views_are_written_when_asked_each_ending_where_the_next_begins(session, events, study_path):
+    """Showing an image writes nothing (no commit on the way to the paint): ``log_views`` writes
+    the views shown since, in one transaction, each to the reviewer it was shown to, each ending
+    where the next begins; the last stays open until the next write or the close."""
+    from vam_gui.io.study_errors import StudyWriteError
+
+    ids = opened(session, events, study_path)
+    study = session.study
+    session.step(+1)
+    session.reviewer = "bob"
+    session.step(+1)
+    assert _views_with_times(study) == [], "nothing written yet"
+    session.log_views()
+    views = _views_with_times(study)
+    assert [(v[0], v[1]) for v in views] == [(ids[0], "alice"), (ids[1], "alice"), (ids[2], "bob")]
+    assert [v[3] for v in views[:-1]] == [v[2] for v in views[1:]] and views[-1][3] is None
+    assert views[0][2] <= views[1][2] <= views[2][2]
+    session.log_views()  # nothing new: nothing written
+    assert _views_with_times(study) == views
+
+    session.show_image(ids[0])
+    _writes_fail(study)
+    with pytest.raises(StudyWriteError):
+        session.log_views()
+    assert len(_views_with_times(study)) == 3, "rolled back"
+    _writes_fail(study, False)
+    session.show_image(ids[1])
+    session.log_views()  # the failed one's views, kept, written with the new one's
+    views = _views_with_times(study)
+    assert [v[0] for v in views] == [ids[0], ids[1], ids[2], ids[0], ids[1]]
+    assert views[2][3] == views[3][2] and views[3][3] == views[4][2] and views[4][3] is None
+
+    session.show_image(ids[2])
+    _writes_fail(study)
+    session.close()  # the last views are lost, said nowhere: the study closes all the same
+    assert session.study is None
+    assert [v[0] for v in study_views(study_path)] == [ids[0], ids[1], ids[2], ids[0], ids[1]]
+
+
+def test_a_read_only_study_logs_no_views(session, events, study_path):
+    with Study.open(study_path, read_only=True) as ro:
+        image = ro.image_ids()[0]
+        assert ro.log_views([(image, "alice", "2026-01-01T00:00:00.000+00:00")]) == 0
+    session.open(study_path)
+    session.close()
+    assert len(study_views(study_path)) == 1 and study_views(study_path)[0][1], "logged and ended at the close"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QTransform
+from PySide6.QtGui import QImage, QTransform
 from PySide6.QtWidgets import QGraphicsScene
 
 from vam_gui.core.letterbox import Letterbox
@@ -135,7 +135,9 @@ class Canvas(pg.GraphicsLayoutWidget):
         self.layer = KeypointLayer(self.view, schema)
 
     # ------------------------------------------------------------------ image
-    def set_radiograph(self, rad: Radiograph | None, *, fit: bool = True) -> None:
+    def set_radiograph(self, rad: Radiograph | None, *, fit: bool = True, rendered: QImage | None = None) -> None:
+        """Show ``rad`` at its own window; ``rendered``: its picture at that window, made ahead
+        (gui/read_ahead.py), drawn unless the window has changed by the time it is painted."""
         self.radiograph = rad
         self.layer.cancel_drags()
         self.hint.setVisible(rad is None)
@@ -147,6 +149,8 @@ class Canvas(pg.GraphicsLayoutWidget):
             return
         self.window = (rad.window.lower, rad.window.upper)
         self.image_item.setImage(rad.pixels, autoLevels=False, levels=self.window)
+        if rendered is not None:
+            self.image_item.set_rendered(self.window, rendered)
         if fit:
             self.fit()
 

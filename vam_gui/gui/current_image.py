@@ -135,13 +135,13 @@ class CurrentImage(QObject):
         # read once: file, spacing, facing
         info = ahead.info if ahead is not None else self.session.study.image_info(event.image_id)
         try:
-            rad = self._load(event.image_id, info)
+            rad, rendered = self._load(event.image_id, info)
         except RadiographError as exc:
             w.canvas.set_radiograph(None)
             w.statusBar().showMessage(f"Cannot show {exc}", 10000)
             rad = None
         if rad is not None:
-            w.canvas.set_radiograph(rad)
+            w.canvas.set_radiograph(rad, rendered=rendered)
             w.view_panel.image_changed()
             for warning in rad.warnings:
                 w.statusBar().showMessage(warning, 8000)
@@ -151,23 +151,29 @@ class CurrentImage(QObject):
         w.image_shown.emit(event.image_id)
 
     def _load(self, image_id: str, info: Any):
-        """The image's radiograph: the one read ahead if its file is unchanged, else read now;
-        kept for a way back."""
+        """The image's radiograph and, if it was read ahead, its picture at its window: the one
+        read ahead if its file is unchanged, else read now; kept for a way back."""
         study = self.session.study
         path = study.image_path(image_id, info=info)
         held = self.read_ahead.take(image_id, path)
         if held is None:
-            before = signature(path)
+            before, rendered = signature(path), None
             rad = study.load_radiograph(image_id, info=info)
         else:
-            rad, before = study.load_radiograph(image_id, info=info, decoded=held[0]), held[1]
+            before, rendered = held.before, held.rendered
+            rad = study.load_radiograph(image_id, info=info, decoded=held.rad)
         self.read_ahead.keep_shown(image_id, path, rad, before)
-        return rad
+        return rad, rendered
 
     def _read_next(self) -> None:
-        """Start reading the image after the one shown in the worklist's order (gui/read_ahead.py)."""
+        """The window idles after a switch: write the view log (session_views.py), then start
+        reading the image after the one shown in the worklist's order (gui/read_ahead.py)."""
         from vam_gui.io import StudyError
 
+        try:
+            self.session.log_views()
+        except StudyError as exc:  # kept for the next try; the image stays shown
+            self.window.statusBar().showMessage(f"Review time not logged: {exc}", 8000)
         model, study, image_id = self.window.worklist.model, self.session.study, self.session.current_id
         row = None if image_id is None else model.shown_row_of(image_id)
         if study is None or row is None or row + 1 >= model.rowCount():

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from pyqtgraph import functions_qimage
 from PySide6.QtCore import QPointF, QRectF, QSizeF, Qt
 from PySide6.QtGui import (
     QColor,
@@ -44,8 +45,16 @@ class FastImageItem(pg.ImageItem):
     _table_of: np.ndarray | None = None
     _table: list[int] = []
     _drawn: QRectF | None = None  # the clip of the paint in item pixels; None: none
+    _rendered: tuple[np.ndarray, tuple[float, float], QImage] | None = None  # ``set_rendered``
+
+    def set_rendered(self, levels: tuple[float, float], qimage: QImage) -> None:
+        """``qimage``: ``render_grey`` of the image just set at ``levels`` (made ahead, in the
+        read-ahead's thread): the next render takes it if image and levels are still those."""
+        self._rendered = (self.image, levels, qimage)
 
     def render(self) -> None:
+        if self._take_rendered():
+            return
         if not self._render_indexed():
             self._drawn = None
             super().render()
@@ -53,6 +62,19 @@ class FastImageItem(pg.ImageItem):
         if image is not None and image.format() not in _FAST:
             self.qimage = image.convertToFormat(
                 _FAST[1] if image.hasAlphaChannel() else _FAST[0])
+
+    def _take_rendered(self) -> bool:
+        rendered, self._rendered = self._rendered, None  # once: a level change renders anew
+        if rendered is None:
+            return False
+        image, levels, qimage = rendered
+        if not (image is self.image and self.lut is None and self.levels is not None and not self.autoDownsample
+                and self.axisOrder == "row-major" and np.array_equal(np.asarray(self.levels, dtype=float), levels)):
+            return False
+        self.qimage, self._drawn = qimage, None
+        self._processingBuffer = self._displayBuffer = None
+        self._renderRequired = self._unrenderable = False
+        return True
 
     def _render_indexed(self) -> bool:
         image, lut, levels = self.image, self.lut, self.levels
@@ -94,6 +116,21 @@ class FastImageItem(pg.ImageItem):
         h, w = self.image.shape[:2]
         painter.drawImage(QRectF(0, 0, w, h), self.qimage)
         painter.restore()
+
+
+def render_grey(pixels: np.ndarray, levels: tuple[float, float]) -> QImage | None:
+    """The QImage ``FastImageItem`` draws for the grey ``pixels`` at ``levels`` (no lookup table,
+    no downsampling): pyqtgraph's own conversion (``ImageItem.render``'s), then the fast format.
+    QImage is reentrant: the read-ahead makes it in its thread, and a full-length film's 20 ms
+    are not spent at the switch. None where pyqtgraph renders otherwise (NaNs)."""
+    if pixels.ndim != 2 or not pixels.size or (pixels.dtype.kind == "f" and np.isnan(pixels.min())):
+        return None
+    qimage = functions_qimage.try_make_qimage(pixels, levels=levels, lut=None)
+    if qimage is None:
+        return None
+    if qimage.format() in _FAST:
+        return qimage.copy()  # its own pixels, not a view of an array
+    return qimage.convertToFormat(_FAST[1] if qimage.hasAlphaChannel() else _FAST[0])
 
 
 def _shown_box(image: np.ndarray, shows: np.ndarray) -> tuple[int, int, int, int]:

@@ -1,15 +1,17 @@
 """Read-ahead: while the reviewer looks at one image, the next one in the worklist's order is
-read and decoded in a background thread, its display window computed, so that "next image"
-finds its pixels ready instead of decoding them on the UI thread (a full-length 16-bit film
-takes a few hundred milliseconds to decode). The image just shown is kept too, so going back
-one image costs no decode either.
+read and decoded in a background thread, its display window computed and the picture the
+canvas draws made (``paint_items.render_grey``), so that "next image" finds it ready instead of
+decoding and rendering on the UI thread (a full-length 16-bit film takes a few hundred
+milliseconds to decode, 20 ms to render). The image just shown is kept too, so going back one
+image costs no decode either.
 
-Only file reading and decoding happen in the thread (``io.radiograph.load_radiograph``:
-no store, no Qt). An entry is used only for the same file, unchanged: its size, modification
-time and inode are taken before the read and compared again when the image is shown; anything
-else (a file replaced, a failed read) is read again on the UI thread, where a failure is
-reported as usual. At most ``keep`` images, and no more pixels than ``budget_bytes`` once read, are
-held (the oldest dropped first); a request not yet started is dropped when it falls out.
+Only file reading, decoding and rendering happen in the thread (``io.radiograph.load_radiograph``
+and a QImage, which is reentrant: no store, no widget). An entry is used only for the same file,
+unchanged: its size, modification time and inode are taken before the read and compared again
+when the image is shown; anything else (a file replaced, a failed read) is read again on the UI
+thread, where a failure is reported as usual. At most ``keep`` images, and no more bytes than
+``budget_bytes`` once read (pixels and pictures), are held (the oldest dropped first); a request
+not yet started is dropped when it falls out.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import NamedTuple
+
+from PySide6.QtGui import QImage
 
 from vam_gui.core.radiograph import Radiograph
 
@@ -35,13 +39,23 @@ def signature(path: Path) -> Signature | None:
     return st.st_size, st.st_mtime_ns, st.st_ino
 
 
-def _read(image_id: str, path: Path) -> tuple[Signature | None, Radiograph]:
+class Held(NamedTuple):
+    """A radiograph read ahead: its file's signature before the read, and the canvas's picture of
+    it at its own window (None: rendered when shown)."""
+
+    before: Signature | None
+    rad: Radiograph
+    rendered: QImage | None = None
+
+
+def _read(image_id: str, path: Path) -> Held:
+    from vam_gui.gui.paint_items import render_grey
     from vam_gui.io.radiograph import load_radiograph
 
     before = signature(path)
     rad = load_radiograph(path, known_id=image_id)  # as Study.load_radiograph reads it: no hashing
-    rad.window  # noqa: B018 - the display window's percentiles, computed here rather than when shown
-    return before, rad
+    window = rad.window  # its percentiles computed here rather than when shown
+    return Held(before, rad, render_grey(rad.pixels, (window.lower, window.upper)))
 
 
 class _Entry(NamedTuple):
@@ -84,22 +98,22 @@ class ReadAhead:
         if before is None:
             return
         future: Future = Future()
-        future.set_result((before, rad))
+        future.set_result(Held(before, rad))
         self._hold(image_id, _Entry(path, future))
 
-    def take(self, image_id: str, path: Path) -> tuple[Radiograph, Signature] | None:
-        """The radiograph read ahead for ``image_id`` from ``path`` and the file's signature, if
-        one was (waiting for a read under way) and the file is still the one read; else None."""
+    def take(self, image_id: str, path: Path) -> Held | None:
+        """What was read ahead for ``image_id`` from ``path``, if it was (waiting for a read under
+        way) and the file is still the one read; else None."""
         entry = self._entries.pop(image_id, None)
         if entry is None or entry.path != path or entry.future.cancelled():
             return None
         try:
-            before, rad = entry.future.result()
+            held: Held = entry.future.result()
         except Exception:  # read again on the UI thread, which reports the failure
             return None
-        if before is None or signature(path) != before:
+        if held.before is None or signature(path) != held.before:
             return None
-        return rad, before
+        return held
 
     def clear(self) -> None:
         for entry in self._entries.values():
@@ -124,9 +138,11 @@ class ReadAhead:
             dropped.future.cancel()  # no effect on a read under way or done
 
     def _held_bytes(self) -> int:
-        """Pixel bytes of the radiographs read so far (a read under way is not counted yet)."""
+        """Bytes of the radiographs read so far and of their pictures (a read under way is not
+        counted yet)."""
         total = 0
         for entry in self._entries.values():
             if entry.future.done() and not entry.future.cancelled() and entry.future.exception() is None:
-                total += entry.future.result()[1].pixels.nbytes
+                held = entry.future.result()
+                total += held.rad.pixels.nbytes + (held.rendered.sizeInBytes() if held.rendered is not None else 0)
         return total

@@ -294,18 +294,28 @@ class StudyEdits(StudyReaders):
 
     # ----------------------------------------------------------------- review time
     def begin_view(self, image_id: str, user: str, *, ending: int | None = None) -> int:
-        """Log that an image is shown; returns the view id for ``end_view``. ``ending``: the
+        """Log that an image is shown now; returns the view id for ``end_view``. ``ending``: the
         view that ends now (``end_view`` in the same transaction: one commit per image switch).
         Showing is not an edit: a read-only study (another process writes it, read-only media)
         logs no view and returns 0."""
-        rid = self._row(image_id)
-        if self.read_only:
+        return self.log_views([(image_id, user, now_iso())], ending=ending)
+
+    def log_views(self, views: Sequence[tuple[str, str, str]], *, ending: int | None = None) -> int:
+        """Log images shown one after another, ``(image id, to whom, shown at)`` in order, in one
+        transaction: each view lasts until the next one's start, the last stays open (its id is
+        returned, for ``end_view``; 0 when nothing was logged); ``ending``, a view logged
+        before, ends at the first one's start. The window logs the views of a burst of image
+        switches once it idles (session.py). A read-only study logs nothing and returns 0."""
+        rows = [(self._row(image_id), user, at) for image_id, user, at in views]
+        if self.read_only or not rows:
             return 0
-        with self._transaction(durable=False, content=False) as conn:  # review time, not an edit: no wait for the disk
-            at = now_iso()
+        # review time, not an edit: no wait for the disk, and kept readings stay current (generation)
+        with self._transaction(durable=False, content=False) as conn:
             if ending:
-                conn.execute("UPDATE views SET left_at = ? WHERE id = ? AND left_at IS NULL", (at, ending))
-            cur = conn.execute("INSERT INTO views(image, user, shown_at) VALUES (?, ?, ?)", (rid, user, at))
+                conn.execute("UPDATE views SET left_at = ? WHERE id = ? AND left_at IS NULL", (rows[0][2], ending))
+            conn.executemany("INSERT INTO views(image, user, shown_at, left_at) VALUES (?, ?, ?, ?)",
+                             [(*row, nxt[2]) for row, nxt in zip(rows[:-1], rows[1:])])
+            cur = conn.execute("INSERT INTO views(image, user, shown_at) VALUES (?, ?, ?)", rows[-1])
             return int(cur.lastrowid or 0)
 
     def end_view(self, view_id: int) -> None:

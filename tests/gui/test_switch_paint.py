@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from PySide6.QtCore import QRectF
 from PySide6.QtGui import QImage
 
 
@@ -251,3 +252,23 @@ def test_a_switch_shows_the_rows_read_ahead_only_while_the_store_is_unchanged(qt
         other.close()
     session.show_image(second)
     assert shown_xy(7) == (70.0, 80.0) and window.canvas.layer.position(7) == pytest.approx((70.0, 80.0))
+
+
+def test_each_image_is_shown_whole_zoomed_or_not_before_the_switch(qtbot, window):
+    """A switch fits the new image in view; stepping through images of one size leaves a view
+    still fitted as it is (no range change), and one zoomed or panned since is fitted again."""
+    canvas, session = window.canvas, window.session
+    ids = session.study.image_ids()
+    session.show_image(ids[0])
+    fitted = canvas.view.viewRect()
+    h, w = canvas.radiograph.pixels.shape
+    assert fitted.contains(QRectF(0, 0, w, h))
+    changes = []
+    canvas.view.sigRangeChanged.connect(lambda *_: changes.append(1))
+    session.show_image(ids[1])
+    assert changes == [] and canvas.view.viewRect() == fitted, "same size, still fitted: left as it is"
+    canvas.view.scaleBy((0.3, 0.3))
+    canvas.view.translateBy((5, 7))
+    assert canvas.view.viewRect() != fitted
+    session.show_image(ids[2])
+    assert canvas.view.viewRect() == fitted, "zoomed and panned since: fitted again"

@@ -164,6 +164,14 @@ class Radiograph:
         if self.source is not None:
             self.source = Path(self.source)
 
+    def value_range(self) -> tuple[float, float]:
+        """The smallest and largest pixel value, computed once (the read-ahead computes it in its
+        thread: a full-length film's min and max take milliseconds)."""
+        got: tuple[float, float] | None = self.__dict__.get("_value_range")
+        if got is None:
+            got = self.__dict__["_value_range"] = (float(np.min(self.pixels)), float(np.max(self.pixels)))
+        return got
+
     @property
     def shape(self) -> tuple[int, int]:
         h, w = self.pixels.shape

@@ -106,6 +106,7 @@ class Canvas(pg.GraphicsLayoutWidget):
                                 color="#9e9e9e", anchor=(0.5, 0.5))
         self.view.addItem(self.hint)
         self.radiograph: Radiograph | None = None
+        self._fitted: tuple | None = None  # (image size, target and view rects) of the last fit
         self.window = (0.0, 1.0)
         self._colormap = "inferno"
         self._set_heat_lut()
@@ -155,9 +156,17 @@ class Canvas(pg.GraphicsLayoutWidget):
             self.fit()
 
     def fit(self) -> None:
-        if self.radiograph is not None:
-            h, w = self.radiograph.pixels.shape
-            self.view.setRange(QRectF(0, 0, w, h), padding=0.02)
+        """The whole image in view. Stepping through images of one size, the view is left as it
+        is while it is still the one fitted to the image before (no range change, so no marker
+        shape or label is laid out again for a new zoom)."""
+        if self.radiograph is None:
+            return
+        h, w = self.radiograph.pixels.shape
+        view, fitted = self.view, self._fitted
+        if fitted is not None and fitted == ((w, h), view.targetRect(), view.viewRect()):
+            return
+        view.setRange(QRectF(0, 0, w, h), padding=0.02)
+        self._fitted = ((w, h), view.targetRect(), view.viewRect())
 
     def center_on(self, x: float, y: float) -> None:
         r = self.view.viewRect()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QPushButton, QSlider, QWidget
 from superqt import QLabeledDoubleRangeSlider
@@ -70,7 +69,7 @@ class ViewPanel(QWidget):
         rad = self.canvas.radiograph
         if rad is None:
             return
-        lo, hi = float(np.min(rad.pixels)), float(np.max(rad.pixels))
+        lo, hi = rad.value_range()
         lo, hi = min(lo, rad.window.lower), max(hi, rad.window.upper)
         shown = ((lo, hi if hi > lo else lo + 1), tuple(self.canvas.window))
         if shown == self._slider_shown:

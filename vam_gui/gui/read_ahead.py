@@ -54,7 +54,8 @@ def _read(image_id: str, path: Path) -> Held:
 
     before = signature(path)
     rad = load_radiograph(path, known_id=image_id)  # as Study.load_radiograph reads it: no hashing
-    window = rad.window  # its percentiles computed here rather than when shown
+    window = rad.window  # its percentiles, and its range for the window slider, computed here rather than when shown
+    rad.value_range()
     return Held(before, rad, render_grey(rad.pixels, (window.lower, window.upper)))
 
 

@@ -33,16 +33,28 @@ def panel(qtbot):
     return widget, rows
 
 
-def test_cells_answer_text_colour_and_tooltip_only(panel):
+def test_cells_answer_text_colour_tooltip_and_font_only(panel):
+    from PySide6.QtGui import QFont
+
     widget, rows = panel
     model = widget.model
     for row in range(20):
         info = rows[int(model.order[row])]
         for col in range(model.columnCount()):
             index = model.index(row, col)
-            for role in (R.FontRole, R.TextAlignmentRole, R.CheckStateRole, R.DecorationRole, R.BackgroundRole):
+            for role in (R.TextAlignmentRole, R.CheckStateRole, R.DecorationRole, R.BackgroundRole):
                 assert model.data(index, role) is None
                 assert model.data(index, int(role.value)) is None
+            font = model.data(index, R.FontRole)
+            if 1 <= col <= 4:  # status, confidence, spread, flags: laid out unshaped, nothing else set
+                assert font.styleStrategy() & QFont.StyleStrategy.PreferNoShaping
+                table_font = QFont("Courier", 31, QFont.Weight.Bold)
+                resolved = font.resolve(table_font)  # as the delegate resolves it: the rest from the table
+                assert (resolved.family(), resolved.pointSize(), resolved.weight()) == \
+                    (table_font.family(), 31, QFont.Weight.Bold)
+                assert resolved.styleStrategy() & QFont.StyleStrategy.PreferNoShaping
+            else:
+                assert font is None
             assert model.data(index, R.DisplayRole) == model.data(index, int(R.DisplayRole.value))
             brush = model.data(index, R.ForegroundRole)
             if col == 1:
@@ -144,8 +156,9 @@ def test_the_header_is_not_repainted_when_the_selection_moves_and_still_sorts(pa
 def test_only_the_keypoint_table_skips_text_shaping(panel, qtbot):
     """The keypoint table (schema names, numbers, a few English words), repainted by the dozen
     cells at every switch, lays its text out without HarfBuzz shaping; the worklist, whose file
-    and patient names may be in any script, keeps it: a name in joined Arabic letters is laid
-    out at its shaped width there, not at the wider width of its letters unjoined."""
+    and patient names may be in any script, keeps it (but for its own status words and numbers):
+    a name in joined Arabic letters is laid out at its shaped width there, not at the wider width
+    of its letters unjoined."""
     from PySide6.QtGui import QFont, QFontMetrics
     from PySide6.QtWidgets import QApplication
 

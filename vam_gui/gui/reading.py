@@ -91,6 +91,8 @@ class ReadingControls(QObject):
         self.update()
 
     def _on_event(self, event: Event) -> None:
+        if event.topic is Topic.IMAGE_CHANGED and not self.session.blind:
+            return  # only a blind-first reading shows anything per image (model hidden, banner)
         self.update()
         if event.topic is Topic.MODEL_REVEALED and event.image_id == self.session.current_id:
             self.window.statusBar().showMessage(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSize, Qt, Signal
-from PySide6.QtGui import QAction, QBrush, QColor
+from PySide6.QtGui import QAction, QBrush, QColor, QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -31,9 +31,14 @@ from vam_gui.gui.worklist_view import RowHeader, bring_into_view
 
 STATUS_COLOURS = {"unreviewed": "#9e9e9e", "in_progress": "#ffb703", "accepted": "#06d6a0",
                   "flagged": "#ff3b30"}
-_DISPLAY, _FOREGROUND, _TOOLTIP = (int(r.value) for r in (
-    Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.ToolTipRole))
-_ANSWERED = frozenset((_DISPLAY, _FOREGROUND, _TOOLTIP))
+_DISPLAY, _FOREGROUND, _TOOLTIP, _FONT = (int(r.value) for r in (
+    Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.ToolTipRole,
+    Qt.ItemDataRole.FontRole))
+_ANSWERED = frozenset((_DISPLAY, _FOREGROUND, _TOOLTIP, _FONT))
+# Status, confidence, spread and flags are this program's own ASCII words and numbers: laid out
+# without HarfBuzz shaping (worklist_view.unshaped_text), the names beside them keep it (any script)
+_UNSHAPED = QFont()
+_UNSHAPED.setStyleStrategy(QFont.StyleStrategy.PreferNoShaping)
 _FLAG_COLOUR = QColor("#ff3b30")
 _STATUS_COLOURS = {status: QColor(colour) for status, colour in STATUS_COLOURS.items()}
 SORT_KEY_OF = {1: "status", 2: "confidence", 3: "spread", 4: "flags"}  # logical column -> worklist_order key
@@ -235,6 +240,8 @@ class WorklistModel(QAbstractTableModel):
             if col == 4 and self.flag_counts.get(info.image_id):
                 return QBrush(_FLAG_COLOUR)
             return QBrush(_STATUS_COLOURS[info.status]) if col == 1 else None
+        if role == _FONT:
+            return _UNSHAPED if 1 <= col <= 4 else None
         if role == _TOOLTIP:
             where = self._text(info, 0) if self.hide_identifiers and info.dicom is not None else info.rel_path
             return where + (f"\n{info.comment}" if info.comment else "")

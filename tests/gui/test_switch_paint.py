@@ -272,3 +272,25 @@ def test_each_image_is_shown_whole_zoomed_or_not_before_the_switch(qtbot, window
     assert canvas.view.viewRect() != fitted
     session.show_image(ids[2])
     assert canvas.view.viewRect() == fitted, "zoomed and panned since: fitted again"
+
+
+def test_the_canvas_is_painted_whole_without_a_fill_beforehand(qtbot, window, predicted):
+    """The canvas's viewport is opaque (no window-colour fill before each paint): what it shows
+    is what it shows with the fill, zoomed out past the image's edges too."""
+    from PySide6.QtCore import Qt
+
+    canvas = window.canvas
+    viewport = canvas.viewport()
+    assert viewport.testAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent) and not viewport.autoFillBackground()
+    window.session.show_image(predicted[1])
+    for zoom in (1.0, 3.0):
+        canvas.view.scaleBy((zoom, zoom))
+        viewport.repaint()
+        opaque = canvas.grab().toImage()
+        viewport.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, False)
+        viewport.setAutoFillBackground(True)
+        viewport.repaint()
+        filled = canvas.grab().toImage()
+        viewport.setAutoFillBackground(False)
+        viewport.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, True)
+        assert opaque == filled

@@ -90,6 +90,11 @@ class Canvas(pg.GraphicsLayoutWidget):
         # A few dozen items, most of them moved at every image switch: a linear search costs
         # nothing, the BSP tree's re-indexing of each moved marker and label does.
         self.scene().setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
+        if self.backgroundBrush().isOpaque():
+            # The view paints every pixel it exposes (its opaque background, cached): Qt need not
+            # fill the viewport with the window colour first at every paint (the same pixels)
+            self.viewport().setAutoFillBackground(False)
+            self.viewport().setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self.view = RadiographView(lockAspect=True, invertY=True, enableMenu=False)
         self.view.setDefaultPadding(0.02)
         self.ci.addItem(self.view)

@@ -294,3 +294,31 @@ def test_the_canvas_is_painted_whole_without_a_fill_beforehand(qtbot, window, pr
         viewport.setAutoFillBackground(False)
         viewport.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, True)
         assert opaque == filled
+
+
+def test_outlines_drawn_at_a_switch_go_through_the_markers(qtbot, window, predicted):
+    """At a switch the outlines are drawn from the annotation's values (not read back from the
+    twenty markers): through the markers' centres all the same, none through a point that is
+    missing or marked missing."""
+    from vam_gui.core.annotation import PointState
+
+    study, layer = window.session.study, window.canvas.layer
+    study.apply_edit(predicted[2], user="t", kind="move", points={1: PointState(80.0, 15.0, False, "placed")})
+    window.session.show_image(predicted[2])
+
+    def through_markers(v):
+        xs, ys = [], []
+        for a, b in layer._edges_by_vertebra[v]:
+            pa, pb = layer.position(a), layer.position(b)
+            if pa is None or pb is None or not (layer._shown(a) and layer._shown(b)):
+                continue
+            xs += [pa[0] + 0.5, pb[0] + 0.5]
+            ys += [pa[1] + 0.5, pb[1] + 0.5]
+        return xs, ys
+
+    assert not layer._shown(1)
+    for v, outline in enumerate(layer._outlines):
+        xs, ys = outline.segments()
+        want = through_markers(v)
+        assert xs == pytest.approx(want[0]) and ys == pytest.approx(want[1])
+    assert len(layer._outlines[0].segments()[0]) < 2 * len(layer._edges_by_vertebra[0])

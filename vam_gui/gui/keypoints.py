@@ -179,7 +179,7 @@ class KeypointLayer(QObject):
         self._derive()
         for i in range(len(self.items)):
             self._place(i)
-        self._redraw_outlines()
+        self._redraw_outlines(placed=True)
 
     def _derive(self) -> None:
         """Per point, as Python values (numpy scalars cost microseconds each, twenty points at
@@ -318,17 +318,24 @@ class KeypointLayer(QObject):
         item.name_label.setVisible(self.labels_visible)
         item.update()
 
-    def _redraw_outlines(self, only_vertebra: int | None = None) -> None:
+    def _redraw_outlines(self, only_vertebra: int | None = None, *, placed: bool = False) -> None:
+        """Outline the vertebrae through their markers as they are drawn (mid-drag too);
+        ``placed``: every marker was just placed where the annotation says (read from it)."""
         vertebrae = range(len(self._outlines)) if only_vertebra is None else [only_vertebra]
+        at = self._placed_at if placed else self.position
         for v in vertebrae:
             xs, ys = [], []
             for a, b in self._edges_by_vertebra[v]:
-                pa, pb = self.position(a), self.position(b)
+                pa, pb = at(a), at(b)
                 if pa is None or pb is None or not (self._shown(a) and self._shown(b)):
                     continue  # no outline through a point marked missing
                 xs += [pa[0] + 0.5, pb[0] + 0.5]
                 ys += [pa[1] + 0.5, pb[1] + 0.5]
             self._outlines[v].set_segments(xs, ys)
+
+    def _placed_at(self, i: int) -> tuple[float, float] | None:
+        """``position`` of a marker just placed (``_place``), from the annotation's values."""
+        return self._xy[i] if self._finite[i] else None
 
     def _shown(self, i: int) -> bool:
         return self._shown_flags[i]

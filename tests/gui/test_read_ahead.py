@@ -214,3 +214,30 @@ def test_the_view_log_is_written_once_the_window_idles_and_a_failure_is_said(qtb
     study._conn.execute("PRAGMA query_only = OFF")
     session.show_image(ids[0])
     qtbot.waitUntil(lambda: logged() == [*before, ids[1], ids[2], ids[0]], timeout=5000)
+
+
+def test_going_back_draws_the_picture_of_the_image_left(qtbot, window):
+    """The image just left is held with the picture the canvas drew of it (at its own window):
+    going back to it renders nothing, and shows the same pixels; one whose window was changed
+    is held without its picture."""
+    canvas, session, ids = window.canvas, window.session, window.session.study.image_ids()
+    item = canvas.image_item
+    session.show_image(ids[0])
+    canvas.viewport().repaint()
+    drawn = item.qimage
+    session.show_image(ids[1])
+    canvas.viewport().repaint()
+    assert window.current.read_ahead._entries[ids[0]].future.result().rendered is drawn
+    session.show_image(ids[0])
+    canvas.viewport().repaint()
+    assert item.qimage is drawn, "drawn as it was, not rendered again"
+    back = canvas.grab().toImage()
+    item._renderRequired = True
+    canvas.viewport().repaint()
+    assert item.qimage is not drawn and canvas.grab().toImage() == back
+
+    lower, upper = canvas.window
+    canvas.set_window(lower, (lower + upper) / 2)
+    canvas.viewport().repaint()
+    session.show_image(ids[1])
+    assert window.current.read_ahead._entries[ids[0]].future.result().rendered is None, "another window's picture"

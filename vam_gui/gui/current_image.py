@@ -129,6 +129,8 @@ class CurrentImage(QObject):
         from vam_gui.io import RadiographError
 
         w = self.window
+        if self.shown is not None:
+            self._keep_picture(self.shown.image_id)
         self.shown = None
         w.cursor_label.setText("")  # the read-out was of the image before
         ahead = self._take_ahead(event.image_id)
@@ -164,6 +166,16 @@ class CurrentImage(QObject):
             rad = study.load_radiograph(image_id, info=info, decoded=held.rad)
         self.read_ahead.keep_shown(image_id, path, rad, before)
         return rad, rendered
+
+    def _keep_picture(self, image_id: str) -> None:
+        """The canvas's picture of the image being left, if drawn at its own window: held with
+        its radiograph for a way back (gui/read_ahead.py)."""
+        canvas = self.window.canvas
+        rad, item = canvas.radiograph, canvas.image_item
+        # rendered since its image (``rad``'s pixels) and levels were last set: a picture of them
+        if (rad is not None and item.qimage is not None and not item._renderRequired
+                and canvas.window == (rad.window.lower, rad.window.upper)):
+            self.read_ahead.keep_picture(image_id, rad, item.qimage)
 
     def _read_next(self) -> None:
         """The window idles after a switch: write the view log (session_views.py), then start

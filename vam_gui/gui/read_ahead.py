@@ -102,6 +102,18 @@ class ReadAhead:
         future.set_result(Held(before, rad))
         self._hold(image_id, _Entry(path, future))
 
+    def keep_picture(self, image_id: str, rad: Radiograph, picture: QImage) -> None:
+        """``picture``: ``rad`` as the canvas drew it at its own window, the image being left;
+        held with it (when it is held) so that going back renders nothing either."""
+        entry = self._entries.get(image_id)
+        if entry is None or not entry.future.done() or entry.future.cancelled() or entry.future.exception():
+            return
+        held: Held = entry.future.result()
+        if held.rad is rad and held.rendered is None:
+            future: Future = Future()
+            future.set_result(held._replace(rendered=picture))
+            self._hold(image_id, _Entry(entry.path, future))
+
     def take(self, image_id: str, path: Path) -> Held | None:
         """What was read ahead for ``image_id`` from ``path``, if it was (waiting for a read under
         way) and the file is still the one read; else None."""

@@ -180,7 +180,11 @@ def _env(tmp_path: Path) -> dict[str, str]:
     home = tmp_path / "home"
     return {**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"),
             "XDG_DATA_HOME": str(home / ".local" / "share"), "XDG_CACHE_HOME": str(home / ".cache"),
-            "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore::DeprecationWarning"}
+            "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore::DeprecationWarning",
+            # Under the cell's file-size limit CPython would cut a module's bytecode cache at the
+            # limit (it does not check short writes) and every later import of it would fail:
+            # the fault is the study's, not the interpreter's cache
+            "PYTHONDONTWRITEBYTECODE": "1"}
 
 
 def _check_added(path: Path, before: dict, line: str) -> None:

@@ -156,8 +156,8 @@ with Study.open(sys.argv[1]) as s:
 
 @pytest.mark.skipif(os.name != "posix", reason="RLIMIT_FSIZE is POSIX")
 def test_a_write_past_the_file_size_limit_changes_nothing(closed_study):
-    out = subprocess.run([sys.executable, "-c", _FSIZE, str(closed_study)], capture_output=True, text=True,
-                         timeout=120, check=True).stdout
+    out = subprocess.run([sys.executable, "-B", "-c", _FSIZE, str(closed_study)], capture_output=True, text=True,
+                         timeout=120, check=True).stdout  # -B: no bytecode cache written under the limit
     result = json.loads(out.strip().splitlines()[-1])
     assert result["error"] is not None, "the write fitted under the limit: the test tested nothing"
     one_line(result["error"], closed_study)

@@ -322,3 +322,41 @@ def test_outlines_drawn_at_a_switch_go_through_the_markers(qtbot, window, predic
         want = through_markers(v)
         assert xs == pytest.approx(want[0]) and ys == pytest.approx(want[1])
     assert len(layer._outlines[0].segments()[0]) < 2 * len(layer._edges_by_vertebra[0])
+
+
+def test_a_switch_repaints_every_keypoint_cell_it_changed(qtbot, window, predicted):
+    """The keypoint table is filled with its model quiet at a switch and repaints the columns it
+    changed: every cell whose text changed is inside what the next paint draws."""
+    from PySide6.QtCore import QEvent, QObject
+    from PySide6.QtGui import QRegion
+    from PySide6.QtWidgets import QApplication
+
+    from vam_gui.core.annotation import PointState
+
+    study, session, table = window.session.study, window.session, window.keypoints
+    study.apply_edit(predicted[2], user="t", kind="move",
+                     points={3: PointState(60.0, 70.0, True, "placed"), 8: PointState(61.0, 71.0, False, "placed")})
+    session.show_image(predicted[1])
+    table.viewport().repaint()
+    before = [[table.item(r, c).text() for c in range(table.columnCount())] for r in range(table.rowCount())]
+    painted = QRegion()
+
+    class Spy(QObject):
+        def eventFilter(self, obj, event):
+            nonlocal painted
+            if event.type() == QEvent.Type.Paint:
+                painted = painted.united(event.region())
+            return False
+
+    spy = Spy()
+    table.viewport().installEventFilter(spy)
+    session.show_image(predicted[2])
+    QApplication.processEvents()
+    table.viewport().removeEventFilter(spy)
+    after = [[table.item(r, c).text() for c in range(table.columnCount())] for r in range(table.rowCount())]
+    cells = [(r, c) for r in range(table.rowCount()) for c in range(table.columnCount())]
+    changed = [(r, c) for r, c in cells if before[r][c] != after[r][c]]
+    assert {(3, 1), (3, 2), (8, 6)} <= set(changed)
+    assert after[3][1:3] == ["60.0", "70.0"] and after[8][6] == "placed (missing)"
+    for r, c in changed:
+        assert painted.contains(table.visualItemRect(table.item(r, c))), (r, c)

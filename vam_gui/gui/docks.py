@@ -56,30 +56,46 @@ class KeypointTable(QTableWidget):
     def show_annotation(self, ann: Annotation | None, confidence: np.ndarray | None,
                         spacing: tuple[float, float] | None, threshold: float, rows=None) -> None:
         """Fill every row, or only ``rows`` (the keypoints an edit changed). Only cells whose text
-        or colour changes are set, and each repaints only itself: no re-layout of the table, its
-        headers or its dock."""
+        or colour changes are set: no re-layout of the table, its headers or its dock. An edit's
+        cells each repaint only themselves; a whole fill (an image switch) sets its cells with
+        the model quiet and repaints the columns it changed once each (sixty cells' signals
+        and view updates were a few percent of a switch)."""
         if ann is not None:  # Python values once: numpy scalars format several times slower
             xy, finite = ann.xy.tolist(), np.isfinite(ann.xy).all(axis=1).tolist()
             visible, source = ann.visible.tolist(), list(ann.source)
         conf = None if confidence is None else np.asarray(confidence, dtype=float).tolist()
-        for i in range(self.schema.k) if rows is None else rows:
-            cells = ["", "", "", "", "", ""]
-            if ann is not None and finite[i]:
-                x, y = xy[i]
-                cells[0:2] = [f"{x:.1f}", f"{y:.1f}"]
-                if spacing is not None:
-                    cells[2:4] = [f"{x * spacing[1]:.1f}", f"{y * spacing[0]:.1f}"]
-                cells[5] = source[i] + ("" if visible[i] else " (missing)")
-            if conf is not None:
-                cells[4] = format_confidence(conf[i])
-            low = conf is not None and conf[i] < threshold
-            before, was_low = self._shown[i]
-            for c, text in enumerate(cells, 1):
-                if before[c - 1] != text:  # an unchanged cell costs no repaint
-                    self.item(i, c).setText(text)
-            if low != was_low:
-                self.item(i, 5).setData(Qt.ItemDataRole.ForegroundRole, _LOW_BRUSH if low else None)
-            self._shown[i] = (cells, low)
+        model, changed = self.model(), set()
+        whole = rows is None
+        if whole:  # every row (a switch): the changed columns repainted once below, not a signal per cell
+            model.blockSignals(True)
+        try:
+            for i in range(self.schema.k) if rows is None else rows:
+                cells = ["", "", "", "", "", ""]
+                if ann is not None and finite[i]:
+                    x, y = xy[i]
+                    cells[0:2] = [f"{x:.1f}", f"{y:.1f}"]
+                    if spacing is not None:
+                        cells[2:4] = [f"{x * spacing[1]:.1f}", f"{y * spacing[0]:.1f}"]
+                    cells[5] = source[i] + ("" if visible[i] else " (missing)")
+                if conf is not None:
+                    cells[4] = format_confidence(conf[i])
+                low = conf is not None and conf[i] < threshold
+                before, was_low = self._shown[i]
+                for c, text in enumerate(cells, 1):
+                    if before[c - 1] != text:  # an unchanged cell costs no repaint
+                        self.item(i, c).setText(text)
+                        changed.add(c)
+                if low != was_low:
+                    self.item(i, 5).setData(Qt.ItemDataRole.ForegroundRole, _LOW_BRUSH if low else None)
+                    changed.add(5)
+                self._shown[i] = (cells, low)
+        finally:
+            if whole:
+                model.blockSignals(False)
+        if whole:
+            viewport = self.viewport()
+            for c in changed:
+                viewport.update(self.columnViewportPosition(c), 0, self.columnWidth(c), viewport.height())
 
     def select(self, index: int | None) -> None:
         self._quiet = True

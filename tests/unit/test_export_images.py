@@ -420,7 +420,11 @@ def test_a_pipe_in_place_of_an_image_is_skipped_not_read(mixed_study, tmp_path):
 def test_the_copy_pool_gives_what_one_thread_gives(mixed_study, tmp_path, monkeypatch):
     """Names, bytes, notes and skips in the images' order, however many threads make the copies."""
     import vam_gui.io.export.images as images
+    import vam_gui.io.export.labels as labels
+    import vam_gui.io.labels_file as labels_file
 
+    for module in (labels, labels_file):  # both exports "made" in the same second, whenever they run
+        monkeypatch.setattr(module, "timestamp", lambda: "2026-11-29T12:00:00+00:00")
     mixed_study.image_path(mixed_study.list_images()[1].image_id).unlink()  # one skipped, in the middle
     results = {}
     for threads in (1, 4):

@@ -13,9 +13,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow
 
 from vam_gui import __version__
 from vam_gui.core.settings import Settings, save_settings
@@ -24,8 +24,7 @@ from vam_gui.gui.gestures import Gestures
 from vam_gui.gui.messages import warn
 from vam_gui.gui.model_controls import ModelControls
 from vam_gui.gui.reading import ReadingControls
-from vam_gui.gui.shell import shape_shell, size_docks
-from vam_gui.gui.study_dialogs import check_study_file
+from vam_gui.gui.shell import restore_layout_of, save_layout_of, shape_shell, size_docks
 from vam_gui.gui.workers import Workers
 from vam_gui.session import Event, ReviewSession, Topic
 
@@ -72,8 +71,8 @@ class MainWindow(QMainWindow):
         self.session.subscribe(self._on_event, (Topic.STUDY_OPENED, Topic.STUDY_CLOSED, Topic.STATUS_CHANGED,
                                                 Topic.PREDICTION_STORED, Topic.STACK_CHANGED))
         self._build_actions()  # after: the reading controls' handlers run after the window's
-        self._layout_restored = self._restore_layout() if restore_layout else False
-        shape_shell(self, self.docks, layout_restored=self._layout_restored)  # as the body will be
+        self._layout_restored = restore_layout_of(self) if restore_layout else False
+        shape_shell(self, self.docks, [self.toolbar], layout_restored=self._layout_restored)  # as the body will be
 
     # ------------------------------------------------------------------ construction
     def paintEvent(self, event) -> None:  # noqa: N802 - Qt naming
@@ -168,7 +167,7 @@ class MainWindow(QMainWindow):
                                           tip="Export labels (JSON, COCO, CSV) or a training dataset")
         self.import_action = self._action(f, "&Import labels…", self.ask_import,
                                           tip="Import labels: COCO, scoliosis challenge, endplate CSV, JSON")
-        self._action(f, "&Check study file…", lambda: check_study_file(self, self.session),
+        self._action(f, "&Check study file…", self.check_study_file,
                      tip="Check every page of the study file for damage (reads all of it, in the background)")
         f.addSeparator()
         self._action(f, "&Quit", self.close, QKeySequence.StandardKey.Quit)
@@ -220,7 +219,7 @@ class MainWindow(QMainWindow):
 
         self._action(m.addMenu("&Help"), "&Keyboard shortcuts", self.show_shortcuts, "F1")
 
-        tb = self.addToolBar("Main")
+        tb = self.toolbar = self.addToolBar("Main")
         tb.setObjectName("toolbar-main")
         for act in (self.undo_action, self.redo_action, self.predict_action, self.heat_action):
             tb.addAction(act)
@@ -234,13 +233,6 @@ class MainWindow(QMainWindow):
         if self.view_panel.colormap.findText(s.heatmap_colormap) >= 0:
             self.view_panel.colormap.setCurrentText(s.heatmap_colormap)
 
-    def _restore_layout(self) -> bool:
-        qs = QSettings("vam-gui", "vam-gui")
-        geometry, state = qs.value("geometry"), qs.value("state")
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        return state is not None and self.restoreState(state)
-
     # ------------------------------------------------------------------ studies
     def open_study(self, path: str | Path) -> bool:
         from vam_gui.io import StudyError
@@ -253,6 +245,8 @@ class MainWindow(QMainWindow):
         return True
 
     def ask_open_study(self) -> None:
+        from PySide6.QtWidgets import QFileDialog  # its type is made when first needed, not at start
+
         path, _ = QFileDialog.getOpenFileName(self, "Open study", "", "vam-gui studies (*.vamstudy)")
         if path:
             self.open_study(path)
@@ -276,6 +270,11 @@ class MainWindow(QMainWindow):
         from vam_gui.gui.study_dialogs import new_study_from_folder
 
         new_study_from_folder(self, self.session)
+
+    def check_study_file(self) -> None:
+        from vam_gui.gui.study_dialogs import check_study_file
+
+        check_study_file(self, self.session)
 
     def _fill_recent(self) -> None:
         self.recent_menu.clear()
@@ -394,7 +393,5 @@ class MainWindow(QMainWindow):
                 save_settings(s)
             except OSError as exc:
                 self.statusBar().showMessage(f"could not save settings: {exc}")
-        qs = QSettings("vam-gui", "vam-gui")
-        qs.setValue("geometry", self.saveGeometry())
-        qs.setValue("state", self.saveState())
+        save_layout_of(self)
         super().closeEvent(event)

@@ -5,15 +5,19 @@ OK: a message's text goes to stderr as one ``vam-gui: <title>: <text>`` line, a 
 makes the application's exit status 1, and a question takes its default answer. Otherwise a
 message is a window-modal box opened with ``open()`` (the event loop keeps running: workers
 report, the window repaints) and a question is the usual dialog.
+
+The dialog classes are imported where a box is made: the window's shell imports this module,
+and creating PySide6's QMessageBox and QInputDialog types costs ~3 ms of its start.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QInputDialog, QMessageBox, QWidget
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QMessageBox, QWidget
 
 _failed = False  # a warning or error was shown in a headless run
 
@@ -27,14 +31,19 @@ def exit_status() -> int:
     return 1 if _failed else 0
 
 
-def _show(parent: QWidget | None, icon: QMessageBox.Icon, title: str, text: str, name: str) -> QMessageBox | None:
+def _show(parent: QWidget | None, kind: str, title: str, text: str, name: str) -> QMessageBox | None:
+    """A message box; ``kind``: "warning" or "information"."""
     global _failed
     if headless():
         print(f"vam-gui: {title}: {' / '.join(line for line in text.splitlines() if line.strip())}",
               file=sys.stderr)
-        if icon in (QMessageBox.Icon.Warning, QMessageBox.Icon.Critical):
+        if kind == "warning":
             _failed = True
         return None
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QMessageBox
+
+    icon = QMessageBox.Icon.Warning if kind == "warning" else QMessageBox.Icon.Information
     box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Ok, parent)
     if name:
         box.setObjectName(name)
@@ -44,17 +53,19 @@ def _show(parent: QWidget | None, icon: QMessageBox.Icon, title: str, text: str,
 
 
 def warn(parent: QWidget | None, title: str, text: str, *, name: str = "") -> QMessageBox | None:
-    return _show(parent, QMessageBox.Icon.Warning, title, text, name)
+    return _show(parent, "warning", title, text, name)
 
 
 def inform(parent: QWidget | None, title: str, text: str, *, name: str = "") -> QMessageBox | None:
-    return _show(parent, QMessageBox.Icon.Information, title, text, name)
+    return _show(parent, "information", title, text, name)
 
 
 def confirm(parent: QWidget | None, title: str, text: str, yes: str, no: str, *, default: bool = False) -> bool:
     """A two-way question (a modal dialog: the answer is needed before going on); headless: ``default``."""
     if headless():
         return default
+    from PySide6.QtWidgets import QMessageBox
+
     box = QMessageBox(QMessageBox.Icon.Question, title, text, QMessageBox.StandardButton.NoButton, parent)
     yes_button = box.addButton(yes, QMessageBox.ButtonRole.AcceptRole)
     no_button = box.addButton(no, QMessageBox.ButtonRole.RejectRole)
@@ -67,6 +78,8 @@ def ask_text(parent: QWidget | None, title: str, label: str, default: str = "") 
     """(text, ok) from a one-line question; headless: (default, True)."""
     if headless():
         return default, True
+    from PySide6.QtWidgets import QInputDialog
+
     return QInputDialog.getText(parent, title, label, text=default)
 
 
@@ -74,4 +87,6 @@ def ask_item(parent: QWidget | None, title: str, label: str, items: list[str], c
     """(item, ok) from a choice; headless: (items[current], True)."""
     if headless():
         return items[current], True
+    from PySide6.QtWidgets import QInputDialog
+
     return QInputDialog.getItem(parent, title, label, items, current, False)

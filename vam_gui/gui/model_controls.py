@@ -9,7 +9,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction, QActionGroup
-from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu
+from PySide6.QtWidgets import QMainWindow, QMenu
 
 from vam_gui.core.settings import Settings
 from vam_gui.gui.inference import Inference
@@ -72,6 +72,8 @@ class ModelControls(QObject):
             self.window.statusBar().showMessage(why, 15000)
 
     def ask_checkpoint(self) -> None:
+        from PySide6.QtWidgets import QFileDialog  # its type is made when first needed, not at start
+
         path, _ = QFileDialog.getOpenFileName(self.window, "Load model checkpoint", "",
                                               "Checkpoints (*.safetensors *.pt *.pth)")
         if path:

@@ -28,7 +28,8 @@ def blank_toolbar_icons(bars: list[QToolBar]) -> None:
     for bar in bars:
         pixmap = QPixmap(bar.iconSize())
         pixmap.fill(QColor(0, 0, 0, 0))
-        blank = QIcon(pixmap)
+        blank = QIcon()  # then the pixmap: QIcon(pixmap)'s overload check builds the QIconEngine type
+        blank.addPixmap(pixmap)
         for act in bar.actions():
             if act.icon().isNull():
                 act.setIcon(blank)

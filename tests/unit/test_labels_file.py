@@ -141,7 +141,7 @@ def test_export_bytes(tmp_path, frozen_clock):
     assert data == labels_json(expected)
     _one_image_per_line(data, expected)
     # what the expected document covers: a prediction, points never set, a flagged image
-    assert data.count(b'"confidence": 0.') >= 10 and b'"x": null' in data and b'"flagged"' in data
+    assert data.count(b'"confidence":0.') >= 10 and b'"x":null' in data and b'"flagged"' in data
 
 
 def test_synth_labels_bytes(tmp_path, frozen_clock):

@@ -14,7 +14,6 @@ x = y = null and read back as NaN (and not visible).
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -162,13 +161,20 @@ def labels_document(schema: Schema, entries: list[LabelEntry], *, origin: Export
 
 def labels_json(doc: dict[str, Any]) -> bytes:
     """The bytes of a labels file: one top-level key per line and one image per line (compact
-    JSON within a line). Readable and diffable image by image, and written by the C encoder:
-    ``json.dumps(indent=...)`` runs in Python and took four times as long for a large study."""
-    lines = [f" {json.dumps(key)}: {json.dumps(value, allow_nan=False)}"
-             for key, value in doc.items() if key != "images"]
-    images = ",\n".join(f"  {json.dumps(image, allow_nan=False)}" for image in doc.get("images", []))
-    lines.append(' "images": [\n' + images + "\n ]" if images else ' "images": []')
-    return ("{\n" + ",\n".join(lines) + "\n}\n").encode("utf-8")
+    JSON within a line), readable and diffable image by image. Encoded by orjson: at 10,000
+    images (68 MB, most of it floats) the standard library's C encoder took 1.7-3 s, orjson
+    0.3 s, writing the same values (shortest round-trip digits; ``1e-05`` as ``0.00001``).
+    A non-finite float is written as null, as the file writes a point never placed; numpy
+    scalars are written as their values."""
+    import orjson
+
+    def dumps(value: Any) -> bytes:
+        return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY)
+
+    lines = [b" " + dumps(key) + b": " + dumps(value) for key, value in doc.items() if key != "images"]
+    images = b",\n".join(b"  " + dumps(image) for image in doc.get("images", []))
+    lines.append(b' "images": [\n' + images + b"\n ]" if images else b' "images": []')
+    return b"{\n" + b",\n".join(lines) + b"\n}\n"
 
 
 # --------------------------------------------------------------------------- reading

@@ -89,3 +89,16 @@ def test_the_intensity_range_of_integer_pixels_is_numpys_percentile_to_the_last_
             sample = flat[::max(1, flat.size // (1 << 20))]
             lo, hi = np.percentile(sample.astype(np.float64), [0.5, 99.5])
             assert intensity_range(pixels) == (float(lo), float(hi))
+
+
+@pytest.mark.parametrize("dtype,top", [(np.uint16, 4095), (np.uint8, 255)])
+@pytest.mark.parametrize("crop", [None, (60.0, 400.0, 250.0, 800.0)])
+def test_integer_pixels_give_the_input_their_float32_copy_gives(dtype, top, crop):
+    """Unreduced 8/16-bit pixels take their percentiles from the integers (a histogram): the
+    model input is the one their float32 copy gives, bit for bit, whole film or crop."""
+    rng = np.random.default_rng(5)
+    pixels = np.clip(rng.normal(top / 2, top / 7, (828, 344)), 0, top).astype(dtype)
+    for size in ((256, 128), (1024, 512)):  # reduced first (a pyramid step) and not
+        got, box = letterbox_image(pixels, size, crop=crop)
+        want, want_box = letterbox_image(pixels.astype(np.float32), size, crop=crop)
+        assert box == want_box and got.dtype == want.dtype and np.array_equal(got, want)

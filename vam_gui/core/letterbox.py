@@ -199,12 +199,16 @@ def letterbox_image(
     if img.ndim != 2 or img.size == 0:
         raise ValueError(f"expected a non-empty [H, W] grayscale image, got shape {img.shape}")
     box = Letterbox.fit(img.shape[0], img.shape[1], size, crop)
+    stored = img
     img = img.astype(np.float32, copy=False)
     factor = 1
     while box.scale * factor * 2 <= 1.0 and min(img.shape) >= 2:
         img = cv2.pyrDown(img)
         factor *= 2
-    lo, hi = intensity_range(img, low_pct, high_pct)
+    # Unreduced 8/16-bit pixels: their percentiles from the stored integers, the same values as
+    # of their float32 copy (a histogram instead of a partition: 0.3 ms, not 4, on a film)
+    whole = factor == 1 and stored.dtype in (np.uint8, np.uint16)
+    lo, hi = intensity_range(stored if whole else img, low_pct, high_pct)
     span = hi - lo if hi > lo else 1.0
     # Compose: reduced -> original (x_orig = factor * x_red) -> model.
     m = box.matrix()

@@ -129,12 +129,15 @@ def robust_window(sample: memoryview) -> tuple[float, float]:
 
 def _grey_table(lower: float, upper: float, levels: int) -> bytes:
     """Each stored value's grey, as the canvas's image item maps it with levels (lower, upper):
-    ``int((v - lower) * 255 / (upper - lower))`` clipped to 0..255, built as 256 runs."""
+    ``int((v - lower) * 255 / (upper - lower))`` clipped to 0..255: value by value for 8-bit
+    pixels, as 256 runs for 16-bit ones (65,536 values)."""
     scale = 255.0 / (upper - lower)
 
     def grey(v: int) -> int:
         return min(255, max(0, int((v - lower) * scale)))
 
+    if levels <= 256:
+        return bytes(grey(v) for v in range(levels))
     runs, start = [], 0
     for g in range(255):  # the first value whose grey is past g, near lower + (g + 1) / scale
         end = min(levels, max(start, math.ceil(lower + (g + 1) / scale) - 1))
@@ -188,6 +191,9 @@ class FirstImage(QWidget):
     def __init__(self, image: QImage, source: Path, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.image, self.source = image, source
+        # drawn as RGB32: scaling a Grayscale8 image onto the window converts it in Qt's thread
+        # pool (two threads started and handed the work, 2-3 ms of the first paint); the same greys
+        self._picture = image.convertToFormat(QImage.Format.Format_RGB32)
         self.painted_at: float | None = None  # time.time() when first painted (benchmarks read it)
         self.setObjectName("first-image")
         self.setAutoFillBackground(False)
@@ -204,7 +210,7 @@ class FirstImage(QWidget):
         # PySide6 build its QGradient type (its 180 presets), 4.5 ms of the first paint
         p.fillRect(self.rect(), Qt.GlobalColor.black)
         p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
-        p.drawImage(self.target_rect(), self.image)
+        p.drawImage(self.target_rect(), self._picture)
         p.end()
         if self.painted_at is None:
             self.painted_at = time.time()

@@ -23,7 +23,6 @@ from vam_gui.gui.editing import Editor
 from vam_gui.gui.gestures import Gestures
 from vam_gui.gui.messages import warn
 from vam_gui.gui.model_controls import ModelControls
-from vam_gui.gui.reading import ReadingControls
 from vam_gui.gui.shell import restore_layout_of, save_layout_of, shape_shell, size_docks
 from vam_gui.gui.workers import Workers
 from vam_gui.session import Event, ReviewSession, Topic
@@ -85,6 +84,10 @@ class MainWindow(QMainWindow):
         """Build the canvas and docks if they are not there yet."""
         if self.canvas is not None:
             return
+        from vam_gui.gui.reading import ReadingControls
+
+        # first, as when the shell made it (3 ms of the first paint): handlers and menu order kept
+        self.reading = ReadingControls(self, self.session, self.review_menu, self._action)
         from vam_gui.core.schema import load_schema
         from vam_gui.gui.app import configure_pyqtgraph
 
@@ -200,7 +203,7 @@ class MainWindow(QMainWindow):
                      "Shift+U", tip="The unaccepted image with the lowest confidence")
         r.addSeparator()
         self._action(r, "Correction &report…", lambda: self.canvas and self.review.show_report())
-        self.reading = ReadingControls(self, session, r, self._action)  # blind-first reading, adjudication
+        self.review_menu = r  # the reading controls end it, made with the body (gui/reading.py)
 
         v = m.addMenu("&View")
         self.heat_action = self._action(v, "&Heatmap overlay", None, "H", "heatmap", checkable=True)

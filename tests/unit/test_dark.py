@@ -78,3 +78,29 @@ def test_search_window_finds_the_peak_near_a_prior():
     window = ((xx - 21) ** 2 + (yy - 30) ** 2 <= 36)[None, None]
     xy, conf, _ = dark_decode(maps, search=window)
     assert torch.allclose(xy, true, atol=0.05) and abs(float(conf) - 0.8) < 0.05  # the map at the argmax pixel
+
+
+def test_disc_windows_decode_as_their_dense_mask():
+    """``Discs`` (the predictor's second-pass windows) find each peak from the disc's bounding
+    box on the CPU: the same points, confidences and spreads as the [B, K, H, W] mask they
+    stand for, including discs reaching past the border, lying outside the map, holding no
+    pixel, without a centre (the whole map), ties, and several images with their own radius."""
+    from vam_gui.model.dark import Discs
+
+    rng = np.random.default_rng(3)
+    b, k, h, w = 3, 12, 64, 40
+    maps = rng.random((b, k, h, w), dtype=np.float32)
+    maps[0, 0] = 0.5  # a tie everywhere: the first pixel of the disc, row by row
+    maps[1, 1, 10:14, 10:14] = 2.0  # a tied plateau inside a disc
+    centre = np.stack([rng.uniform(-10, w + 10, (b, k)), rng.uniform(-10, h + 10, (b, k))], -1)
+    centre[0, 0] = (20.0, 30.0)
+    centre[1, 1] = (12.2, 11.7)
+    centre[2, 2] = np.nan  # no prior: anywhere
+    centre[2, 3] = (-40.0, 10.0)  # a disc beside the map: no pixel
+    centre[0, 4] = (7.5, 9.5)  # a disc between pixels
+    discs = Discs(centre.astype(np.float32), np.array([6.0, 7.3, 0.4]))
+    heat = torch.from_numpy(maps)
+    got = dark_decode(heat, search=discs)
+    want = dark_decode(heat, search=discs.dense(h, w))
+    for g, e in zip(got, want):
+        assert torch.equal(torch.nan_to_num(g, nan=-1.0), torch.nan_to_num(e, nan=-1.0))

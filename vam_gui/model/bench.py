@@ -224,7 +224,7 @@ def model_bench_steps(device: torch.device, *, quick: bool = False) -> list[tupl
         ("DARK decoding", lambda: bench_dark(device, repeats=5 if quick else 20)),
         ("forward pass of both backbones",
          lambda: bench_forward(device, size=256 if quick else 512, repeats=1 if quick else 3)),
-        ("one pass against two", lambda: bench_two_pass(device, repeats=2 if quick else 5)),
+        ("one pass against two", lambda: bench_two_pass(device, repeats=2 if quick else 15)),
         ("fit template and predict here",
          lambda: bench_gestures(device, side=1000 if quick else 2000, repeats=2 if quick else 5)),
         ("training throughput", lambda: bench_training(device, quick=quick)),

@@ -19,7 +19,7 @@ from vam_gui.core.schema import Schema
 from vam_gui.io.files import available_cores
 from vam_gui.model.checkpoint import file_digest, load_checkpoint
 from vam_gui.model.config import ModelConfig
-from vam_gui.model.dark import dark_decode
+from vam_gui.model.dark import Discs, dark_decode
 from vam_gui.model.preprocess import grayscale, prepare
 
 # The second pass looks for each corner within this many vertebral heights of where the first
@@ -117,8 +117,7 @@ class Predictor:
         boxes = [box for _, box in prepared]
         pick = torch.from_numpy(schema.indices_in(self.network_schema))
         heatmaps = self._forward(torch.stack([t for t, _ in prepared]))[:, pick]
-        search, radii = (None, None) if priors is None else self._search_windows(
-            boxes, priors, schema, tuple(heatmaps.shape[-2:]))
+        search, radii = (None, None) if priors is None else self._search_windows(boxes, priors, schema)
         xy, conf, spread = dark_decode(heatmaps, sigma=self.config.sigma, search=search)
         xy, conf, spread = xy.cpu().numpy(), conf.cpu().numpy(), spread.cpu().numpy()
         maps = heatmaps.to(torch.float16).cpu().numpy() if self.keep_heatmaps else None
@@ -140,26 +139,17 @@ class Predictor:
             out.append(pred)
         return out
 
-    def _search_windows(self, boxes: list, priors: list[Prediction], schema: Schema,
-                        shape: tuple[int, int]) -> tuple[torch.Tensor, list[float]]:
-        """(bool [B, K, H, W], radius per image in model px): a disc around each prior point
-        of ``SEARCH_RADIUS`` vertebral heights (at least 3 sigma). The whole film fixes which
+    def _search_windows(self, boxes: list, priors: list[Prediction], schema: Schema) -> tuple[Discs, list[float]]:
+        """(the windows, radius per image in model px): a disc around each prior point of
+        ``SEARCH_RADIUS`` vertebral heights (at least 3 sigma). The whole film fixes which
         vertebra is which; the crop only sharpens where its corners are, so a crop that sees
         fewer vertebrae cannot hand a corner to a neighbour."""
-        h, w = shape
-        yy = torch.arange(h, dtype=torch.float32)[:, None]
-        xx = torch.arange(w, dtype=torch.float32)[None, :]
-        windows, radii = [], []
+        centres, radii = [], []
         for box, prior in zip(boxes, priors):
-            centre = torch.from_numpy(box.to_model(prior.xy)).float()  # [K, 2]
+            centres.append(box.to_model(prior.xy).astype(np.float32))  # [K, 2]
             height = vertebral_height(prior.xy, schema.vertebra_array(), schema.corner_array())
-            r = max(SEARCH_RADIUS * (height or 0.0) * box.scale, 3 * self.config.sigma)
-            d2 = (xx[None] - centre[:, 0, None, None]) ** 2 + (yy[None] - centre[:, 1, None, None]) ** 2
-            win = d2 <= r * r
-            win[~torch.isfinite(centre).all(dim=1)] = True  # no prior: search everywhere
-            windows.append(win)
-            radii.append(r)
-        return torch.stack(windows), radii
+            radii.append(max(SEARCH_RADIUS * (height or 0.0) * box.scale, 3 * self.config.sigma))
+        return Discs(np.stack(centres), np.asarray(radii)), radii
 
     def refine_crop(self, first: Prediction, schema: Schema | None = None) -> tuple[float, float, float, float] | None:
         """The second pass's crop around the first pass's points, or None when it would not

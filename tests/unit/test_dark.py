@@ -104,3 +104,20 @@ def test_disc_windows_decode_as_their_dense_mask():
     want = dark_decode(heat, search=discs.dense(h, w))
     for g, e in zip(got, want):
         assert torch.equal(torch.nan_to_num(g, nan=-1.0), torch.nan_to_num(e, nan=-1.0))
+
+
+def test_the_cpu_peak_is_torchs_max_with_ties_and_nan():
+    """Without a search window the CPU takes numpy's row argmax: the index and value torch's
+    ``max(dim=1)`` gives, on maps full of ties and with a NaN."""
+    from vam_gui.model.dark import _peaks
+
+    rng = np.random.default_rng(0)
+    for trial in range(100):
+        h, w = int(rng.integers(1, 40)), int(rng.integers(1, 40))
+        flat = torch.from_numpy(rng.integers(0, 4, (5, h * w)).astype(np.float32))
+        if trial % 3 == 0:
+            flat[0, int(rng.integers(0, h * w))] = float("nan")
+        want_value, want_index = flat.max(dim=1)
+        value, index = _peaks(flat, None, h, w)
+        assert torch.equal(index, want_index)
+        assert torch.equal(torch.nan_to_num(value, nan=-9.0), torch.nan_to_num(want_value, nan=-9.0))

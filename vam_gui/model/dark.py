@@ -107,7 +107,11 @@ def _peaks(flat: torch.Tensor, search: torch.Tensor | Discs | None, h: int,
            w: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(peak value, flat index) of every map [N, H*W], the argmax within ``search`` if given."""
     if search is None:
-        return flat.max(dim=1)
+        if flat.device.type != "cpu":
+            return flat.max(dim=1)
+        # numpy's row argmax: the same first maximum, 0.07 ms where torch's max took 0.8 for 20 maps
+        idx = torch.from_numpy(flat.numpy().argmax(axis=1))
+        return flat.gather(1, idx[:, None])[:, 0], idx
     if isinstance(search, Discs):
         if flat.device.type == "cpu":
             n = flat.shape[0]

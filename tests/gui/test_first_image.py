@@ -178,3 +178,16 @@ def test_a_film_larger_than_a_screen_is_previewed_from_every_nth_pixel(tmp_path)
     path = tmp_path / "wide.png"
     cv2.imwrite(str(path), pixels)
     assert np.array_equal(preview_grey(path), canvas_grey(path)[::2, ::2])
+
+
+@pytest.mark.parametrize("spread", ["wide", "narrow", "few levels", "one high byte"])
+def test_the_16_bit_window_is_numpys_percentiles_without_sorting(spread):
+    """16-bit ranks come from a count of the high bytes, then of the low bytes of one bin:
+    the percentiles are numpy's, to the last bit, however the values spread over the bins."""
+    rng = np.random.default_rng(len(spread))
+    n = 40_000
+    values = {"wide": rng.integers(0, 65536, n), "narrow": np.clip(rng.normal(30000, 40, n), 0, 65535),
+              "few levels": rng.integers(0, 3, n) * 257, "one high byte": rng.integers(0x1200, 0x1300, n)}[spread]
+    pixels = values.astype(np.uint16)
+    lo, hi = first_image.robust_window(memoryview(pixels.tobytes()).cast("H"))
+    assert (lo, hi) == tuple(float(v) for v in np.percentile(pixels.astype(np.float64), [0.5, 99.5]))

@@ -21,12 +21,15 @@ mapping is a lookup table.
 
 from __future__ import annotations
 
+import bisect
 import collections
 import itertools
 import math
 import operator
 import sqlite3
+import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QRectF, Qt
@@ -80,26 +83,51 @@ def _subsample(data: memoryview, width: int, height: int, row_items: int) -> mem
     return memoryview(b"".join(rows)).cast(data.format)
 
 
-def _percentile(levels: list[int], cumulative: list[int] | range, n: int, pct: float) -> float:
-    """numpy's (linear) percentile of ``n`` values given as sorted distinct ``levels`` and
-    their cumulative counts."""
+def _percentile(order_statistic: Callable[[int], int], n: int, pct: float) -> float:
+    """numpy's (linear) percentile of ``n`` values whose k-th smallest (0-based) is
+    ``order_statistic(k)``."""
     position = pct / 100.0 * (n - 1)
     below = math.floor(position)
-
-    def order_statistic(k: int) -> int:
-        lo, hi = 0, len(cumulative) - 1
-        while lo < hi:  # the first level whose cumulative count exceeds k
-            mid = (lo + hi) // 2
-            if cumulative[mid] > k:
-                hi = mid
-            else:
-                lo = mid + 1
-        return levels[lo]
-
     a = order_statistic(below)
     b = order_statistic(min(below + 1, n - 1))
     t = position - below
     return b - (b - a) * (1 - t) if t >= 0.5 else a + (b - a) * t  # numpy's _lerp, to the last bit
+
+
+def _ranked(levels: list[int], cumulative: list[int]) -> Callable[[int], int]:
+    """k -> the k-th smallest value, given sorted distinct ``levels`` and cumulative counts."""
+    return lambda k: levels[bisect.bisect_right(cumulative, k)]  # the first level whose count exceeds k
+
+
+def _byte_ranks(data: bytes) -> tuple[Callable[[int], int], int]:
+    """(order statistic, n) of 8-bit values: one C-speed pass counting the bytes (256
+    ``bytes.count`` scans took 3x longer)."""
+    counts = collections.Counter(data)
+    levels = sorted(counts)
+    return _ranked(levels, list(itertools.accumulate(counts[v] for v in levels))), len(data)
+
+
+def _wide_ranks(sample: memoryview) -> tuple[Callable[[int], int], int]:
+    """(order statistic, n) of 16-bit values, exactly, without sorting them (37 ms for the
+    sample film's 124,000): the high bytes counted, then, for the bin a rank falls in, the low
+    bytes of that bin's pixels only (picked by a translated mask)."""
+    raw = sample.cast("B")
+    high_at = 1 if sys.byteorder == "little" else 0
+    high, low = raw[high_at::2].tobytes(), raw[1 - high_at::2].tobytes()
+    counts = collections.Counter(high)
+    bins = sorted(counts)
+    ends = list(itertools.accumulate(counts[b] for b in bins))
+    by_high, first = _ranked(bins, ends), {b: end - counts[b] for b, end in zip(bins, ends)}
+    within: dict[int, Callable[[int], int]] = {}
+
+    def order_statistic(k: int) -> int:
+        b = by_high(k)
+        if b not in within:
+            picked = itertools.compress(low, high.translate(bytes(int(v == b) for v in range(256))))
+            within[b] = _byte_ranks(bytes(picked))[0]
+        return b * 256 + within[b](k - first[b])
+
+    return order_statistic, len(high)
 
 
 def robust_window(sample: memoryview) -> tuple[float, float]:
@@ -107,20 +135,12 @@ def robust_window(sample: memoryview) -> tuple[float, float]:
     The canvas takes them from up to 1,000,000 pixels, the preview (to stay quick without
     numpy) from up to 250,000 (WINDOW_SAMPLE_PIXELS): the same window for images of up to
     that many pixels, percentiles of a sparser grid of the same image above."""
-    levels: list[int]
-    cumulative: list[int] | range
-    if sample.itemsize == 1:  # one C-speed pass counting the bytes (256 ``bytes.count`` scans took 3x longer)
-        counts = collections.Counter(sample.tobytes())
-        levels, cumulative = sorted(counts), list(itertools.accumulate(counts[v] for v in sorted(counts)))
-    else:  # thousands of levels: the sorted values themselves, each a level counted once
-        levels = sorted(sample.tolist())
-        cumulative = range(1, len(levels) + 1)
-    if not levels:
+    if len(sample) == 0:
         raise ValueError("no pixels")
-    n = cumulative[-1]
-    lo, hi = _percentile(levels, cumulative, n, LOW_PCT), _percentile(levels, cumulative, n, HIGH_PCT)
+    rank, n = _byte_ranks(sample.tobytes()) if sample.itemsize == 1 else _wide_ranks(sample)
+    lo, hi = _percentile(rank, n, LOW_PCT), _percentile(rank, n, HIGH_PCT)
     if not hi > lo:
-        lo, hi = float(levels[0]), float(levels[-1])
+        lo, hi = float(rank(0)), float(rank(n - 1))
     if not hi > lo:  # Window.from_bounds: a constant image gets a width of 1
         centre = (lo + hi) / 2.0
         return centre - 0.5, centre + 0.5
